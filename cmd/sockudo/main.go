@@ -1,0 +1,54 @@
+// Command sockudo is a Pusher Channels protocol server: unmodified
+// pusher-js, Laravel Echo and the Pusher server SDKs work against it, and it
+// reads Sockudo's config.json.
+//
+// It is the composition root: the only place that reads flags and the
+// environment, builds the adapters and owns the process signals.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run is main without the exit, so tests can drive it.
+func run(args []string, stderr io.Writer) int {
+	cfg, err := loadConfig(args, os.LookupEnv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sockudo:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	n, err := start(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "sockudo:", err)
+		return 1
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-n.failed:
+		n.log.Error("listener failed", "err", err)
+	}
+	stop()
+	if serr := n.shutdown(); serr != nil {
+		n.log.Warn("shutdown", "err", serr)
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,134 @@
+package configs
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Seconds is a duration written in whole seconds, as Sockudo's keys
+// (activity_timeout, shutdown_grace_period…) write it.
+type Seconds int
+
+// Duration converts s to a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }
+
+// Millis is a duration written in milliseconds, as Sockudo's *_ms keys
+// write it.
+type Millis int
+
+// Duration converts m to a time.Duration.
+func (m Millis) Duration() time.Duration { return time.Duration(m) * time.Millisecond }
+
+// Config is the whole server configuration in Sockudo's schema. JSON tags
+// are Sockudo's snake_case keys; the few keys of our own (pong_timeout,
+// shards, log_level, per-app enable_subscription_count and
+// max_subscriptions_per_connection, websocket.handshake_timeout_ms) are
+// marked so in their comments.
+//
+// Start from Default(); Load fills it from a file and the environment.
+type Config struct {
+	// Debug turns on debug logging (Sockudo's `debug`).
+	Debug bool `json:"debug"`
+	// Host is the address the WebSocket and HTTP API listener binds.
+	Host string `json:"host"`
+	// Port is the WebSocket and HTTP API port.
+	Port int `json:"port"`
+	// ActivityTimeout is advertised in pusher:connection_established; after
+	// that much silence the server sends pusher:ping.
+	ActivityTimeout Seconds `json:"activity_timeout"`
+	// PongTimeout is how long the server waits for any frame after its
+	// pusher:ping before closing with 4201 (our key).
+	PongTimeout Seconds `json:"pong_timeout"`
+	// ShutdownGracePeriod bounds the wait for clients and queues to drain
+	// after SIGTERM.
+	ShutdownGracePeriod Seconds `json:"shutdown_grace_period"`
+	// UserAuthenticationTimeout: with an app's enable_user_authentication, a
+	// connection that neither signs in nor joins a private or presence
+	// channel within this time is closed with 4009.
+	UserAuthenticationTimeout Seconds `json:"user_authentication_timeout"`
+	// WebsocketMaxPayloadKB caps one client message (KiB).
+	WebsocketMaxPayloadKB int `json:"websocket_max_payload_kb"`
+	// MaxConnections caps connections on this node, all apps together
+	// (0 = unlimited); over it a connection is refused with 4100.
+	MaxConnections int `json:"max_connections"`
+	// HealthCheckTimeoutMs bounds each subsystem check of /up.
+	HealthCheckTimeoutMs Millis `json:"health_check_timeout_ms"`
+	// Shards is the number of lock shards and connection workers (our key;
+	// 0 = derive from GOMAXPROCS).
+	Shards int `json:"shards"`
+	// LogLevel is debug, info, warn or error (our key).
+	LogLevel string `json:"log_level"`
+
+	AppManager    AppManager    `json:"app_manager"`
+	Adapter       Adapter       `json:"adapter"`
+	ClusterHealth ClusterHealth `json:"cluster_health"`
+	Cache         Cache         `json:"cache"`
+	Queue         Queue         `json:"queue"`
+	Webhooks      Webhooks      `json:"webhooks"`
+	RateLimiter   RateLimiter   `json:"rate_limiter"`
+	Metrics       Metrics       `json:"metrics"`
+	SSL           SSL           `json:"ssl"`
+	CORS          CORS          `json:"cors"`
+	Database      Database      `json:"database"`
+	HTTPAPI       HTTPAPI       `json:"http_api"`
+	ChannelLimits ChannelLimits `json:"channel_limits"`
+	EventLimits   EventLimits   `json:"event_limits"`
+	Presence      Presence      `json:"presence"`
+	Websocket     Websocket     `json:"websocket"`
+	Instance      Instance      `json:"instance"`
+	Logging       Logging       `json:"logging"`
+}
+
+// unusedKeys lists Sockudo top-level keys and sections this server accepts
+// and ignores, so a Sockudo file loads without warnings.
+func (Config) unusedKeys() []string {
+	return []string{
+		"mode", "server_role", "path_prefix", "database_pooling", "cleanup",
+		"unix_socket", "delta_compression", "tag_filtering",
+		"connection_recovery", "history", "presence_history", "idempotency",
+		"ephemeral", "echo_control", "event_name_filtering",
+		"versioned_messages", "annotations", "ai_transport", "push",
+		"push_rules", "ably_compat",
+	}
+}
+
+// Apps returns the configured apps (app_manager.array.apps). The slice is
+// the Config's own; do not modify it while others read the Config.
+func (c *Config) Apps() []App { return c.AppManager.Array.Apps }
+
+// RedisURL returns the Redis URL a component should dial: override when it
+// is non-empty (a component's url_override, or AdapterRedis.URLOverride()),
+// otherwise database.redis written as a redis:// URL.
+func (c *Config) RedisURL(override string) string {
+	if override != "" {
+		return override
+	}
+	return c.Database.Redis.URL()
+}
+
+// URL writes the connection as redis://[user:password@]host:port/db.
+func (r DatabaseRedis) URL() string {
+	u := url.URL{
+		Scheme: "redis",
+		Host:   net.JoinHostPort(r.Host, strconv.Itoa(r.Port)),
+		Path:   "/" + strconv.Itoa(r.DB),
+	}
+	switch {
+	case r.Username != "" && r.Password != "":
+		u.User = url.UserPassword(r.Username, r.Password)
+	case r.Password != "":
+		u.User = url.UserPassword("", r.Password)
+	case r.Username != "":
+		u.User = url.User(r.Username)
+	}
+	return u.String()
+}
+
+// URLOverride returns redis_pub_options.url, where Sockudo (and REDIS_URL)
+// put the adapter's Redis URL, or "" when unset.
+func (a AdapterRedis) URLOverride() string {
+	s, _ := a.RedisPubOptions["url"].(string)
+	return s
+}

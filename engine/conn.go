@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// Connection states. A connection is open until a close is requested
+// (closing: no more input is handled) and closed once its worker has
+// written the last frames and released it.
+const (
+	stateOpen uint32 = iota
+	stateClosing
+	stateClosed
+)
+
+// errClosing stops the adapter's read loop once a close was requested.
+var errClosing = errors.New("engine: connection is closing")
+
+// Conn is one client connection. Feed and Gone are called by the transport
+// adapter's read side, one goroutine at a time; everything else is internal.
+type Conn struct {
+	e   *Engine
+	app *App
+	rt  *appRuntime
+	w   *worker
+	t   Transport
+	id  string
+
+	state      atomic.Uint32
+	lastActive atomic.Int64 // unix nanos of the last inbound frame
+	authed     atomic.Bool  // signed in or joined a private/presence channel
+
+	// Read side, owned by the goroutine calling Feed.
+	fr      protocol.FrameReader
+	onFrame func(protocol.Opcode, []byte) error
+	evStart int64 // client-event rate window start, unix nanos
+	evCount int
+
+	// mu guards the subscription and user state below, which the read side
+	// writes and HTTP queries and cleanup read.
+	mu        sync.Mutex
+	subs      []subscription
+	userID    string
+	userInfo  []byte
+	watchlist []string
+
+	// Owned by the worker goroutine.
+	out      [][]byte
+	outLen   int
+	dirty    bool
+	pinged   bool
+	pingAt   int64
+	authDead int64 // unix nanos after which an unauthenticated conn closes
+
+	// Slow path: bytes the kernel did not take, drained by a flusher
+	// goroutine that exists only while there are any. slow is set by the
+	// worker only; bmu guards backlog and flushing.
+	slow       atomic.Bool
+	bmu        sync.Mutex
+	backlog    []byte
+	flushing   bool
+	closeAfter bool
+}
+
+// subscription is one channel a connection joined.
+type subscription struct {
+	name   string
+	kind   protocol.Kind
+	cache  bool
+	userID string // presence member id
+}
+
+// SocketID is the connection's Pusher socket id.
+func (c *Conn) SocketID() string { return c.id }
+
+// Feed consumes bytes read from the socket. It returns an error when the
+// adapter must stop reading: the engine is then closing the connection.
+func (c *Conn) Feed(p []byte) error {
+	if c.state.Load() != stateOpen {
+		return errClosing
+	}
+	c.rt.stats.recvBytes(len(p))
+	err := c.fr.Feed(p, c.onFrame)
+	if err == nil {
+		return nil
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		c.e.stats.wsErrors.Add(1)
+		c.closeWith(pe.Code, pe.Message)
+	}
+	return err
+}
+
+// Gone reports that the socket's read side ended (EOF, reset, timeout).
+func (c *Conn) Gone(error) {
+	c.closeWith(0, "")
+}
+
+// frame handles one message or control frame from the reader.
+func (c *Conn) frame(op protocol.Opcode, payload []byte) error {
+	c.lastActive.Store(time.Now().UnixNano())
+	switch op {
+	case protocol.OpText:
+		c.rt.stats.received.Add(1)
+		c.handle(payload)
+	case protocol.OpBinary:
+		c.rt.stats.received.Add(1)
+		c.sendError(protocol.CodeInvalidMessage, "Binary frames are not supported: send JSON text frames", "")
+	case protocol.OpPing:
+		c.sendRaw(protocol.AppendFrame(nil, protocol.OpPong, payload))
+	case protocol.OpClose:
+		code, _, err := protocol.ParseClosePayload(payload)
+		if err != nil {
+			return err
+		}
+		if code == 1005 {
+			code = protocol.CodeNormal
+		}
+		c.closeWith(code, "")
+		return errClosing
+	}
+	if c.state.Load() != stateOpen {
+		return errClosing
+	}
+	return nil
+}
+
+// closeWith asks the worker to close the connection. A code of 0 closes
+// the socket without a close frame (the peer is gone). Pusher codes (4000+)
+// are preceded by pusher:error so pusher-js reads the code either way.
+// Safe from any goroutine; only the first call counts.
+func (c *Conn) closeWith(code protocol.Code, reason string) {
+	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+		return
+	}
+	var f *frame
+	if code != 0 {
+		if reason == "" {
+			reason = code.Reason()
+		}
+		f = c.e.frames.get()
+		b := f.buf[:0]
+		if code >= 4000 {
+			b = protocol.AppendFrame(b, protocol.OpText, protocol.AppendError(nil, code, reason, ""))
+		}
+		b = protocol.AppendCloseFrame(b, code, reason)
+		f.buf, f.b = b, b
+		f.refs.Store(1)
+	}
+	c.w.push(job{kind: jobClose, conn: c, f: f, code: code, reason: reason})
+}
+
+// send queues an encoded Pusher message (JSON, without WebSocket header).
+func (c *Conn) send(msg []byte) {
+	f := c.e.frames.get()
+	p := append(f.payload(), msg...)
+	c.w.push(job{kind: jobSend, conn: c, f: f.seal(p, 1)})
+}
+
+// sendRaw queues bytes that are already a complete WebSocket frame.
+func (c *Conn) sendRaw(b []byte) {
+	c.w.push(job{kind: jobSend, conn: c, f: c.e.frames.raw(b)})
+}
+
+// sendError queues pusher:error; the connection stays open.
+func (c *Conn) sendError(code protocol.Code, msg, channel string) {
+	c.e.stats.errors.Add(1)
+	c.send(protocol.AppendError(nil, code, msg, channel))
+}
+
+// appendBacklog queues b behind bytes already waiting for a slow reader.
+// It reports false when the flusher has just finished, so b can go the
+// fast way. Over the backpressure limit the connection is closed (4100).
+func (c *Conn) appendBacklog(b []byte) bool {
+	c.bmu.Lock()
+	if !c.flushing {
+		c.bmu.Unlock()
+		c.slow.Store(false)
+		return false
+	}
+	pending := len(c.backlog)
+	over := pending+len(b) > c.e.opts.MaxBackpressure
+	if !over {
+		c.backlog = append(c.backlog, b...)
+	}
+	c.bmu.Unlock()
+	if over {
+		c.e.stats.slowConsumers.Add(1)
+		c.e.log.Warn("slow consumer disconnected", "app", c.app.ID, "socket_id", c.id, "pending_bytes", pending)
+		c.closeWith(protocol.CodeOverCapacity, "Slow consumer: too many pending messages")
+	}
+	return true
+}
+
+// startBacklog hands rest to a flusher goroutine. Called by the worker.
+func (c *Conn) startBacklog(rest []byte) {
+	c.bmu.Lock()
+	c.backlog = append(c.backlog, rest...)
+	start := !c.flushing
+	c.flushing = true
+	c.bmu.Unlock()
+	c.slow.Store(true)
+	if start {
+		go c.flushBacklog()
+	}
+}
+
+// flushBacklog writes the backlog with blocking writes until it is empty.
+func (c *Conn) flushBacklog() {
+	for {
+		c.bmu.Lock()
+		b := c.backlog
+		c.backlog = nil
+		if len(b) == 0 {
+			c.flushing = false
+			closeNow := c.closeAfter
+			c.bmu.Unlock()
+			if closeNow {
+				_ = c.t.Close()
+			}
+			return
+		}
+		c.bmu.Unlock()
+		if err := c.t.Write(b); err != nil {
+			c.bmu.Lock()
+			c.backlog = nil
+			c.flushing = false
+			c.bmu.Unlock()
+			_ = c.t.Close()
+			c.closeWith(0, "")
+			return
+		}
+	}
+}
+
+// finishBacklog makes a running flusher close the socket when done and
+// reports whether there was one.
+func (c *Conn) finishBacklog() bool {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	if c.flushing {
+		c.closeAfter = true
+	}
+	return c.flushing
+}
+
+// nextCheck is when the wheel should first look at a new connection.
+func (c *Conn) nextCheck(now int64) int64 {
+	next := c.lastActive.Load() + int64(c.e.opts.ActivityTimeout)
+	if c.authDead != 0 && c.authDead < next {
+		next = c.authDead
+	}
+	return max(next, now+1)
+}
+
+// tick runs the connection's timers at now (worker goroutine): the user
+// authentication deadline, the server ping after ActivityTimeout of
+// silence, and the 4201 close when no answer came within PongTimeout. It
+// returns when to look again, 0 when the connection is being closed.
+func (c *Conn) tick(now int64) int64 {
+	if c.authDead != 0 {
+		if c.authed.Load() {
+			c.authDead = 0
+		} else if now >= c.authDead {
+			c.closeWith(protocol.CodeUnauthorized, "Connection not authorized within timeout")
+			return 0
+		}
+	}
+	last := c.lastActive.Load()
+	if c.pinged && last > c.pingAt {
+		c.pinged = false
+	}
+	var next int64
+	switch {
+	case c.pinged && now >= c.pingAt+int64(c.e.opts.PongTimeout):
+		c.closeWith(protocol.CodePongTimeout, "")
+		return 0
+	case c.pinged:
+		next = c.pingAt + int64(c.e.opts.PongTimeout)
+	case now >= last+int64(c.e.opts.ActivityTimeout):
+		c.pinged, c.pingAt = true, now
+		c.w.queue(c, c.e.pingFrame)
+		next = now + int64(c.e.opts.PongTimeout)
+	default:
+		next = last + int64(c.e.opts.ActivityTimeout)
+	}
+	if c.authDead != 0 && c.authDead < next {
+		next = c.authDead
+	}
+	return next
+}

@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// Connect admits an upgraded connection: it checks the app, the protocol
+// version, the origin and the quotas, then sends connection_established.
+// On refusal it writes pusher:error and a close frame with the same code,
+// closes t and returns the *protocol.Error. The returned Conn's Feed must
+// be called with everything read from the socket, and Gone when reading
+// ends.
+func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
+	app, rt, perr := e.admit(req)
+	if perr != nil {
+		e.refuse(t, perr)
+		return nil, perr
+	}
+	c := &Conn{e: e, app: app, rt: rt, t: t}
+	c.onFrame = c.frame
+	c.fr.MaxMessage = e.opts.MaxPayload
+	c.w = e.workers[e.next.Add(1)%uint64(len(e.workers))]
+	c.id = string(protocol.AppendSocketID(nil, e.opts.NodeID, e.seq.Add(1)))
+	now := time.Now().UnixNano()
+	c.lastActive.Store(now)
+	if app.EnableUserAuthentication {
+		c.authDead = now + int64(e.opts.UserAuthTimeout)
+	}
+	rt.stats.newConns.Add(1)
+	f := e.frames.get()
+	p := protocol.AppendConnectionEstablished(f.payload(), c.id, int(e.opts.ActivityTimeout/time.Second))
+	c.w.push(job{kind: jobAdd, conn: c, f: f.seal(p, 1)})
+	return c, nil
+}
+
+// admit runs the checks of Connect in Pusher's order and takes the
+// connection slots; a refusal takes none.
+func (e *Engine) admit(req ConnectRequest) (*App, *appRuntime, *protocol.Error) {
+	if e.draining.Load() {
+		return nil, nil, protocol.NewError(protocol.CodeReconnect, "Server is shutting down")
+	}
+	app, ok := e.opts.Apps.AppByKey(req.AppKey)
+	if !ok {
+		return nil, nil, protocol.NewError(protocol.CodeAppNotFound, "App key "+req.AppKey+" does not exist")
+	}
+	if !app.Enabled {
+		return nil, nil, protocol.NewError(protocol.CodeAppDisabled, "")
+	}
+	if perr := checkProtocol(req.Protocol); perr != nil {
+		return nil, nil, perr
+	}
+	if !originAllowed(app.AllowedOrigins, req.Origin) {
+		return nil, nil, protocol.NewError(protocol.CodeUnauthorized, "Origin not allowed")
+	}
+	if n := e.conns.Add(1); e.opts.MaxConnections > 0 && n > int64(e.opts.MaxConnections) {
+		e.conns.Add(-1)
+		return nil, nil, protocol.NewError(protocol.CodeOverCapacity, "Server is over capacity")
+	}
+	rt := e.runtimeFor(app)
+	if n := rt.stats.connections.Add(1); app.MaxConnections > 0 && n > int64(app.MaxConnections) {
+		rt.stats.connections.Add(-1)
+		e.conns.Add(-1)
+		return nil, nil, protocol.NewError(protocol.CodeAppOverQuota, "")
+	}
+	return app, rt, nil
+}
+
+// checkProtocol accepts protocol 7 and the older versions that speak the
+// same messages (5, 6), and a missing parameter (legacy clients).
+func checkProtocol(v string) *protocol.Error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return protocol.NewError(protocol.CodeInvalidVersion, "Invalid protocol version "+strconv.Quote(v))
+	}
+	if n < 5 || n > 7 {
+		return protocol.NewError(protocol.CodeUnsupportedProtocol, "Unsupported protocol version "+v+": use 7")
+	}
+	return nil
+}
+
+// refuse tells a refused client why, in both places pusher-js looks: the
+// pusher:error frame and the close code.
+func (e *Engine) refuse(t Transport, perr *protocol.Error) {
+	e.stats.refused[refusalIndex(perr.Code)].Add(1)
+	msg := protocol.AppendError(nil, perr.Code, perr.Message, "")
+	b := protocol.AppendFrame(nil, protocol.OpText, msg)
+	b = protocol.AppendCloseFrame(b, perr.Code, perr.Message)
+	_ = t.Write(b)
+	_ = t.Close()
+}
+
+// originAllowed matches an Origin header against exact origins and
+// *.example.com patterns, on whole host labels; a pattern with a scheme
+// also requires that scheme. Empty allows all.
+func originAllowed(allowed []string, origin string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	scheme, host := splitOrigin(origin)
+	for _, a := range allowed {
+		if a == "*" || a == origin {
+			return true
+		}
+		ps, ph := splitOrigin(a)
+		if ps != "" && ps != scheme {
+			continue
+		}
+		if ph == host {
+			return true
+		}
+		if suffix, ok := strings.CutPrefix(ph, "*"); ok && strings.HasPrefix(suffix, ".") &&
+			len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitOrigin splits "https://a.example.com:443" into scheme and host
+// (port kept: origins differ by port).
+func splitOrigin(o string) (scheme, host string) {
+	if i := strings.Index(o, "://"); i >= 0 {
+		return strings.ToLower(o[:i]), strings.ToLower(o[i+3:])
+	}
+	return "", strings.ToLower(o)
+}
+
+// release undoes everything a closed connection held: its subscriptions
+// (presence members, occupancy), its user and watchlist registrations and
+// its connection slots. Called once, by the owning worker.
+func (e *Engine) release(c *Conn, code protocol.Code, reason string) {
+	c.mu.Lock()
+	subs := c.subs
+	c.subs = nil
+	userID, watchlist := c.userID, c.watchlist
+	c.mu.Unlock()
+	for i := range subs {
+		e.leave(c, &subs[i])
+	}
+	if userID != "" {
+		e.userOffline(c, userID)
+	}
+	for _, id := range watchlist {
+		e.unwatch(c, id)
+	}
+	c.rt.stats.connections.Add(-1)
+	c.rt.stats.disconnections.Add(1)
+	e.conns.Add(-1)
+	if code != 0 {
+		e.log.Debug("connection closed", "app", c.app.ID, "socket_id", c.id, "code", int(code), "reason", reason)
+	}
+}

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+	"github.com/sockudo/sockudo-go/shard"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrDraining    = errors.New("engine: server is draining")
+	ErrAppNotFound = errors.New("engine: app not found")
+)
+
+// Options configures an Engine. The zero value of every field is usable.
+type Options struct {
+	// Apps resolves app keys and ids. Required.
+	Apps AppStore
+	// Hooks receives webhook events; nil disables them.
+	Hooks Hooks
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+	// Shards is the number of workers connections are partitioned over;
+	// 0 means GOMAXPROCS.
+	Shards int
+	// ActivityTimeout is advertised to clients in connection_established
+	// and is the silence after which the server sends pusher:ping; 0 → 120 s.
+	ActivityTimeout time.Duration
+	// PongTimeout is how long a pinged connection may stay silent before
+	// it is closed with 4201; 0 → 30 s.
+	PongTimeout time.Duration
+	// UserAuthTimeout closes connections of apps with user authentication
+	// enabled that neither sign in nor join a private or presence channel
+	// within it (4009); 0 → 30 s.
+	UserAuthTimeout time.Duration
+	// MaxConnections caps this node's connections (4100); 0 = unlimited.
+	MaxConnections int
+	// MaxPayload is the largest client message in bytes; 0 → 64 KiB.
+	MaxPayload int
+	// MaxBackpressure is how many bytes may wait for one slow connection
+	// before it is closed with 4100; 0 → 1 MiB.
+	MaxBackpressure int
+	// CacheTTL is how long cache channels keep their last event; 0 → 30 min.
+	CacheTTL time.Duration
+	// NodeID is mixed into socket ids so they are unique across nodes;
+	// 0 picks a random one.
+	NodeID uint64
+}
+
+// ConnectRequest is what the engine needs to know about an upgraded
+// connection. The adapter copies these out of the HTTP request.
+type ConnectRequest struct {
+	AppKey     string
+	Protocol   string // the protocol query parameter, "" when absent
+	Origin     string
+	RemoteAddr string
+}
+
+// Event is one event to publish through the HTTP API, already validated by
+// the caller.
+type Event struct {
+	Name     string
+	Data     string
+	Channels []string
+	// SocketID excludes that connection from the delivery.
+	SocketID string
+}
+
+// ChannelInfo answers the channel queries of the HTTP API.
+type ChannelInfo struct {
+	Name              string
+	Occupied          bool
+	SubscriptionCount int // connections subscribed
+	UserCount         int // distinct users, presence channels only
+}
+
+// CachedEvent is the last event published to a cache channel.
+type CachedEvent struct {
+	Event string
+	Data  string
+	TTL   time.Duration // time left
+}
+
+// Stats is a point-in-time summary of the node.
+type Stats struct {
+	Connections int
+	Channels    int
+}
+
+// Engine is one node's Pusher server core. Safe for concurrent use.
+type Engine struct {
+	opts    Options
+	log     *slog.Logger
+	workers []*worker
+	next    atomic.Uint64 // round-robin worker choice
+	seq     atomic.Uint64 // socket id counter
+	conns   atomic.Int64  // open connections on the node
+
+	draining atomic.Bool
+	stopOnce sync.Once
+	janitor  chan struct{}
+
+	apps     sync.Map // app id → *appRuntime
+	channels *shard.Map[chanKey, *channelState]
+	users    *shard.Map[userKey, []*Conn] // signed-in connections per user
+	watchers *shard.Map[userKey, []*Conn] // connections watching a user
+	cache    *shard.Map[chanKey, cachedEvent]
+
+	frames    framePool
+	pingFrame []byte
+	stats     nodeStats
+}
+
+// appRuntime is the engine's per-app state, created once per app id.
+type appRuntime struct {
+	id    string
+	stats appStats
+}
+
+// userKey names a user of an app.
+type userKey struct {
+	app *appRuntime
+	id  string
+}
+
+const registryShards = 64
+
+// New validates opts, starts the workers and returns the engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Apps == nil {
+		return nil, errors.New("engine: Options.Apps is required")
+	}
+	opts = withDefaults(opts)
+	e := &Engine{
+		opts:     opts,
+		log:      opts.Logger,
+		janitor:  make(chan struct{}),
+		channels: shard.NewMap[chanKey, *channelState](registryShards),
+		users:    shard.NewMap[userKey, []*Conn](registryShards),
+		watchers: shard.NewMap[userKey, []*Conn](registryShards),
+		cache:    shard.NewMap[chanKey, cachedEvent](registryShards),
+	}
+	e.pingFrame = protocol.AppendFrame(nil, protocol.OpText, protocol.AppendEventObject(nil, protocol.EventPing, "", []byte("{}")))
+	for i := 0; i < opts.Shards; i++ {
+		w := newWorker(e, i)
+		e.workers = append(e.workers, w)
+		go w.run()
+	}
+	go e.sweepCache()
+	return e, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Shards <= 0 {
+		o.Shards = runtime.GOMAXPROCS(0)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ActivityTimeout, 120*time.Second)
+	def(&o.PongTimeout, 30*time.Second)
+	def(&o.UserAuthTimeout, 30*time.Second)
+	def(&o.CacheTTL, 30*time.Minute)
+	if o.MaxPayload <= 0 {
+		o.MaxPayload = 64 << 10
+	}
+	if o.MaxBackpressure <= 0 {
+		o.MaxBackpressure = 1 << 20
+	}
+	if o.NodeID == 0 {
+		o.NodeID = rand.Uint64N(1_000_000_000) + 1
+	}
+	return o
+}
+
+// runtimeFor returns the app's runtime state, creating it on first use.
+func (e *Engine) runtimeFor(app *App) *appRuntime {
+	if v, ok := e.apps.Load(app.ID); ok {
+		return v.(*appRuntime)
+	}
+	rt := &appRuntime{id: app.ID}
+	rt.stats.perWorker = make([]workerCounters, len(e.workers))
+	v, _ := e.apps.LoadOrStore(app.ID, rt)
+	return v.(*appRuntime)
+}
+
+// Draining reports whether Shutdown has begun; the adapter then refuses
+// upgrades with 503 and /ready answers 503.
+func (e *Engine) Draining() bool { return e.draining.Load() }
+
+// Shards is the number of workers connections are partitioned over.
+func (e *Engine) Shards() int { return len(e.workers) }
+
+// Stats summarises the node.
+func (e *Engine) Stats() Stats {
+	return Stats{Connections: int(e.conns.Load()), Channels: e.channels.Len()}
+}
+
+// Shutdown stops admitting connections, closes every connection with 4200,
+// waits until they are released or ctx ends, and stops the workers.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.draining.Store(true)
+	for _, w := range e.workers {
+		w.push(job{kind: jobCloseAll})
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+	for e.conns.Load() > 0 && err == nil {
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-tick.C:
+		}
+	}
+	e.stopOnce.Do(func() {
+		close(e.janitor)
+		for _, w := range e.workers {
+			close(w.quit)
+			<-w.done
+		}
+	})
+	return err
+}

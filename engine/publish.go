@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// Publish delivers ev to every subscriber of its channels (a
+// #server-to-user-{id} channel reaches every connection signed in as id).
+// Each channel's frame is encoded once; Publish does not wait for writes.
+func (e *Engine) Publish(_ context.Context, app *App, ev *Event) error {
+	rt := e.runtimeFor(app)
+	for _, name := range ev.Channels {
+		if id, ok := protocol.ServerToUserID(name); ok {
+			e.sendToUser(rt, id, protocol.AppendEvent(nil, ev.Name, name, ev.Data, ""))
+			continue
+		}
+		key := chanKey{rt, name}
+		if _, cache := protocol.ParseChannel(name); cache {
+			e.storeCache(key, ev.Name, ev.Data)
+		}
+		e.publishEvent(key, ev.Name, ev.Data, "", ev.SocketID)
+	}
+	return nil
+}
+
+// publishEvent encodes one channel event into a pooled frame and hands it
+// to each worker that has subscribers of the channel.
+func (e *Engine) publishEvent(key chanKey, event, data, userID, except string) {
+	var targets [64]*worker
+	ws := e.targets(key, targets[:0])
+	if len(ws) == 0 {
+		return
+	}
+	f := e.frames.get()
+	p := protocol.AppendEvent(f.payload(), event, key.name, data, userID)
+	f.seal(p, int32(len(ws)))
+	for _, w := range ws {
+		w.push(job{kind: jobPublish, key: key, f: f, except: except})
+	}
+}
+
+// broadcast sends an encoded message to a channel's subscribers except
+// one socket. Used for presence and count events, under the channel lock.
+func (e *Engine) broadcast(key chanKey, msg []byte, except string) {
+	var targets [64]*worker
+	ws := e.targets(key, targets[:0])
+	if len(ws) == 0 {
+		return
+	}
+	f := e.frames.get()
+	p := append(f.payload(), msg...)
+	f.seal(p, int32(len(ws)))
+	for _, w := range ws {
+		w.push(job{kind: jobPublish, key: key, f: f, except: except})
+	}
+}
+
+// targets appends the workers that own a subscriber of key.
+func (e *Engine) targets(key chanKey, dst []*worker) []*worker {
+	for _, w := range e.workers {
+		if w.hasSubscribers(key) {
+			dst = append(dst, w)
+		}
+	}
+	return dst
+}
+
+// cachedEvent is the last event published to a cache channel.
+type cachedEvent struct {
+	event, data string
+	expires     int64 // unix nanos
+}
+
+func (e *Engine) storeCache(key chanKey, event, data string) {
+	ce := cachedEvent{event: event, data: data, expires: time.Now().Add(e.opts.CacheTTL).UnixNano()}
+	e.cache.Update(key, func(cachedEvent, bool) (cachedEvent, bool) { return ce, true })
+}
+
+// replayCache sends the cached event of key to c, or pusher:cache_miss,
+// and reports whether there was one.
+func (e *Engine) replayCache(c *Conn, key chanKey) bool {
+	ce, ok := e.cache.Load(key)
+	if ok && ce.expires > time.Now().UnixNano() {
+		c.send(protocol.AppendEvent(nil, ce.event, key.name, ce.data, ""))
+		return true
+	}
+	c.send(protocol.AppendEventObject(nil, protocol.EventCacheMiss, key.name, nil))
+	return false
+}
+
+// CachedEvent returns the cached last event of a cache channel.
+func (e *Engine) CachedEvent(_ context.Context, app *App, channel string) (CachedEvent, bool) {
+	ce, ok := e.cache.Load(chanKey{e.runtimeFor(app), channel})
+	left := time.Duration(ce.expires - time.Now().UnixNano())
+	if !ok || left <= 0 {
+		return CachedEvent{}, false
+	}
+	return CachedEvent{Event: ce.event, Data: ce.data, TTL: left}, true
+}
+
+// sweepCache drops expired cache entries once a minute so channels that
+// are published to once and never read do not pin memory.
+func (e *Engine) sweepCache() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.janitor:
+			return
+		case now := <-t.C:
+			n := now.UnixNano()
+			e.cache.Sweep(func(_ chanKey, ce cachedEvent) bool { return ce.expires <= n })
+		}
+	}
+}
+
+// webhook forwards an event to the hooks port, stamped with the time.
+func (e *Engine) webhook(app *App, ev WebhookEvent) {
+	if e.opts.Hooks == nil {
+		return
+	}
+	ev.TimeMS = time.Now().UnixMilli()
+	e.opts.Hooks.Webhook(app, ev)
+}

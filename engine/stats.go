@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// Kinds counted per channel type, in metrics label order.
+const numKinds = int(protocol.KindServerToUser) + 1
+
+// workerCounters are written by one worker only, so the adds never contend;
+// atomics make them safe to read at scrape time. Padded to a cache line.
+type workerCounters struct {
+	sent      atomic.Uint64
+	sentBytes atomic.Uint64
+	_         [48]byte
+}
+
+// appStats are one app's counters on this node. Hot-path updates are
+// single atomic adds; nothing here allocates.
+type appStats struct {
+	perWorker []workerCounters
+
+	received       atomic.Uint64
+	receivedBytes  atomic.Uint64
+	connections    atomic.Int64
+	newConns       atomic.Uint64
+	disconnections atomic.Uint64
+	subscribed     [numKinds]atomic.Uint64
+	unsubscribed   [numKinds]atomic.Uint64
+	channels       [numKinds]atomic.Int64
+	presenceUsers  atomic.Int64
+}
+
+func (s *appStats) sent(worker, n int) {
+	w := &s.perWorker[worker]
+	w.sent.Add(1)
+	w.sentBytes.Add(uint64(n))
+}
+
+func (s *appStats) recvBytes(n int) { s.receivedBytes.Add(uint64(n)) }
+
+// Failure kinds counted by the node.
+const (
+	authPrivate = iota
+	authPresence
+	authSignin
+	numAuthKinds
+)
+
+// RefusalLabels are the error_type labels of refused connections, indexed
+// by refusalIndex.
+var RefusalLabels = [...]string{
+	"app_not_found", "app_disabled", "app_over_quota", "over_capacity",
+	"origin_not_allowed", "unsupported_protocol", "invalid_version", "draining",
+}
+
+func refusalIndex(code protocol.Code) int {
+	switch code {
+	case protocol.CodeAppNotFound:
+		return 0
+	case protocol.CodeAppDisabled:
+		return 1
+	case protocol.CodeAppOverQuota:
+		return 2
+	case protocol.CodeOverCapacity:
+		return 3
+	case protocol.CodeUnauthorized:
+		return 4
+	case protocol.CodeUnsupportedProtocol:
+		return 5
+	case protocol.CodeInvalidVersion:
+		return 6
+	default:
+		return 7
+	}
+}
+
+// nodeStats are counters that are not per app.
+type nodeStats struct {
+	errors        atomic.Uint64 // pusher:error frames sent
+	wsErrors      atomic.Uint64 // WebSocket protocol violations
+	slowConsumers atomic.Uint64
+	authFailures  [numAuthKinds]atomic.Uint64
+	refused       [len(RefusalLabels)]atomic.Uint64
+}

@@ -1,0 +1,54 @@
+package engine
+
+import "time"
+
+// wheelTick is the timer granularity: activity timeouts are whole seconds,
+// so a quarter second is precise enough and costs four wake-ups a second.
+const wheelTick = 250 * time.Millisecond
+
+// wheelSlots × wheelTick is the horizon (~17 min); later deadlines sit in
+// the last slot and are re-filed when it comes round.
+const wheelSlots = 4096
+
+// wheel is a hashed timing wheel of connections, one per worker, so a
+// connection costs no goroutine and no runtime timer. Entries are lazy: a
+// connection is filed under its next check time and, when the slot comes
+// up, the callback says when to look again (activity since filing just
+// moves it later). Owned by the worker goroutine.
+type wheel struct {
+	slots [wheelSlots][]*Conn
+	cur   int
+	at    int64 // unix nanos of slot cur
+}
+
+func (w *wheel) init(now time.Time) { w.at = now.UnixNano() }
+
+// insert files c to be checked at unix nanos t (0 means never).
+func (w *wheel) insert(c *Conn, t int64) {
+	if t == 0 {
+		return
+	}
+	ticks := (t - w.at + int64(wheelTick) - 1) / int64(wheelTick)
+	ticks = max(1, min(ticks, wheelSlots-1))
+	i := (w.cur + int(ticks)) % wheelSlots
+	w.slots[i] = append(w.slots[i], c)
+}
+
+// advance runs every slot up to now; check returns each connection's next
+// check time, 0 to drop it.
+func (w *wheel) advance(now time.Time, check func(*Conn, int64) int64) {
+	n := now.UnixNano()
+	for w.at+int64(wheelTick) <= n {
+		w.at += int64(wheelTick)
+		w.cur = (w.cur + 1) % wheelSlots
+		due := w.slots[w.cur]
+		w.slots[w.cur] = nil
+		for i, c := range due {
+			due[i] = nil
+			w.insert(c, check(c, n))
+		}
+		if w.slots[w.cur] == nil && cap(due) <= 1024 {
+			w.slots[w.cur] = due[:0]
+		}
+	}
+}

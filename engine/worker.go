@@ -1,0 +1,301 @@
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// jobKind says what a worker job does.
+type jobKind uint8
+
+const (
+	jobPublish jobKind = iota // deliver f to the worker's subscribers of key
+	jobSend                   // deliver f to conn
+	jobAdd                    // adopt conn, then deliver f (connection_established)
+	jobClose                  // close conn with code after delivering f (may be nil)
+	jobCloseAll               // shutdown: close every conn with 4200
+)
+
+// job is one unit of work handed to a worker. Publishing to a channel hands
+// each worker one job, not one per recipient.
+type job struct {
+	kind   jobKind
+	conn   *Conn
+	key    chanKey
+	f      *frame
+	except string // socket id excluded from a publish
+	code   protocol.Code
+	reason string
+}
+
+// chanKey names a channel of an app. The app pointer keeps keys of
+// different apps apart without building a string per lookup.
+type chanKey struct {
+	app  *appRuntime
+	name string
+}
+
+// worker owns a partition of the connections: it alone writes to their
+// sockets, runs their timers and keeps the index its publishes walk.
+type worker struct {
+	id int
+	e  *Engine
+
+	mu    sync.Mutex // guards inbox
+	inbox []job
+	spare []job
+	wake  chan struct{}
+	quit  chan struct{}
+	done  chan struct{}
+
+	// subMu guards subs, the fan-out index of this worker's connections.
+	// Written by subscribing goroutines, read by the worker while it
+	// processes a publish.
+	subMu sync.RWMutex
+	subs  map[chanKey]map[*Conn]struct{}
+
+	// Owned by the worker goroutine.
+	conns map[*Conn]struct{}
+	dirty []*Conn
+	wheel wheel
+
+	nconns atomic.Int64 // len(conns), for metrics
+	queued atomic.Int64 // jobs waiting in the inbox, for metrics
+}
+
+func newWorker(e *Engine, id int) *worker {
+	w := &worker{
+		id:    id,
+		e:     e,
+		wake:  make(chan struct{}, 1),
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+		subs:  make(map[chanKey]map[*Conn]struct{}),
+		conns: make(map[*Conn]struct{}),
+	}
+	w.wheel.init(time.Now())
+	return w
+}
+
+// push hands j to the worker. It never blocks on the worker.
+func (w *worker) push(j job) {
+	w.mu.Lock()
+	w.inbox = append(w.inbox, j)
+	w.mu.Unlock()
+	w.queued.Add(1)
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the worker loop. It is long only because it is the one select
+// every event of the worker goes through.
+func (w *worker) run() {
+	defer close(w.done)
+	t := time.NewTicker(wheelTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.wake:
+			w.drain()
+		case now := <-t.C:
+			w.wheel.advance(now, w.check)
+			w.flush()
+			w.drain()
+		case <-w.quit:
+			w.drain()
+			return
+		}
+	}
+}
+
+// drain processes every queued job, then flushes each touched connection
+// once: frames for one connection that arrive together leave in one write.
+func (w *worker) drain() {
+	for {
+		w.mu.Lock()
+		jobs := w.inbox
+		w.inbox = w.spare[:0]
+		w.mu.Unlock()
+		if len(jobs) == 0 {
+			w.spare = jobs
+			return
+		}
+		w.queued.Add(-int64(len(jobs)))
+		for i := range jobs {
+			w.process(&jobs[i])
+		}
+		w.flush()
+		for i := range jobs {
+			if jobs[i].f != nil {
+				jobs[i].f.release()
+			}
+			jobs[i] = job{}
+		}
+		w.spare = jobs
+	}
+}
+
+func (w *worker) process(j *job) {
+	switch j.kind {
+	case jobPublish:
+		w.fanout(j)
+	case jobSend:
+		w.queue(j.conn, j.f.b)
+	case jobAdd:
+		w.adopt(j.conn)
+		w.queue(j.conn, j.f.b)
+	case jobClose:
+		w.closeConn(j.conn, j.f, j.code, j.reason)
+	case jobCloseAll:
+		for c := range w.conns {
+			c.closeWith(protocol.CodeReconnect, "Server shutting down")
+		}
+	}
+}
+
+// fanout queues a publish for every subscriber of the key this worker owns.
+func (w *worker) fanout(j *job) {
+	w.subMu.RLock()
+	for c := range w.subs[j.key] {
+		if j.except != "" && c.id == j.except {
+			continue
+		}
+		w.queue(c, j.f.b)
+	}
+	w.subMu.RUnlock()
+}
+
+func (w *worker) adopt(c *Conn) {
+	w.conns[c] = struct{}{}
+	w.nconns.Add(1)
+	w.wheel.insert(c, c.nextCheck(time.Now().UnixNano()))
+}
+
+// queue adds b to c's pending writes. b must stay valid until the next
+// flush; flush copies what the socket does not take.
+func (w *worker) queue(c *Conn, b []byte) {
+	if c.state.Load() == stateClosed {
+		return
+	}
+	c.rt.stats.sent(w.id, len(b))
+	if c.slow.Load() && c.appendBacklog(b) {
+		return
+	}
+	c.out = append(c.out, b)
+	c.outLen += len(b)
+	if !c.dirty {
+		c.dirty = true
+		w.dirty = append(w.dirty, c)
+	}
+}
+
+// flush writes each dirty connection's pending frames with one vectored,
+// non-blocking write. Whatever the kernel does not take moves to the
+// connection's backlog, drained by its flusher goroutine, so a slow reader
+// never stalls the worker.
+func (w *worker) flush() {
+	for i, c := range w.dirty {
+		w.dirty[i] = nil
+		c.dirty = false
+		if c.state.Load() != stateClosed && len(c.out) > 0 {
+			w.write(c)
+		}
+		clear(c.out)
+		c.out = c.out[:0]
+		c.outLen = 0
+		if cap(c.out) > 64 {
+			c.out = nil
+		}
+	}
+	w.dirty = w.dirty[:0]
+}
+
+func (w *worker) write(c *Conn) {
+	n, err := c.t.TryWrite(c.out)
+	if err != nil {
+		c.closeWith(0, "")
+		return
+	}
+	if n == c.outLen {
+		return
+	}
+	rest := make([]byte, 0, c.outLen-n)
+	for _, b := range c.out {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		rest = append(rest, b[n:]...)
+		n = 0
+	}
+	c.startBacklog(rest)
+}
+
+// closeConn delivers the final frames, closes the socket and releases
+// everything the connection held. It runs once per connection.
+func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string) {
+	if c.state.Swap(stateClosed) == stateClosed {
+		return
+	}
+	if f != nil && len(f.b) > 0 {
+		c.out = append(c.out, f.b)
+		c.outLen += len(f.b)
+		w.write(c)
+		clear(c.out)
+		c.out = c.out[:0]
+		c.outLen = 0
+	}
+	if !c.finishBacklog() {
+		_ = c.t.Close()
+	}
+	if _, ok := w.conns[c]; ok {
+		delete(w.conns, c)
+		w.nconns.Add(-1)
+	}
+	w.e.release(c, code, reason)
+}
+
+// check is the wheel callback for c; see Conn.nextCheck.
+func (w *worker) check(c *Conn, now int64) int64 {
+	if c.state.Load() == stateClosed {
+		return 0
+	}
+	return c.tick(now)
+}
+
+// indexAdd and indexRemove maintain the fan-out index. Callers hold the
+// channel's registry shard lock, which orders them with presence events.
+func (w *worker) indexAdd(k chanKey, c *Conn) {
+	w.subMu.Lock()
+	set := w.subs[k]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		w.subs[k] = set
+	}
+	set[c] = struct{}{}
+	w.subMu.Unlock()
+}
+
+func (w *worker) indexRemove(k chanKey, c *Conn) {
+	w.subMu.Lock()
+	if set := w.subs[k]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(w.subs, k)
+		}
+	}
+	w.subMu.Unlock()
+}
+
+// hasSubscribers lets a publisher skip workers with nobody on the channel.
+func (w *worker) hasSubscribers(k chanKey) bool {
+	w.subMu.RLock()
+	_, ok := w.subs[k]
+	w.subMu.RUnlock()
+	return ok
+}

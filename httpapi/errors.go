@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
+
+	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// apiError is a refusal with its HTTP status. Handlers return it instead of
+// writing the response themselves, so every error body has the one shape
+// {"error": "<message>", "code": <status>} (pusher-protocol.md §5.10).
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(msg string) *apiError { return &apiError{http.StatusBadRequest, msg} }
+
+// errorBody is the JSON shape of every error response.
+type errorBody struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"`
+}
+
+// writeError answers status with the JSON error body.
+func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	writeJSON(ctx, status, errorBody{Error: msg, Code: status})
+}
+
+// writeJSON answers status with v encoded as JSON. Encoding our own response
+// types cannot fail; if it ever does, the client still gets a JSON 500.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"cannot encode the response","code":500}`)
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+// writeEmpty answers 200 with {}: the official Go SDK unmarshals every
+// success body, so an empty one would fail there.
+func writeEmpty(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(http.StatusOK)
+	ctx.SetContentType("application/json")
+	ctx.SetBodyString("{}")
+}
+
+// engineError maps an error returned by the engine to an HTTP refusal.
+func engineError(err error) *apiError {
+	var pe *protocol.Error
+	switch {
+	case errors.Is(err, engine.ErrDraining):
+		return &apiError{http.StatusServiceUnavailable, "server is shutting down"}
+	case errors.Is(err, engine.ErrAppNotFound):
+		return &apiError{http.StatusNotFound, "app not found"}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &apiError{http.StatusServiceUnavailable, "request timed out"}
+	case errors.As(err, &pe):
+		return badRequest(pe.Message)
+	default:
+		return &apiError{http.StatusInternalServerError, "internal error"}
+	}
+}
+
+// parseErrorStatus maps a fasthttp request-parsing error (reported through
+// Server.ErrorHandler, before any route runs) to its status.
+func parseErrorStatus(err error) (int, string) {
+	var small *fasthttp.ErrSmallBuffer
+	var nerr interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, "request body too large"
+	case errors.As(err, &small):
+		return http.StatusRequestHeaderFieldsTooLarge, "request headers too large"
+	case errors.As(err, &nerr) && nerr.Timeout():
+		return http.StatusRequestTimeout, "request timed out"
+	default:
+		return http.StatusBadRequest, "malformed request"
+	}
+}

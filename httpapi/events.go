@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/goccy/go-json"
+	"github.com/valyala/fasthttp"
+
+	"github.com/sockudo/sockudo-go/engine"
+)
+
+// channelAttrs are the counts reported for one channel. Pointers keep a
+// requested zero in the output while leaving unrequested counts out.
+type channelAttrs struct {
+	UserCount         *int `json:"user_count,omitempty"`
+	SubscriptionCount *int `json:"subscription_count,omitempty"`
+}
+
+// postEvents serves POST /apps/{app_id}/events.
+func (s *Server) postEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
+	var b eventBody
+	if err := json.Unmarshal(ctx.PostBody(), &b); err != nil {
+		return badRequest("invalid JSON body: " + err.Error())
+	}
+	l := limitsOf(app)
+	ev, aerr := l.event(&b, l.channels)
+	if aerr != nil {
+		return aerr
+	}
+	if err := s.eng.Publish(ctx, app, ev); err != nil {
+		return engineError(err)
+	}
+	info := parseInfo(b.Info)
+	if !info.userCount && !info.subscriptionCount {
+		writeEmpty(ctx)
+		return nil
+	}
+	// Counts are read after publishing, as Pusher reports them.
+	out := make(map[string]channelAttrs, len(ev.Channels))
+	for _, ch := range ev.Channels {
+		attrs, aerr := s.attrs(ctx, app, ch, info)
+		if aerr != nil {
+			return aerr
+		}
+		out[ch] = attrs
+	}
+	writeJSON(ctx, http.StatusOK, struct {
+		Channels map[string]channelAttrs `json:"channels"`
+	}{out})
+	return nil
+}
+
+// batchBody is the body of POST /batch_events.
+type batchBody struct {
+	Batch []eventBody `json:"batch"`
+}
+
+// postBatchEvents serves POST /apps/{app_id}/batch_events. Every item is
+// validated before any is published, so a refused batch publishes nothing.
+func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
+	var b batchBody
+	if err := json.Unmarshal(ctx.PostBody(), &b); err != nil {
+		return badRequest("invalid JSON body: " + err.Error())
+	}
+	if b.Batch == nil {
+		return badRequest("batch is required")
+	}
+	l := limitsOf(app)
+	if len(b.Batch) > l.batch {
+		return badRequest("batch too large: at most " + strconv.Itoa(l.batch) + " events")
+	}
+	events := make([]*engine.Event, len(b.Batch))
+	withInfo := false
+	for i := range b.Batch {
+		ev, aerr := l.event(&b.Batch[i], 1)
+		if aerr != nil {
+			aerr.msg = "batch[" + strconv.Itoa(i) + "]: " + aerr.msg
+			return aerr
+		}
+		events[i] = ev
+		f := parseInfo(b.Batch[i].Info)
+		withInfo = withInfo || f.userCount || f.subscriptionCount
+	}
+	for _, ev := range events {
+		if err := s.eng.Publish(ctx, app, ev); err != nil {
+			return engineError(err)
+		}
+	}
+	if !withInfo {
+		writeEmpty(ctx)
+		return nil
+	}
+	out := make([]channelAttrs, len(events))
+	for i, ev := range events {
+		attrs, aerr := s.attrs(ctx, app, ev.Channels[0], parseInfo(b.Batch[i].Info))
+		if aerr != nil {
+			return aerr
+		}
+		out[i] = attrs
+	}
+	writeJSON(ctx, http.StatusOK, struct {
+		Batch []channelAttrs `json:"batch"`
+	}{out})
+	return nil
+}
+
+// attrs reads the counts info asks for on ch. user_count is reported on
+// presence channels only; subscription_count on every channel type.
+func (s *Server) attrs(ctx *fasthttp.RequestCtx, app *engine.App, ch string, info infoFlags) (channelAttrs, *apiError) {
+	var a channelAttrs
+	if !info.userCount && !info.subscriptionCount {
+		return a, nil
+	}
+	ci, err := s.eng.Channel(ctx, app, ch)
+	if err != nil {
+		return a, engineError(err)
+	}
+	if info.userCount && isPresence(ch) {
+		a.UserCount = &ci.UserCount
+	}
+	if info.subscriptionCount {
+		a.SubscriptionCount = &ci.SubscriptionCount
+	}
+	return a, nil
+}

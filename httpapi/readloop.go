@@ -1,0 +1,34 @@
+package httpapi
+
+import (
+	"io"
+
+	"github.com/sockudo/sockudo-go/engine"
+)
+
+// readBufferSize is the per-connection read buffer. Pusher clients send
+// little (subscribes, pings, client events), so a small buffer that may
+// take several reads for a large frame costs less than idle memory.
+const readBufferSize = 1024
+
+// readLoop feeds everything read from r to the engine until the engine
+// refuses more (it is then closing the connection) or the read side ends,
+// which is reported with Gone. r is the hijacked connection, which first
+// returns any bytes fasthttp buffered after the upgrade request.
+//
+// This is the only place that reads sockets, and it costs one goroutine per
+// connection; a readiness-driven (epoll) reader can replace it without
+// touching the rest of the package.
+func readLoop(c *engine.Conn, r io.Reader) {
+	buf := make([]byte, readBufferSize)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && c.Feed(buf[:n]) != nil {
+			return
+		}
+		if err != nil {
+			c.Gone(err)
+			return
+		}
+	}
+}

@@ -1,0 +1,267 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/fasthttp/websocket"
+	"github.com/valyala/fasthttp"
+
+	"github.com/sockudo/sockudo-go/engine"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultRequestLimitBytes = 10 << 20
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout  = 10 * time.Second
+
+	// idleTimeout is how long a keep-alive HTTP connection may wait for its
+	// next request. Publishing backends reuse connections, so it is longer
+	// than the per-request read timeout.
+	idleTimeout = 60 * time.Second
+)
+
+// Observer receives one call per HTTP request, for metrics. route is the
+// router pattern (e.g. "/apps/{app_id}/events"), never the raw URL, so label
+// cardinality stays bounded; it is "" when no route matched. reqBytes and
+// respBytes count bodies only. Implementations must be safe for concurrent
+// use and fast: they run on the request path.
+type Observer interface {
+	ObserveHTTP(route, method string, status int, dur time.Duration, reqBytes, respBytes int)
+}
+
+// Options configures a Server.
+type Options struct {
+	// Engine serves the connections and answers the API. Required.
+	Engine *engine.Engine
+	// Apps resolves the app of each /apps/{app_id} request. Required.
+	Apps engine.AppStore
+	// Logger receives operational logs, fasthttp's included; nil discards.
+	Logger *slog.Logger
+	// RequestLimitBytes caps an HTTP request body (413 above it);
+	// 0 → DefaultRequestLimitBytes.
+	RequestLimitBytes int
+	// WriteTimeout bounds a blocking socket write to a slow WebSocket
+	// reader, and the write of an HTTP response; 0 → DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// HandshakeTimeout bounds reading one HTTP request, the WebSocket
+	// upgrade request included, however slowly it trickles in;
+	// 0 → DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// Observer, when not nil, is told about every HTTP request.
+	Observer Observer
+}
+
+// Server is the HTTP side of one node: the WebSocket upgrade on /app/{key}
+// and the Pusher REST API on the same listener. Build it with New; it is
+// safe for concurrent use, and several Servers may run in one process.
+type Server struct {
+	eng          *engine.Engine
+	apps         engine.AppStore
+	log          *slog.Logger
+	obs          Observer
+	limit        int
+	writeTimeout time.Duration
+
+	upgrader websocket.FastHTTPUpgrader
+	iovs     iovecPool
+	handler  fasthttp.RequestHandler
+	srv      *fasthttp.Server
+
+	mu     sync.Mutex
+	closed bool
+	lns    []net.Listener
+}
+
+// New validates opts and builds the Server; it does not listen yet.
+func New(opts Options) (*Server, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("httpapi: Options.Engine is required")
+	}
+	if opts.Apps == nil {
+		return nil, errors.New("httpapi: Options.Apps is required")
+	}
+	if opts.RequestLimitBytes < 0 || opts.WriteTimeout < 0 || opts.HandshakeTimeout < 0 {
+		return nil, errors.New("httpapi: negative limit or timeout in Options")
+	}
+	s := &Server{
+		eng:          opts.Engine,
+		apps:         opts.Apps,
+		log:          opts.Logger,
+		obs:          opts.Observer,
+		limit:        orDefault(opts.RequestLimitBytes, DefaultRequestLimitBytes),
+		writeTimeout: orDefault(opts.WriteTimeout, DefaultWriteTimeout),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.upgrader = newUpgrader()
+	s.handler = s.routes().Handler
+	s.srv = &fasthttp.Server{
+		Handler:               s.handler,
+		ErrorHandler:          s.parseError,
+		Logger:                printfLogger{s.log},
+		ReadTimeout:           orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout),
+		WriteTimeout:          s.writeTimeout,
+		IdleTimeout:           idleTimeout,
+		MaxRequestBodySize:    s.limit,
+		KeepHijackedConns:     true, // the engine owns upgraded sockets
+		NoDefaultServerHeader: true,
+		CloseOnShutdown:       true,
+	}
+	return s, nil
+}
+
+// Handler returns the request handler, for serving through another
+// fasthttp.Server or calling directly in tests. Served elsewhere, that
+// server must set KeepHijackedConns, or fasthttp closes every WebSocket as
+// soon as its reader goroutine returns.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handler }
+
+// Serve accepts connections on ln until Shutdown; it then returns nil.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("httpapi: server is shut down")
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	err := s.srv.Serve(ln)
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the listeners and waits, until ctx ends, for in-flight
+// HTTP requests. Upgraded WebSockets are not touched: closing them (with
+// 4200) is the engine's Shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	lns := s.lns
+	s.lns = nil
+	s.mu.Unlock()
+	// Closing the listeners ourselves covers a Serve that has not yet
+	// handed its listener to fasthttp, which Shutdown would not see.
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	err := s.srv.ShutdownWithContext(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // we closed the listeners first
+	}
+	return err
+}
+
+// routes builds the route table.
+func (s *Server) routes() *router.Router {
+	r := router.New()
+	// Redirects would answer API clients with 301/308 they do not follow
+	// with a signature; OPTIONS is left to the future CORS handler.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleOPTIONS = false
+	r.HandleMethodNotAllowed = true
+	r.NotFound = s.observed("", "", func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, http.StatusNotFound, "route not found")
+	})
+	r.MethodNotAllowed = s.observed("", "", func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	r.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		s.log.Error("httpapi: handler panic", "panic", fmt.Sprint(v), "path", string(ctx.Path()))
+		writeError(ctx, http.StatusInternalServerError, "internal error")
+	}
+
+	s.handle(r, http.MethodGet, "/app/{key}", s.upgrade)
+
+	s.handle(r, http.MethodPost, "/apps/{app_id}/events", s.signed(s.postEvents))
+	s.handle(r, http.MethodPost, "/apps/{app_id}/batch_events", s.signed(s.postBatchEvents))
+	s.handle(r, http.MethodGet, "/apps/{app_id}/channels", s.signed(s.getChannels))
+	s.handle(r, http.MethodGet, "/apps/{app_id}/channels/{channel_name}", s.signed(s.getChannel))
+	s.handle(r, http.MethodGet, "/apps/{app_id}/channels/{channel_name}/users", s.signed(s.getUsers))
+	s.handle(r, http.MethodPost, "/apps/{app_id}/users/{user_id}/terminate_connections", s.signed(s.terminateUser))
+
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		s.handle(r, m, "/up", s.up)
+		s.handle(r, m, "/up/{app_id}", s.upApp)
+		s.handle(r, m, "/live", s.live)
+		s.handle(r, m, "/ready", s.ready)
+	}
+	s.handle(r, http.MethodGet, "/usage", s.usage)
+	return r
+}
+
+// handle registers h for method and pattern, observed under pattern.
+func (s *Server) handle(r *router.Router, method, pattern string, h fasthttp.RequestHandler) {
+	r.Handle(method, pattern, s.observed(pattern, method, h))
+}
+
+// observed wraps h to report the request to the Observer. method is the
+// registered method; "" means "take it from the request" (unmatched routes),
+// normalised so clients cannot inflate label cardinality.
+func (s *Server) observed(route, method string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	if s.obs == nil {
+		return h
+	}
+	return func(ctx *fasthttp.RequestCtx) {
+		start := time.Now()
+		h(ctx)
+		m := method
+		if m == "" {
+			m = methodLabel(ctx)
+		}
+		s.obs.ObserveHTTP(route, m, ctx.Response.StatusCode(), time.Since(start),
+			len(ctx.Request.Body()), len(ctx.Response.Body()))
+	}
+}
+
+// parseError answers requests fasthttp could not parse (oversized body,
+// slow or malformed request) with the JSON error shape.
+func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := parseErrorStatus(err)
+	writeError(ctx, status, msg)
+	if s.obs != nil {
+		s.obs.ObserveHTTP("", methodLabel(ctx), status, 0, 0, len(ctx.Response.Body()))
+	}
+}
+
+// methodLabel returns the request method if it is a standard one, else
+// "OTHER".
+func methodLabel(ctx *fasthttp.RequestCtx) string {
+	for _, m := range [...]string{http.MethodGet, http.MethodPost, http.MethodHead,
+		http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+		if string(ctx.Method()) == m {
+			return m
+		}
+	}
+	return "OTHER"
+}
+
+// printfLogger routes fasthttp's Printf logging to slog, so nothing goes
+// through the standard library's default logger.
+type printfLogger struct{ l *slog.Logger }
+
+func (p printfLogger) Printf(format string, args ...any) {
+	p.l.Warn("fasthttp: " + fmt.Sprintf(format, args...))
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}

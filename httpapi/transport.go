@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// maxIovecs caps the buffers of one writev(2) at the kernel's IOV_MAX.
+const maxIovecs = 1024
+
+// transport is the engine.Transport of one upgraded socket. The engine
+// calls TryWrite and Write from one goroutine at a time (the worker that
+// owns the connection) and Close from anywhere.
+type transport struct {
+	conn    net.Conn        // the socket itself: writes, deadlines, Close
+	raw     syscall.RawConn // nil when conn has no file descriptor
+	timeout time.Duration
+	iovs    *iovecPool
+
+	// State of the TryWrite in progress, kept here rather than captured
+	// by a closure so a write allocates nothing. Safe because TryWrite is
+	// never called concurrently on one transport.
+	pending [][]byte
+	n       int
+	err     error
+	writev  func(fd uintptr) bool
+}
+
+// newTransport wraps the hijacked conn. fasthttp hands hijack handlers a
+// wrapper whose reads drain its buffered reader first; writes bypass it
+// and go to the socket underneath, whose descriptor TryWrite needs.
+func newTransport(nc net.Conn, timeout time.Duration, iovs *iovecPool) *transport {
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		nc = u.UnsafeConn()
+	}
+	t := &transport{conn: nc, timeout: timeout, iovs: iovs}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			t.raw = raw
+			t.writev = t.writevFD
+		}
+	}
+	return t
+}
+
+// TryWrite writes a prefix of bufs with one writev(2) and never waits:
+// a full socket buffer is 0 bytes written, not an error. Sockets without a
+// descriptor (TLS later, in-memory pipes in tests) fall back to a blocking
+// write bounded by the write timeout.
+func (t *transport) TryWrite(bufs [][]byte) (int, error) {
+	if t.raw == nil {
+		return t.writeBlocking(bufs)
+	}
+	t.pending = bufs
+	err := t.raw.Write(t.writev)
+	n, werr := t.n, t.err
+	t.pending, t.n, t.err = nil, 0, nil
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
+}
+
+// writevFD is the RawConn.Write callback. It returns true whatever the
+// outcome, so the runtime never parks the caller waiting for writability.
+func (t *transport) writevFD(fd uintptr) bool {
+	iovp := t.iovs.get()
+	iovs := (*iovp)[:0]
+	for _, b := range t.pending {
+		if len(b) == 0 {
+			continue
+		}
+		if len(iovs) == maxIovecs {
+			break
+		}
+		iov := syscall.Iovec{Base: &b[0]}
+		iov.SetLen(len(b))
+		iovs = append(iovs, iov)
+	}
+	if len(iovs) > 0 {
+		t.n, t.err = writev(fd, iovs)
+	}
+	clear(iovs) // drop the references to the frames before pooling
+	*iovp = iovs[:0]
+	t.iovs.put(iovp)
+	return true
+}
+
+// writev does one writev(2) on a non-blocking descriptor; EAGAIN is 0
+// bytes written.
+func writev(fd uintptr, iovs []syscall.Iovec) (int, error) {
+	for {
+		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd,
+			uintptr(unsafe.Pointer(&iovs[0])), uintptr(len(iovs)))
+		switch errno {
+		case 0:
+			return int(n), nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, nil
+		default:
+			return 0, os.NewSyscallError("writev", errno)
+		}
+	}
+}
+
+// writeBlocking writes all of bufs within the write timeout.
+func (t *transport) writeBlocking(bufs [][]byte) (int, error) {
+	_ = t.conn.SetWriteDeadline(time.Now().Add(t.timeout))
+	defer t.conn.SetWriteDeadline(time.Time{})
+	total := 0
+	for _, b := range bufs {
+		n, err := t.conn.Write(b)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// Write writes all of p, blocking at most the write timeout; the engine
+// uses it for a slow reader's leftovers. The deadline is cleared again so
+// that it cannot fail a later TryWrite.
+func (t *transport) Write(p []byte) error {
+	_ = t.conn.SetWriteDeadline(time.Now().Add(t.timeout))
+	_, err := t.conn.Write(p)
+	_ = t.conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// Close closes the socket; the connection's read loop then ends.
+func (t *transport) Close() error { return t.conn.Close() }
+
+// iovecPool recycles writev argument arrays, shared by a Server's
+// transports so that an idle connection holds none.
+type iovecPool struct{ p sync.Pool }
+
+func (p *iovecPool) get() *[]syscall.Iovec {
+	if v, ok := p.p.Get().(*[]syscall.Iovec); ok {
+		return v
+	}
+	s := make([]syscall.Iovec, 0, 16)
+	return &s
+}
+
+func (p *iovecPool) put(v *[]syscall.Iovec) {
+	if cap(*v) > maxIovecs {
+		return
+	}
+	p.p.Put(v)
+}

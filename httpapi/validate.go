@@ -1,0 +1,172 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-json"
+
+	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// Per-app defaults for limits an App leaves at 0 (pusher-protocol.md §3).
+const (
+	defaultMaxEventNameLength     = 200
+	defaultMaxEventPayloadKB      = 10
+	defaultMaxEventChannelsAtOnce = 100
+	defaultMaxEventBatchSize      = 10
+)
+
+// limits are an app's effective HTTP API limits.
+type limits struct {
+	nameLen      int
+	payloadBytes int
+	channels     int
+	batch        int
+	channelName  int
+}
+
+func limitsOf(app *engine.App) limits {
+	return limits{
+		nameLen:      orDefault(app.MaxEventNameLength, defaultMaxEventNameLength),
+		payloadBytes: orDefault(app.MaxEventPayloadKB, defaultMaxEventPayloadKB) * 1024,
+		channels:     orDefault(app.MaxEventChannelsAtOnce, defaultMaxEventChannelsAtOnce),
+		batch:        orDefault(app.MaxEventBatchSize, defaultMaxEventBatchSize),
+		channelName:  orDefault(app.MaxChannelNameLength, protocol.DefaultMaxChannelNameLength),
+	}
+}
+
+// eventBody is one event as /events and each /batch_events item carry it.
+// data stays raw so that a non-string value gets a precise refusal.
+type eventBody struct {
+	Name     string          `json:"name"`
+	Data     json.RawMessage `json:"data"`
+	Channels []string        `json:"channels"`
+	Channel  string          `json:"channel"`
+	SocketID string          `json:"socket_id"`
+	Info     string          `json:"info"`
+}
+
+// event validates b against l and returns the event to publish. maxChannels
+// is the channel limit (1 for batch items).
+func (l limits) event(b *eventBody, maxChannels int) (*engine.Event, *apiError) {
+	if b.Name == "" {
+		return nil, badRequest("name is required")
+	}
+	if len(b.Name) > l.nameLen {
+		return nil, badRequest("name is longer than " + strconv.Itoa(l.nameLen) + " characters")
+	}
+	data, aerr := l.data(b.Data)
+	if aerr != nil {
+		return nil, aerr
+	}
+	channels, aerr := l.targets(b, maxChannels)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if b.SocketID != "" && !protocol.ValidSocketID(b.SocketID) {
+		return nil, badRequest("socket_id is not a valid socket id")
+	}
+	return &engine.Event{Name: b.Name, Data: data, Channels: channels, SocketID: b.SocketID}, nil
+}
+
+// data decodes the data member, which must be a JSON string: Pusher
+// delivers data as a string, and both SDKs stringify objects before
+// sending, so an object here is a client bug worth reporting.
+func (l limits) data(raw json.RawMessage) (string, *apiError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", badRequest("data is required")
+	}
+	if raw[0] != '"' {
+		return "", badRequest("data must be a string: JSON-encode objects and numbers before sending them")
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", badRequest("data is not a valid JSON string")
+	}
+	if len(s) > l.payloadBytes {
+		return "", &apiError{http.StatusRequestEntityTooLarge,
+			"data is larger than " + strconv.Itoa(l.payloadBytes/1024) + " KB"}
+	}
+	return s, nil
+}
+
+// targets returns the event's channels (channels, else channel),
+// de-duplicated so no subscriber gets an event twice.
+func (l limits) targets(b *eventBody, max int) ([]string, *apiError) {
+	channels := b.Channels
+	if channels == nil && b.Channel != "" {
+		channels = []string{b.Channel}
+	}
+	if len(channels) == 0 {
+		return nil, badRequest("channels is required")
+	}
+	if len(channels) > max {
+		return nil, badRequest("too many channels: at most " + strconv.Itoa(max))
+	}
+	out := channels[:0:0]
+	for i, ch := range channels {
+		if !l.validTarget(ch) {
+			return nil, badRequest("invalid channel name: " + strconv.Quote(ch))
+		}
+		if !contains(channels[:i], ch) {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+// validTarget reports whether ch may be published to or queried: a valid
+// channel name, or a #server-to-user-{id} channel (HTTP API only).
+func (l limits) validTarget(ch string) bool {
+	if strings.HasPrefix(ch, protocol.ServerToUserPrefix) {
+		id, ok := protocol.ServerToUserID(ch)
+		return ok && id != ""
+	}
+	return protocol.ValidChannelName(ch, l.channelName)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// infoFlags are the attributes an `info` parameter asks for.
+type infoFlags struct {
+	userCount, subscriptionCount, cache bool
+}
+
+func (f infoFlags) any() bool { return f.userCount || f.subscriptionCount || f.cache }
+
+// parseInfo reads a comma-separated info list. Unknown attributes are
+// ignored, as Pusher does, so newer clients keep working.
+func parseInfo(s string) infoFlags {
+	var f infoFlags
+	for s != "" {
+		var attr string
+		attr, s, _ = strings.Cut(s, ",")
+		switch strings.TrimSpace(attr) {
+		case "user_count":
+			f.userCount = true
+		case "subscription_count":
+			f.subscriptionCount = true
+		case "cache":
+			f.cache = true
+		}
+	}
+	return f
+}
+
+// isPresence reports whether ch is a presence channel (cache variant too).
+func isPresence(ch string) bool {
+	kind, _ := protocol.ParseChannel(ch)
+	return kind == protocol.KindPresence
+}

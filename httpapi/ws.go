@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/fasthttp/websocket"
+	"github.com/valyala/fasthttp"
+
+	"github.com/sockudo/sockudo-go/engine"
+)
+
+// Upgrader buffer sizes. The upgrader's Conn is never used for I/O (the
+// engine frames bytes itself), yet it allocates a reader of this size per
+// connection, so it is kept near the 125-byte minimum; a pooled write
+// buffer is only touched if something writes through that Conn.
+const (
+	upgraderReadBufferSize  = 256
+	upgraderWriteBufferSize = 256
+)
+
+func newUpgrader() websocket.FastHTTPUpgrader {
+	return websocket.FastHTTPUpgrader{
+		ReadBufferSize:  upgraderReadBufferSize,
+		WriteBufferSize: upgraderWriteBufferSize,
+		WriteBufferPool: &sync.Pool{},
+		// Origins are checked per app by the engine, which answers with
+		// pusher:error 4009 as Pusher does, not with an HTTP 403.
+		CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
+		Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
+			ctx.Response.Header.Set("Sec-WebSocket-Version", "13")
+			writeError(ctx, status, reason.Error())
+		},
+	}
+}
+
+// upgrade serves GET /app/{key}: it refuses while draining (503, so the
+// client retries on another node), copies what the engine needs out of the
+// request (the RequestCtx must not be used after the hijack) and upgrades.
+func (s *Server) upgrade(ctx *fasthttp.RequestCtx) {
+	if s.eng.Draining() {
+		writeError(ctx, http.StatusServiceUnavailable, "server is shutting down")
+		return
+	}
+	key, _ := pathParam(ctx, "key")
+	req := engine.ConnectRequest{
+		AppKey:     key,
+		Protocol:   string(ctx.QueryArgs().Peek("protocol")),
+		Origin:     string(ctx.Request.Header.Peek("Origin")),
+		RemoteAddr: ctx.RemoteAddr().String(),
+	}
+	// On a handshake error the upgrader has already answered through
+	// newUpgrader's Error hook.
+	_ = s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		s.serveSocket(req, ws.NetConn())
+	})
+}
+
+// serveSocket runs on fasthttp's hijack goroutine. It hands the socket to
+// the engine and reads it until the connection ends. fasthttp leaves the
+// socket open when this returns (KeepHijackedConns): the engine closes it
+// through the transport.
+func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn) {
+	c, err := s.eng.Connect(req, newTransport(nc, s.writeTimeout, &s.iovs))
+	if err != nil {
+		// Refused: the engine has sent pusher:error, the close frame, and
+		// closed the socket.
+		return
+	}
+	readLoop(c, nc)
+}

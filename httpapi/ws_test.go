@@ -1,0 +1,76 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/fasthttp/websocket"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+func TestWebSocketPingPong(t *testing.T) {
+	ts := startServer(t, nil)
+	w := ts.dial(t)
+	w.send(map[string]any{"event": protocol.EventPing, "data": map[string]any{}})
+	w.expect(protocol.EventPong)
+}
+
+func TestWebSocketLargeFrameAcrossReads(t *testing.T) {
+	// A frame bigger than the read buffer arrives in several reads.
+	ts := startServer(t, nil)
+	w := ts.dial(t)
+	long := "chan-" + strings.Repeat("x", 150)
+	pad := strings.Repeat("p", 4*readBufferSize)
+	w.send(map[string]any{"event": protocol.EventSubscribe, "data": map[string]string{"channel": long, "pad": pad}})
+	if f := w.expect(protocol.EventSubscriptionSucceeded); f.Channel != long {
+		t.Fatalf("got %+v", f)
+	}
+}
+
+func TestWebSocketRefusals(t *testing.T) {
+	ts := startServer(t, nil)
+	f := func(path string, code int) {
+		t.Helper()
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+path, nil)
+		if err != nil {
+			t.Fatalf("dial %s: %v", path, err)
+		}
+		defer c.Close()
+		w := &wsClient{t: t, c: c}
+		got, frames := w.expectClose()
+		if got != code {
+			t.Fatalf("%s: close %d, want %d (frames %+v)", path, got, code, frames)
+		}
+		if len(frames) == 0 || frames[len(frames)-1].Event != protocol.EventError || !jsonHasCode(frames[len(frames)-1].Data, code) {
+			t.Fatalf("%s: want pusher:error %d before the close, got %+v", path, code, frames)
+		}
+	}
+	f("/app/unknown-key?protocol=7", 4001)
+	f("/app/disabled-key?protocol=7", 4003)
+	f("/app/"+testKey+"?protocol=5", 4007)
+}
+
+func TestUpgradeRequiresWebSocket(t *testing.T) {
+	ts := startServer(t, nil)
+	r := ts.raw(t, http.MethodGet, "/app/"+testKey, "")
+	requireStatus(t, r, http.StatusBadRequest)
+}
+
+func TestSeveralServers(t *testing.T) {
+	a, b := startServer(t, nil), startServer(t, nil)
+	wa, wb := a.dial(t), b.dial(t)
+	wa.subscribe("x")
+	wb.subscribe("x")
+	if err := a.client().Trigger("x", "only-a", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client().Trigger("x", "only-b", "1"); err != nil {
+		t.Fatal(err)
+	}
+	wa.expect("only-a")
+	if f := wb.expect("only-b"); f.Event != "only-b" {
+		t.Fatal(f)
+	}
+}
