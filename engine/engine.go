@@ -51,6 +51,8 @@ type Options struct {
 	MaxBackpressure int
 	// CacheTTL is how long cache channels keep their last event; 0 → 30 min.
 	CacheTTL time.Duration
+	// Observer receives hot-path measurements; nil discards them.
+	Observer Observer
 	// NodeID is mixed into socket ids so they are unique across nodes;
 	// 0 picks a random one.
 	NodeID uint64
@@ -149,6 +151,7 @@ func New(opts Options) (*Engine, error) {
 		watchers: shard.NewMap[userKey, []*Conn](registryShards),
 		cache:    shard.NewMap[chanKey, cachedEvent](registryShards),
 	}
+	e.frames.obs = opts.Observer
 	e.pingFrame = protocol.AppendFrame(nil, protocol.OpText, protocol.AppendEventObject(nil, protocol.EventPing, "", []byte("{}")))
 	for i := 0; i < opts.Shards; i++ {
 		w := newWorker(e, i)

@@ -3,6 +3,7 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -17,6 +18,9 @@ import (
 // socket did not take are copied into the connection's backlog, so no
 // connection retains b after the flush.
 type frame struct {
+	// born is when the publish was accepted (unix nanos), 0 for frames
+	// that are not broadcasts; the last release observes the latency.
+	born int64
 	buf  []byte
 	b    []byte // the complete frame, a window of buf
 	refs atomic.Int32
@@ -25,7 +29,10 @@ type frame struct {
 
 // framePool recycles frames. Oversized buffers are dropped so one large
 // publish does not pin memory forever.
-type framePool struct{ p sync.Pool }
+type framePool struct {
+	p   sync.Pool
+	obs Observer
+}
 
 const maxPooledFrame = 64 << 10
 
@@ -69,6 +76,12 @@ func (f *frame) sealOp(op protocol.Opcode, p []byte, refs int32) *frame {
 func (f *frame) release() {
 	if f.refs.Add(-1) != 0 {
 		return
+	}
+	if f.born != 0 {
+		if obs := f.pool.obs; obs != nil {
+			obs.ObserveBroadcast(time.Duration(time.Now().UnixNano() - f.born))
+		}
+		f.born = 0
 	}
 	if cap(f.buf) > maxPooledFrame {
 		return

@@ -35,6 +35,7 @@ func (e *Engine) publishEvent(key chanKey, event, data, userID, except string) {
 		return
 	}
 	f := e.frames.get()
+	f.born = time.Now().UnixNano()
 	p := protocol.AppendEvent(f.payload(), event, key.name, data, userID)
 	f.seal(p, int32(len(ws)))
 	for _, w := range ws {

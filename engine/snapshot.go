@@ -1,0 +1,101 @@
+package engine
+
+import "time"
+
+// KindLabels are the channel_type labels, indexed by protocol.Kind.
+var KindLabels = [numKinds]string{"public", "private", "presence", "private_encrypted", "server_to_user"}
+
+// AuthLabels are the authentication-failure type labels the engine
+// counts, indexed like NodeSnapshot.AuthFailures. (http_api failures are
+// counted by the HTTP adapter.)
+var AuthLabels = [numAuthKinds]string{"private", "presence", "signin"}
+
+// AppSnapshot is one app's counters on this node at a point in time.
+// Counters only grow; gauges (Connections, Channels, PresenceMembers) are
+// exact current values.
+type AppSnapshot struct {
+	AppID            string
+	Connections      int64
+	NewConnections   uint64
+	Disconnections   uint64
+	MessagesSent     uint64
+	BytesSent        uint64
+	MessagesReceived uint64
+	BytesReceived    uint64
+	Subscriptions    [numKinds]uint64 // by KindLabels
+	Unsubscriptions  [numKinds]uint64
+	Channels         [numKinds]int64 // occupied channels by type
+	PresenceMembers  int64           // distinct users per presence channel, summed
+}
+
+// ShardSnapshot is one worker's load.
+type ShardSnapshot struct {
+	Connections int64
+	QueueDepth  int64 // jobs waiting in its inbox
+}
+
+// NodeSnapshot is the node-wide counters.
+type NodeSnapshot struct {
+	Connections   int64
+	Errors        uint64 // pusher:error frames sent
+	WSErrors      uint64 // WebSocket protocol violations (closed 1002/1007/1009)
+	SlowConsumers uint64 // closed with 4100 for exceeding max_backpressure
+	AuthFailures  [numAuthKinds]uint64
+	Refused       [len(RefusalLabels)]uint64 // by RefusalLabels
+	Shards        []ShardSnapshot
+}
+
+// Observer receives measurements the engine makes on its hot path. Calls
+// come from worker goroutines and must not block or allocate.
+type Observer interface {
+	// ObserveBroadcast is the time from a publish being accepted to its
+	// last frame being handed to the kernel.
+	ObserveBroadcast(d time.Duration)
+}
+
+// AppSnapshot returns the counters of app id (zero when it never had a
+// connection or publish on this node).
+func (e *Engine) AppSnapshot(id string) AppSnapshot {
+	s := AppSnapshot{AppID: id}
+	v, ok := e.apps.Load(id)
+	if !ok {
+		return s
+	}
+	st := &v.(*appRuntime).stats
+	for i := range st.perWorker {
+		s.MessagesSent += st.perWorker[i].sent.Load()
+		s.BytesSent += st.perWorker[i].sentBytes.Load()
+	}
+	s.Connections = st.connections.Load()
+	s.NewConnections = st.newConns.Load()
+	s.Disconnections = st.disconnections.Load()
+	s.MessagesReceived = st.received.Load()
+	s.BytesReceived = st.receivedBytes.Load()
+	for k := range numKinds {
+		s.Subscriptions[k] = st.subscribed[k].Load()
+		s.Unsubscriptions[k] = st.unsubscribed[k].Load()
+		s.Channels[k] = st.channels[k].Load()
+	}
+	s.PresenceMembers = st.presenceUsers.Load()
+	return s
+}
+
+// NodeSnapshot returns the node-wide counters.
+func (e *Engine) NodeSnapshot() NodeSnapshot {
+	n := NodeSnapshot{
+		Connections:   e.conns.Load(),
+		Errors:        e.stats.errors.Load(),
+		WSErrors:      e.stats.wsErrors.Load(),
+		SlowConsumers: e.stats.slowConsumers.Load(),
+	}
+	for i := range n.AuthFailures {
+		n.AuthFailures[i] = e.stats.authFailures[i].Load()
+	}
+	for i := range n.Refused {
+		n.Refused[i] = e.stats.refused[i].Load()
+	}
+	for _, w := range e.workers {
+		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
+	}
+	return n
+}
