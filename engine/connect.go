@@ -69,8 +69,8 @@ func (e *Engine) admit(req ConnectRequest) (*App, *appRuntime, *protocol.Error) 
 	return app, rt, nil
 }
 
-// checkProtocol accepts protocol 7 and the older versions that speak the
-// same messages (5, 6), and a missing parameter (legacy clients).
+// checkProtocol accepts protocol 7, the version every current client
+// speaks, and a missing parameter (legacy clients); others get 4007.
 func checkProtocol(v string) *protocol.Error {
 	if v == "" {
 		return nil
@@ -79,7 +79,7 @@ func checkProtocol(v string) *protocol.Error {
 	if err != nil {
 		return protocol.NewError(protocol.CodeInvalidVersion, "Invalid protocol version "+strconv.Quote(v))
 	}
-	if n < 5 || n > 7 {
+	if n != 7 {
 		return protocol.NewError(protocol.CodeUnsupportedProtocol, "Unsupported protocol version "+v+": use 7")
 	}
 	return nil

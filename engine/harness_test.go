@@ -38,7 +38,7 @@ func testApp() *App {
 		EnableClientMessages: true, EnableWatchlistEvents: true, MaxClientEventsPerSecond: 10}
 }
 
-func newEngine(t *testing.T, opts Options, apps ...*App) *Engine {
+func newEngine(t testing.TB, opts Options, apps ...*App) *Engine {
 	t.Helper()
 	if len(apps) == 0 {
 		apps = []*App{testApp()}

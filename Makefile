@@ -1,0 +1,50 @@
+# Thin front door: each target is a line or a script.
+GO       ?= go
+BIN      ?= .ci/bin/sockudo
+CONFIG   ?= configs/config.example.json
+FUZZTIME ?= 10s
+
+.PHONY: all build run test unit race vet depcheck e2e fuzz fuzz-smoke bench bench-smoke clean
+
+all: vet test
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sockudo
+
+run: build
+	$(BIN) --config $(CONFIG)
+
+# test is what CI runs: static checks, every Go test under -race, a short
+# fuzz pass, and the real-client suites.
+test: vet depcheck race fuzz-smoke e2e
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd engine shard protocol httpapi expose configs)" || (gofmt -l cmd engine shard protocol httpapi expose configs; echo 'gofmt needed'; exit 1)
+
+depcheck:
+	bash .ci/depcheck.sh
+
+race:
+	$(GO) test -race -count=1 ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz-smoke:
+	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
+
+fuzz:
+	FUZZTIME=5m bash .ci/fuzz.sh
+
+e2e: build
+	cd e2e && npm ci --no-audit --no-fund && SOCKUDO_BIN=$(CURDIR)/$(BIN) npm test
+
+bench: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode full
+
+bench-smoke: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode smoke
+
+clean:
+	rm -rf .ci/bin
