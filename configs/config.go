@@ -28,6 +28,8 @@ func (m Millis) Duration() time.Duration { return time.Duration(m) * time.Millis
 // marked so in their comments.
 //
 // Start from Default(); Load fills it from a file and the environment.
+// A Config is plain data: safe for concurrent reads once built, not for
+// concurrent writes.
 type Config struct {
 	// Debug turns on debug logging (Sockudo's `debug`).
 	Debug bool `json:"debug"`
@@ -61,24 +63,43 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (our key).
 	LogLevel string `json:"log_level"`
 
-	AppManager    AppManager    `json:"app_manager"`
-	Adapter       Adapter       `json:"adapter"`
+	// AppManager lists the apps (app_manager.array.apps).
+	AppManager AppManager `json:"app_manager"`
+	// Adapter selects and configures the cluster bus.
+	Adapter Adapter `json:"adapter"`
+	// ClusterHealth configures heartbeats and dead-node cleanup; it is the
+	// authoritative copy (see Adapter.ClusterHealth).
 	ClusterHealth ClusterHealth `json:"cluster_health"`
-	Cache         Cache         `json:"cache"`
-	Queue         Queue         `json:"queue"`
-	Webhooks      Webhooks      `json:"webhooks"`
-	RateLimiter   RateLimiter   `json:"rate_limiter"`
-	Metrics       Metrics       `json:"metrics"`
-	SSL           SSL           `json:"ssl"`
-	CORS          CORS          `json:"cors"`
-	Database      Database      `json:"database"`
-	HTTPAPI       HTTPAPI       `json:"http_api"`
+	// Cache stores cache channels' last events.
+	Cache Cache `json:"cache"`
+	// Queue carries webhook jobs.
+	Queue Queue `json:"queue"`
+	// Webhooks holds the global webhook delivery settings.
+	Webhooks Webhooks `json:"webhooks"`
+	// RateLimiter limits HTTP API requests and upgrades per client IP.
+	RateLimiter RateLimiter `json:"rate_limiter"`
+	// Metrics configures the Prometheus listener.
+	Metrics Metrics `json:"metrics"`
+	// SSL configures TLS on the main port.
+	SSL SSL `json:"ssl"`
+	// CORS configures CORS headers of the HTTP API.
+	CORS CORS `json:"cors"`
+	// Database holds the shared Redis connection.
+	Database Database `json:"database"`
+	// HTTPAPI configures the HTTP API.
+	HTTPAPI HTTPAPI `json:"http_api"`
+	// ChannelLimits holds channel defaults.
 	ChannelLimits ChannelLimits `json:"channel_limits"`
-	EventLimits   EventLimits   `json:"event_limits"`
-	Presence      Presence      `json:"presence"`
-	Websocket     Websocket     `json:"websocket"`
-	Instance      Instance      `json:"instance"`
-	Logging       Logging       `json:"logging"`
+	// EventLimits holds the default per-app event limits.
+	EventLimits EventLimits `json:"event_limits"`
+	// Presence holds the default per-app presence limits.
+	Presence Presence `json:"presence"`
+	// Websocket configures per-connection buffers and the handshake.
+	Websocket Websocket `json:"websocket"`
+	// Instance names this node.
+	Instance Instance `json:"instance"`
+	// Logging holds Sockudo's log format switches.
+	Logging Logging `json:"logging"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts

@@ -23,11 +23,11 @@ const (
 // the comment says why.
 func Default() Config {
 	return Config{
-		Host:                 "0.0.0.0",
-		Port:                 6001,
-		ActivityTimeout:      120,
-		PongTimeout:          30,
-		ShutdownGracePeriod:  10,
+		Host:                "0.0.0.0",
+		Port:                6001,
+		ActivityTimeout:     120,
+		PongTimeout:         30,
+		ShutdownGracePeriod: 10,
 		// Soketi's 30 s, not Sockudo's 3600 s: pusher clients expect an
 		// unauthenticated connection to fail promptly, not after an hour.
 		UserAuthenticationTimeout: 30,

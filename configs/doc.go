@@ -13,7 +13,7 @@
 //     each named by its dotted path); stop on err, which names the key or
 //     the environment variable at fault.
 //  2. Apply command-line flags on top of cfg (flags beat env, env beats the
-//     file), then call cfg.Validate() again.
+//     file), then call cfg.ApplyDefaults() and cfg.Validate() again.
 //  3. Read the sections you need: cfg.Apps() for the apps (per-app limits
 //     already filled from the global event_limits, presence and
 //     channel_limits sections by ApplyDefaults), cfg.Metrics, cfg.Adapter…

@@ -26,7 +26,8 @@ import (
 // The warnings name every ignored key by its dotted path (for example
 // app_manager.array.apps[0].colour) plus a few other non-fatal findings.
 // The error, when not nil, names the key or environment variable at
-// fault; the returned Config is then unusable.
+// fault (not the file, which the caller knows); the returned Config is
+// then the zero value.
 func Load(path string, getenv func(string) (string, bool)) (Config, []string, error) {
 	if getenv == nil {
 		getenv = func(string) (string, bool) { return "", false }
@@ -45,11 +46,7 @@ func Load(path string, getenv func(string) (string, bool)) (Config, []string, er
 	if err != nil {
 		return Config{}, nil, fmt.Errorf("config: %w", err)
 	}
-	cfg, warnings, err := parse(data, getenv)
-	if err != nil {
-		return Config{}, warnings, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, warnings, nil
+	return parse(data, getenv)
 }
 
 // parse is Load after reading the file: data == nil means no file.
@@ -70,6 +67,7 @@ func parse(data []byte, getenv func(string) (string, bool)) (Config, []string, e
 	}
 	cfg.Adapter.ClusterHealth = cfg.ClusterHealth
 	cfg.ApplyDefaults()
+	warnings = append(warnings, cfg.webhookWarnings()...)
 	if len(cfg.Apps()) == 0 {
 		warnings = append(warnings, "config: no apps configured (app_manager.array.apps is empty and SOCKUDO_DEFAULT_APP_* is unset); every connection will be refused")
 	}
@@ -169,6 +167,10 @@ func substitute(s string, getenv func(string) (string, bool)) (string, error) {
 		}
 		out.WriteString(s[:i])
 		name, def, hasDef, n := placeholder(s[i:])
+		if n < 0 { // "${NAME:-" never closed: nothing later can close either
+			out.WriteString(s[i:])
+			break
+		}
 		if n == 0 { // not a placeholder: keep "${" and go on
 			out.WriteString("${")
 			s = s[i+2:]
@@ -194,7 +196,8 @@ func substitute(s string, getenv func(string) (string, bool)) (string, error) {
 }
 
 // placeholder parses "${NAME}" or "${NAME:-default}" at the start of s,
-// returning its length n, or n == 0 when s does not start with one.
+// returning its length n, n == 0 when s does not start with one, or n < 0
+// when s holds no '}' after "${NAME:-".
 func placeholder(s string) (name, def string, hasDef bool, n int) {
 	j := 2
 	for j < len(s) && isNameByte(s[j], j == 2) {
@@ -212,7 +215,7 @@ func placeholder(s string) (name, def string, hasDef bool, n int) {
 	}
 	end := strings.IndexByte(s[j+2:], '}')
 	if end < 0 {
-		return "", "", false, 0
+		return "", "", false, -1
 	}
 	return name, s[j+2 : j+2+end], true, j + 2 + end + 1
 }

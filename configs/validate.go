@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,7 +17,7 @@ func (c *Config) Validate() error {
 	c.validateQueue(v)
 	c.validateEdge(v)
 	c.validateApps(v)
-	return errors.Join(v.errs...)
+	return v.err()
 }
 
 func (c *Config) validateServer(v *checker) {
@@ -131,20 +130,16 @@ func (c *Config) validateQueue(v *checker) {
 	if r.RetryJitter < 0 || r.RetryJitter > 1 {
 		v.add(p+"retry_jitter", "must be 0..1, got %g", r.RetryJitter)
 	}
-	for key, n := range map[string]int{
-		"stalled_batch_size": r.StalledBatchSize, "worker_prefetch": r.WorkerPrefetch,
-		"memory_capacity": r.MemoryCapacity, "max_batch_size": r.MaxBatchSize,
-		"worker_poll_interval_ms": int(r.WorkerPollIntervalMs),
-	} {
-		v.atLeast(p+key, n, 1)
-	}
-	for key, n := range map[string]int{
-		"shutdown_timeout_ms": int(r.ShutdownTimeoutMs), "completed_retention": r.CompletedRetention,
-		"failed_retention": r.FailedRetention, "event_retention": r.EventRetention,
-		"deduplication_ttl_ms": int(r.DeduplicationTTLMs),
-	} {
-		v.atLeast(p+key, n, 0)
-	}
+	v.atLeast(p+"stalled_batch_size", r.StalledBatchSize, 1)
+	v.atLeast(p+"worker_prefetch", r.WorkerPrefetch, 1)
+	v.atLeast(p+"memory_capacity", r.MemoryCapacity, 1)
+	v.atLeast(p+"max_batch_size", r.MaxBatchSize, 1)
+	v.atLeast(p+"worker_poll_interval_ms", int(r.WorkerPollIntervalMs), 1)
+	v.atLeast(p+"shutdown_timeout_ms", int(r.ShutdownTimeoutMs), 0)
+	v.atLeast(p+"completed_retention", r.CompletedRetention, 0)
+	v.atLeast(p+"failed_retention", r.FailedRetention, 0)
+	v.atLeast(p+"event_retention", r.EventRetention, 0)
+	v.atLeast(p+"deduplication_ttl_ms", int(r.DeduplicationTTLMs), 0)
 	w := c.Webhooks
 	v.atLeast("webhooks.batching.duration", int(w.Batching.Duration), 0)
 	v.atLeast("webhooks.batching.size", w.Batching.Size, 1)
@@ -158,14 +153,8 @@ func (c *Config) validateQueue(v *checker) {
 }
 
 func (c *Config) validateEdge(v *checker) {
-	for name, l := range map[string]RateLimit{
-		"rate_limiter.api_rate_limit":       c.RateLimiter.APIRateLimit,
-		"rate_limiter.websocket_rate_limit": c.RateLimiter.WebsocketRateLimit,
-	} {
-		v.atLeast(name+".max_requests", l.MaxRequests, 1)
-		v.atLeast(name+".window_seconds", int(l.WindowSeconds), 1)
-		v.atLeast(name+".trust_hops", l.TrustHops, 0)
-	}
+	v.rateLimit("rate_limiter.api_rate_limit", c.RateLimiter.APIRateLimit)
+	v.rateLimit("rate_limiter.websocket_rate_limit", c.RateLimiter.WebsocketRateLimit)
 	if c.SSL.Enabled {
 		v.nonEmpty("ssl.cert_path", c.SSL.CertPath)
 		v.nonEmpty("ssl.key_path", c.SSL.KeyPath)

@@ -20,7 +20,7 @@ func (s *Server) getChannels(ctx *fasthttp.RequestCtx, app *engine.App) *apiErro
 	if info.userCount && !strings.HasPrefix(prefix, "presence-") {
 		return badRequest("info=user_count requires filter_by_prefix to start with presence-")
 	}
-	list, err := s.eng.Channels(ctx, app, prefix)
+	list, err := s.eng.Channels(s.ctx, app, prefix)
 	if err != nil {
 		return engineError(err)
 	}
@@ -67,7 +67,7 @@ func (s *Server) getChannel(ctx *fasthttp.RequestCtx, app *engine.App) *apiError
 	if info.userCount && kind != protocol.KindPresence {
 		return badRequest("user_count is only available on presence channels")
 	}
-	ci, err := s.eng.Channel(ctx, app, name)
+	ci, err := s.eng.Channel(s.ctx, app, name)
 	if err != nil {
 		return engineError(err)
 	}
@@ -79,7 +79,7 @@ func (s *Server) getChannel(ctx *fasthttp.RequestCtx, app *engine.App) *apiError
 		out.SubscriptionCount = &ci.SubscriptionCount
 	}
 	if info.cache && cache {
-		if ev, ok := s.eng.CachedEvent(ctx, app, name); ok {
+		if ev, ok := s.eng.CachedEvent(s.ctx, app, name); ok {
 			out.Cache = &cacheBody{Data: ev.Data, TTL: int64(ev.TTL / time.Second)}
 		}
 	}

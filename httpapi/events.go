@@ -28,7 +28,7 @@ func (s *Server) postEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError
 	if aerr != nil {
 		return aerr
 	}
-	if err := s.eng.Publish(ctx, app, ev); err != nil {
+	if err := s.eng.Publish(s.ctx, app, ev); err != nil {
 		return engineError(err)
 	}
 	info := parseInfo(b.Info)
@@ -83,7 +83,7 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		withInfo = withInfo || f.userCount || f.subscriptionCount
 	}
 	for _, ev := range events {
-		if err := s.eng.Publish(ctx, app, ev); err != nil {
+		if err := s.eng.Publish(s.ctx, app, ev); err != nil {
 			return engineError(err)
 		}
 	}
@@ -112,7 +112,7 @@ func (s *Server) attrs(ctx *fasthttp.RequestCtx, app *engine.App, ch string, inf
 	if !info.userCount && !info.subscriptionCount {
 		return a, nil
 	}
-	ci, err := s.eng.Channel(ctx, app, ch)
+	ci, err := s.eng.Channel(s.ctx, app, ch)
 	if err != nil {
 		return a, engineError(err)
 	}

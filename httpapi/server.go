@@ -71,6 +71,11 @@ type Server struct {
 	limit        int
 	writeTimeout time.Duration
 
+	// ctx is the context of engine calls. A *fasthttp.RequestCtx is not
+	// used: its Done panics outside a fasthttp.Server (handler tests) and
+	// fires only when the whole server shuts down.
+	ctx context.Context
+
 	upgrader websocket.FastHTTPUpgrader
 	iovs     iovecPool
 	handler  fasthttp.RequestHandler
@@ -93,6 +98,7 @@ func New(opts Options) (*Server, error) {
 		return nil, errors.New("httpapi: negative limit or timeout in Options")
 	}
 	s := &Server{
+		ctx:          context.Background(),
 		eng:          opts.Engine,
 		apps:         opts.Apps,
 		log:          opts.Logger,

@@ -23,7 +23,7 @@ func (s *Server) getUsers(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
 	if !isPresence(name) {
 		return badRequest("users are only available on presence channels")
 	}
-	ids, err := s.eng.PresenceUsers(ctx, app, name)
+	ids, err := s.eng.PresenceUsers(s.ctx, app, name)
 	if err != nil {
 		return engineError(err)
 	}
@@ -45,7 +45,7 @@ func (s *Server) terminateUser(ctx *fasthttp.RequestCtx, app *engine.App) *apiEr
 	if !ok {
 		return badRequest("invalid user id")
 	}
-	if _, err := s.eng.TerminateUser(ctx, app, id); err != nil {
+	if _, err := s.eng.TerminateUser(s.ctx, app, id); err != nil {
 		return engineError(err)
 	}
 	writeEmpty(ctx)

@@ -49,7 +49,7 @@ func TestWebSocketRefusals(t *testing.T) {
 	}
 	f("/app/unknown-key?protocol=7", 4001)
 	f("/app/disabled-key?protocol=7", 4003)
-	f("/app/"+testKey+"?protocol=5", 4007)
+	f("/app/"+testKey+"?protocol=8", 4007)
 }
 
 func TestUpgradeRequiresWebSocket(t *testing.T) {

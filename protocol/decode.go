@@ -27,7 +27,8 @@ type ClientMessage struct {
 // Malformed JSON, trailing bytes or a non-object give ErrNotJSONObject; a
 // missing, empty or non-string event gives ErrNoEvent; a channel that is
 // neither a string nor null gives ErrBadData. Duplicate members: the last
-// one wins, as with JSON.parse.
+// one wins, as with JSON.parse. p is expected to be valid UTF-8 (FrameReader
+// checks text messages); invalid bytes inside strings pass through as is.
 func DecodeClientMessage(p []byte, m *ClientMessage) error {
 	*m = ClientMessage{}
 	s := scanner{b: p}

@@ -264,8 +264,8 @@ func (r *FrameReader) appendUnmasked(buf, src []byte) []byte {
 		buf = grown
 	}
 	start := len(buf)
-	buf = append(buf, src...)
-	maskInPlace(buf[start:], r.key, r.got)
+	buf = buf[:start+len(src)]
+	maskCopy(buf[start:], src, r.key, r.got)
 	return buf
 }
 
@@ -275,15 +275,14 @@ func (r *FrameReader) unmaskScratch(src []byte) []byte {
 	var out []byte
 	switch {
 	case len(src) > scratchMax:
-		out = make([]byte, len(src))
+		out = make([]byte, len(src)) // not kept: see scratchMax
 	case len(src) > cap(r.scratch):
 		r.scratch = make([]byte, max(len(src), scratchKeep))
 		fallthrough
 	default:
 		out = r.scratch[:len(src)]
 	}
-	copy(out, src)
-	maskInPlace(out, r.key, 0)
+	maskCopy(out, src, r.key, 0)
 	return out
 }
 

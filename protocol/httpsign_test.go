@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/hex"
 	"errors"
 	"net/url"
 	"strings"
@@ -141,7 +142,7 @@ func TestVerifyRequestGoSDKStyle(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	toSign := "auth_key=k&auth_timestamp=1700000000&auth_version=1.0&filter_by_prefix=a;b&info=user_count,subscription_count"
 	sum := macSum("s", "GET\n/apps/1/channels\n", toSign)
-	sig := hexString(sum[:])
+	sig := hex.EncodeToString(sum[:])
 	q := "auth_key=k&auth_signature=" + sig + "&auth_timestamp=1700000000&auth_version=1.0&filter_by_prefix=a;b&info=user_count,subscription_count"
 	if err := VerifyRequest("GET", "/apps/1/channels", q, nil, "k", "s", now); err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func TestVerifyRequestGoSDKStyle(t *testing.T) {
 	// Uppercase keys are signed lowercased.
 	toSign = "auth_key=k&auth_timestamp=1700000000&auth_version=1.0&info=x"
 	sum = macSum("s", "GET\n/apps/1/channels\n", toSign)
-	q = "AUTH_KEY=k&auth_signature=" + hexString(sum[:]) + "&Auth_Timestamp=1700000000&auth_version=1.0&INFO=x"
+	q = "AUTH_KEY=k&auth_signature=" + hex.EncodeToString(sum[:]) + "&Auth_Timestamp=1700000000&auth_version=1.0&INFO=x"
 	if err := VerifyRequest("GET", "/apps/1/channels", q, nil, "k", "s", now); err != nil {
 		t.Fatal(err)
 	}
@@ -180,13 +181,4 @@ func TestQueryValue(t *testing.T) {
 	f("a=b;c", "a", "b;c", true)
 	f("&&a=1&&", "a", "1", true)
 	f("ab=1", "a", "", false)
-}
-
-func hexString(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 0, 2*len(b))
-	for _, c := range b {
-		out = append(out, digits[c>>4], digits[c&15])
-	}
-	return string(out)
 }

@@ -103,20 +103,22 @@ func validCloseCode(code Code) bool {
 	return code >= 3000 && code <= 4999
 }
 
-// maskInPlace XORs b with the masking key, starting at key byte pos%4
-// (RFC 6455 §5.3), eight bytes at a time.
-func maskInPlace(b []byte, key [4]byte, pos int) {
+// maskCopy writes src XOR the masking key into dst (len(dst) ≥ len(src)),
+// starting at key byte pos%4 (RFC 6455 §5.3), eight bytes at a time.
+// Copying and unmasking in one pass saves a trip through memory.
+func maskCopy(dst, src []byte, key [4]byte, pos int) {
 	var k [4]byte
 	for i := range k {
 		k[i] = key[(pos+i)&3]
 	}
 	k32 := uint64(binary.LittleEndian.Uint32(k[:]))
 	k64 := k32 | k32<<32
+	dst = dst[:len(src)]
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], binary.LittleEndian.Uint64(b[i:])^k64)
+	for ; i+8 <= len(src); i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k64)
 	}
-	for ; i < len(b); i++ {
-		b[i] ^= k[i&3]
+	for ; i < len(src); i++ {
+		dst[i] = src[i] ^ k[i&3]
 	}
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
+	file := writeConfig(t, `{"port": 7001, "host": "127.0.0.2", "shards": 3,
+		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s"}]}}}`)
+	var stderr bytes.Buffer
+	cfg, err := loadConfig([]string{"--config", file, "--port", "7003"}, env(map[string]string{"PORT": "7002", "HOST": "127.0.0.3"}), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 7003 || cfg.Host != "127.0.0.3" || cfg.Shards != 3 {
+		t.Fatalf("port %d host %s shards %d: want flag 7003, env host, file shards 3", cfg.Port, cfg.Host, cfg.Shards)
+	}
+}
+
+func TestBadInputIsAnErrorNamingIt(t *testing.T) {
+	var stderr bytes.Buffer
+	if _, err := loadConfig([]string{"--port", "x"}, env(nil), &stderr); err == nil {
+		t.Fatal("non-numeric --port accepted")
+	}
+	if _, err := loadConfig([]string{"extra"}, env(nil), &stderr); err == nil || !strings.Contains(err.Error(), "extra") {
+		t.Fatalf("stray argument: %v", err)
+	}
+	file := writeConfig(t, `{"port": "many"}`)
+	if _, err := loadConfig([]string{"--config", file}, env(nil), &stderr); err == nil || !strings.Contains(err.Error(), "port") {
+		t.Fatalf("wrong type: %v", err)
+	}
+	if _, err := loadConfig([]string{"--help"}, env(nil), &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "--shards") && !strings.Contains(stderr.String(), "-shards") {
+		t.Fatalf("--help: %v %q", err, stderr.String())
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestStartServeAndDrain(t *testing.T) {
+	port, mport := freePort(t), freePort(t)
+	var stderr bytes.Buffer
+	cfg, err := loadConfig([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-port", strconv.Itoa(mport), "--shards", "2"},
+		env(map[string]string{"SOCKUDO_DEFAULT_APP_ID": "1", "SOCKUDO_DEFAULT_APP_KEY": "k", "SOCKUDO_DEFAULT_APP_SECRET": "s"}), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := start(cfg, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line := stderr.String(); !strings.Contains(line, strconv.Itoa(port)) || !strings.Contains(line, "2 shards") || !strings.Contains(line, "1 apps") {
+		t.Fatalf("start-up line %q", line)
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	waitStatus(t, base+"/up", 200)
+	if err := n.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/up"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
+
+func waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered %d (last err %v)", url, want, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
