@@ -13,7 +13,9 @@ func TestSigninServerToUserAndTerminate(t *testing.T) {
 	for _, cl := range []*client{a, a2} {
 		cl.signin(`{"id":"u1"}`)
 		m := cl.expect(protocol.EventSigninSuccess)
-		var d struct{ UserData string `json:"user_data"` }
+		var d struct {
+			UserData string `json:"user_data"`
+		}
 		_ = json.Unmarshal(m.Data, &d)
 		if d.UserData != `{"id":"u1"}` {
 			t.Fatalf("signin_success %s", m.Data)

@@ -12,11 +12,11 @@ import (
 type jobKind uint8
 
 const (
-	jobPublish jobKind = iota // deliver f to the worker's subscribers of key
-	jobSend                   // deliver f to conn
-	jobAdd                    // adopt conn, then deliver f (connection_established)
-	jobClose                  // close conn with code after delivering f (may be nil)
-	jobCloseAll               // shutdown: close every conn with 4200
+	jobPublish  jobKind = iota // deliver f to the worker's subscribers of key
+	jobSend                    // deliver f to conn
+	jobAdd                     // adopt conn, then deliver f (connection_established)
+	jobClose                   // close conn with code after delivering f (may be nil)
+	jobCloseAll                // shutdown: close every conn with 4200
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
