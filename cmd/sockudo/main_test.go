@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -70,7 +71,7 @@ func freePort(t *testing.T) int {
 func TestStartServeAndDrain(t *testing.T) {
 	port, mport := freePort(t), freePort(t)
 	var stderr bytes.Buffer
-	cfg, err := loadConfig([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-port", strconv.Itoa(mport), "--shards", "2"},
+	cfg, err := loadConfig([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-host", "127.0.0.1", "--metrics-port", strconv.Itoa(mport), "--shards", "2"},
 		env(map[string]string{"SOCKUDO_DEFAULT_APP_ID": "1", "SOCKUDO_DEFAULT_APP_KEY": "k", "SOCKUDO_DEFAULT_APP_SECRET": "s"}), &stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +85,17 @@ func TestStartServeAndDrain(t *testing.T) {
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	waitStatus(t, base+"/up", 200)
+	mbase := "http://127.0.0.1:" + strconv.Itoa(mport)
+	waitStatus(t, mbase+"/ready", 200)
+	resp, err := http.Get(mbase + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `sockudo_active_connections{app_id="1"} 0`) {
+		t.Fatalf("metrics without the app's connection gauge:\n%.2000s", body)
+	}
 	if err := n.shutdown(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,49 +11,66 @@ import (
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/engine/appstore"
+	"github.com/sockudo/sockudo-go/expose"
 	"github.com/sockudo/sockudo-go/httpapi"
 )
 
 // node is one running server: the engine and its listeners.
 type node struct {
-	cfg    configs.Config
-	log    *slog.Logger
-	eng    *engine.Engine
-	api    *httpapi.Server
-	failed chan error
+	cfg     configs.Config
+	log     *slog.Logger
+	eng     *engine.Engine
+	api     *httpapi.Server
+	metrics *expose.Server // nil when metrics.enabled is false
+	failed  chan error
 }
 
 // start wires the adapters from cfg and starts listening.
 func start(cfg configs.Config, stderr io.Writer) (*node, error) {
 	log := newLogger(cfg, stderr)
-	apps, err := appstore.NewStatic(engineApps(cfg))
+	engApps := engineApps(cfg)
+	apps, err := appstore.NewStatic(engApps)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(engineOptions(cfg, apps, log))
+	n := &node{cfg: cfg, log: log, failed: make(chan error, 2)}
+	// The metrics server observes the engine and reads its counters, so it
+	// is built first and attached once the engine exists.
+	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	api, err := httpapi.New(httpapi.Options{
-		Engine:            eng,
+	opts := engineOptions(cfg, apps, log)
+	opts.Observer = n.metrics
+	if n.eng, err = engine.New(opts); err != nil {
+		return nil, err
+	}
+	n.metrics.Attach(n.eng)
+	n.api, err = httpapi.New(httpapi.Options{
+		Engine:            n.eng,
 		Apps:              apps,
 		Logger:            log,
+		Observer:          n.metrics,
 		RequestLimitBytes: cfg.HTTPAPI.RequestLimitInMB << 20,
 		HandshakeTimeout:  cfg.Websocket.HandshakeTimeoutMs.Duration(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	n := &node{cfg: cfg, log: log, eng: eng, api: api, failed: make(chan error, 2)}
-	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := n.listen(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), n.api.Serve)
 	if err != nil {
-		_ = eng.Shutdown(context.Background())
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
+		_ = n.eng.Shutdown(context.Background())
+		return nil, err
 	}
-	go func() { n.failed <- api.Serve(ln) }()
+	if !cfg.Metrics.Enabled {
+		n.metrics = nil
+	} else if _, err := n.listen(metricsAddr(cfg), n.metrics.Serve); err != nil {
+		_ = n.eng.Shutdown(context.Background())
+		_ = n.api.Shutdown(context.Background())
+		return nil, err
+	}
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
-		ln.Addr(), metricsAddr(cfg), apps.Len(), eng.Shards())
+		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())
 	return n, nil
 }
 
@@ -62,6 +79,29 @@ func metricsAddr(cfg configs.Config) string {
 		return "off"
 	}
 	return net.JoinHostPort(cfg.Metrics.Host, strconv.Itoa(cfg.Metrics.Port))
+}
+
+// listen binds addr and serves it in the background; a serve error ends
+// the process through n.failed.
+func (n *node) listen(addr string, serve func(net.Listener) error) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	go func() {
+		if err := serve(ln); err != nil {
+			n.failed <- err
+		}
+	}()
+	return ln, nil
+}
+
+func appIDs(apps []*engine.App) []string {
+	ids := make([]string, len(apps))
+	for i, a := range apps {
+		ids[i] = a.ID
+	}
+	return ids
 }
 
 // shutdown drains: upgrades and /ready answer 503, every socket is closed
@@ -73,6 +113,11 @@ func (n *node) shutdown() error {
 	err := n.eng.Shutdown(ctx)
 	if aerr := n.api.Shutdown(ctx); err == nil {
 		err = aerr
+	}
+	if n.metrics != nil {
+		if merr := n.metrics.Shutdown(ctx); err == nil {
+			err = merr
+		}
 	}
 	return err
 }
