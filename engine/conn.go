@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
@@ -34,6 +35,10 @@ type Conn struct {
 	state      atomic.Uint32
 	lastActive atomic.Int64 // unix nanos of the last inbound frame
 	authed     atomic.Bool  // signed in or joined a private/presence channel
+
+	// Set once by Poll when the engine reads the socket itself.
+	raw syscall.RawConn
+	fd  int32
 
 	// Read side, owned by the goroutine calling Feed.
 	fr      protocol.FrameReader

@@ -155,6 +155,12 @@ func New(opts Options) (*Engine, error) {
 	e.pingFrame = protocol.AppendFrame(nil, protocol.OpText, protocol.AppendEventObject(nil, protocol.EventPing, "", []byte("{}")))
 	for i := 0; i < opts.Shards; i++ {
 		w := newWorker(e, i)
+		if p, err := newPoller(); err == nil {
+			w.poll = p
+			go p.run()
+		} else {
+			e.log.Warn("no epoll: adapters read with a goroutine per connection", "err", err)
+		}
 		e.workers = append(e.workers, w)
 		go w.run()
 	}
@@ -235,6 +241,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		for _, w := range e.workers {
 			close(w.quit)
 			<-w.done
+			if w.poll != nil {
+				w.poll.stop()
+			}
 		}
 	})
 	return err

@@ -62,6 +62,10 @@ type worker struct {
 	dirty []*Conn
 	wheel wheel
 
+	// poll reads this worker's pollable connections; nil where the
+	// platform has no epoll.
+	poll *poller
+
 	nconns atomic.Int64 // len(conns), for metrics
 	queued atomic.Int64 // jobs waiting in the inbox, for metrics
 }
@@ -249,6 +253,9 @@ func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string)
 		clear(c.out)
 		c.out = c.out[:0]
 		c.outLen = 0
+	}
+	if w.poll != nil {
+		w.poll.remove(c)
 	}
 	if !c.finishBacklog() {
 		_ = c.t.Close()

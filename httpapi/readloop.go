@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"errors"
 	"io"
+	"net"
+	"os"
+	"time"
 
 	"github.com/sockudo/sockudo-go/engine"
 )
@@ -29,6 +33,33 @@ func readLoop(c *engine.Conn, r io.Reader) {
 		if err != nil {
 			c.Gone(err)
 			return
+		}
+	}
+}
+
+// drainBuffered feeds what fasthttp read past the upgrade request (a client
+// that sent a frame without waiting for the 101) before the engine starts
+// reading the socket itself: fasthttp releases that buffer when the hijack
+// handler returns. An expired deadline makes the read return at once
+// whether or not anything was buffered. It reports whether the connection
+// is still open.
+func drainBuffered(c *engine.Conn, nc net.Conn) bool {
+	if err := nc.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		return false
+	}
+	defer nc.SetReadDeadline(time.Time{})
+	buf := make([]byte, readBufferSize)
+	for {
+		n, err := nc.Read(buf)
+		if n > 0 && c.Feed(buf[:n]) != nil {
+			return false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return true
+		}
+		if err != nil {
+			c.Gone(err)
+			return false
 		}
 	}
 }

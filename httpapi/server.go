@@ -58,6 +58,10 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	// Observer, when not nil, is told about every HTTP request.
 	Observer Observer
+	// GoroutineReads keeps one reader goroutine per WebSocket instead of
+	// letting the engine poll the sockets (epoll). For comparison and for
+	// platforms without epoll; the engine falls back by itself there.
+	GoroutineReads bool
 }
 
 // Server is the HTTP side of one node: the WebSocket upgrade on /app/{key}
@@ -70,6 +74,7 @@ type Server struct {
 	obs          Observer
 	limit        int
 	writeTimeout time.Duration
+	pollReads    bool
 
 	// ctx is the context of engine calls. A *fasthttp.RequestCtx is not
 	// used: its Done panics outside a fasthttp.Server (handler tests) and
@@ -105,6 +110,7 @@ func New(opts Options) (*Server, error) {
 		obs:          opts.Observer,
 		limit:        orDefault(opts.RequestLimitBytes, DefaultRequestLimitBytes),
 		writeTimeout: orDefault(opts.WriteTimeout, DefaultWriteTimeout),
+		pollReads:    !opts.GoroutineReads,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

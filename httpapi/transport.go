@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net"
 	"os"
 	"sync"
@@ -136,6 +137,18 @@ func (t *transport) Write(p []byte) error {
 
 // Close closes the socket; the connection's read loop then ends.
 func (t *transport) Close() error { return t.conn.Close() }
+
+// errNoDescriptor: the socket cannot be polled (TLS, in-memory pipes).
+var errNoDescriptor = errors.New("httpapi: socket has no file descriptor")
+
+// SyscallConn lets the engine poll the socket (engine.Pollable), so an idle
+// connection costs no reader goroutine.
+func (t *transport) SyscallConn() (syscall.RawConn, error) {
+	if t.raw == nil {
+		return nil, errNoDescriptor
+	}
+	return t.raw, nil
+}
 
 // iovecPool recycles writev argument arrays, shared by a Server's
 // transports so that an idle connection holds none.

@@ -68,5 +68,8 @@ func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn) {
 		// closed the socket.
 		return
 	}
+	if s.pollReads && drainBuffered(c, nc) && c.Poll() {
+		return
+	}
 	readLoop(c, nc)
 }

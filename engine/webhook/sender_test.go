@@ -72,7 +72,7 @@ func TestVacateDelay(t *testing.T) {
 	// Re-occupied / re-added within the delay: nothing at all is sent.
 	s.Webhook(testApp, vacated("reload"))
 	s.Webhook(testApp, member(engine.WebhookMemberRemoved, "presence-r", "u1"))
-	time.Sleep(delay / 4)
+	time.Sleep(delay / 10)
 	s.Webhook(testApp, occupied("reload"))
 	s.Webhook(testApp, member(engine.WebhookMemberAdded, "presence-r", "u1"))
 
@@ -174,7 +174,7 @@ func TestGiveUpAfterBudget(t *testing.T) {
 		t.Errorf("gave up after %v, before the budget", d)
 	}
 	n := len(rcv.requests())
-	if n < 4 || n > 6 { // 0, 20, 60, 140, 250 ms (±20 %)
+	if n < 3 || n > 7 { // about 0, 20, 60, 140, 250 ms
 		t.Errorf("%d attempts", n)
 	}
 	l := logs.String()
