@@ -102,7 +102,7 @@ var (
 	// limiterTypes are the pre-created limiter_type labels.
 	limiterTypes = [...]string{"api", "websocket_connect", "backend_events", "read_requests", "client_events"}
 	// webhookStatuses are the pre-created webhook_deliveries_total labels.
-	webhookStatuses = [...]string{"success", "failed", "retry"}
+	webhookStatuses = [...]string{"2xx", "3xx", "4xx", "5xx", "error"}
 	// errorTypes are the type labels of errors_total.
 	errorTypes = [...]string{"pusher_error", "websocket_protocol", "slow_consumer",
 		"connection_refused", "authentication", "http_client_error", "http_server_error"}

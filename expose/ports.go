@@ -97,9 +97,10 @@ func (s *Server) QueueJobFailed() { s.obs.jobsFailed.Inc() }
 // SetQueueActive sets queue_active_jobs, the jobs waiting or running.
 func (s *Server) SetQueueActive(n int) { s.obs.jobsActive.Store(int64(n)) }
 
-// WebhookDelivered counts one webhook delivery attempt by outcome:
-// "success", "failed" or "retry" (pre-created); other values get their
-// own series on first use, so keep them to a small fixed set.
+// WebhookDelivered counts one webhook delivery attempt by outcome: the
+// receiver's status class "2xx", "3xx", "4xx", "5xx" or "error" (no
+// answer), pre-created as the webhook sender reports them; other values
+// get their own series on first use, so keep them to a small fixed set.
 func (s *Server) WebhookDelivered(status string) {
 	s.obs.labelled(s.obs.webhooks, "webhook_deliveries_total", "status", status).Inc()
 }

@@ -45,7 +45,7 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 		`sockudo_http_api_requests_total{path="/apps/{app_id}/events",method="POST",status_code="200"}`,
 		`sockudo_http_api_request_duration_seconds_count{path="/apps/{app_id}/channels"}`,
 		`sockudo_authentication_failures_total{type="http_api"}`,
-		`sockudo_webhook_deliveries_total{status="retry"}`,
+		`sockudo_webhook_deliveries_total{status="5xx"}`,
 		`sockudo_rate_limit_triggered_total{limiter_type="client_events"}`,
 		`sockudo_queue_active_jobs`,
 		`sockudo_shard_connections{shard="1"}`,
@@ -187,8 +187,8 @@ func TestLaterAdapterPorts(t *testing.T) {
 	s.QueueJobProcessed(20 * time.Millisecond)
 	s.QueueJobFailed()
 	s.SetQueueActive(7)
-	s.WebhookDelivered("success")
-	s.WebhookDelivered("retry")
+	s.WebhookDelivered("2xx")
+	s.WebhookDelivered("5xx")
 	s.WebhookRetried()
 	s.AdapterPublished()
 	s.AdapterReceived()
@@ -202,8 +202,8 @@ func TestLaterAdapterPorts(t *testing.T) {
 		`sockudo_queue_jobs_failed_total`:                                      1,
 		`sockudo_queue_active_jobs`:                                            7,
 		`sockudo_queue_job_duration_seconds_bucket{le="0.025"}`:                1,
-		`sockudo_webhook_deliveries_total{status="success"}`:                   1,
-		`sockudo_webhook_deliveries_total{status="failed"}`:                    0,
+		`sockudo_webhook_deliveries_total{status="2xx"}`:                   1,
+		`sockudo_webhook_deliveries_total{status="error"}`:                    0,
 		`sockudo_webhook_retries_total`:                                        1,
 		`sockudo_adapter_published_total`:                                      1,
 		`sockudo_adapter_received_total`:                                       2,

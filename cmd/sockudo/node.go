@@ -11,6 +11,7 @@ import (
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/engine/appstore"
+	"github.com/sockudo/sockudo-go/engine/webhook"
 	"github.com/sockudo/sockudo-go/expose"
 	"github.com/sockudo/sockudo-go/httpapi"
 )
@@ -21,7 +22,8 @@ type node struct {
 	log     *slog.Logger
 	eng     *engine.Engine
 	api     *httpapi.Server
-	metrics *expose.Server // nil when metrics.enabled is false
+	metrics *expose.Server  // nil when metrics.enabled is false
+	hooks   *webhook.Sender // nil when no app has webhooks
 	failed  chan error
 }
 
@@ -42,6 +44,12 @@ func start(cfg configs.Config, stderr io.Writer) (*node, error) {
 	}
 	opts := engineOptions(cfg, apps, log)
 	opts.Observer = n.metrics
+	if n.hooks, err = newWebhooks(cfg, log, n.metrics); err != nil {
+		return nil, err
+	}
+	if n.hooks != nil {
+		opts.Hooks = n.hooks
+	}
 	if n.eng, err = engine.New(opts); err != nil {
 		return nil, err
 	}
@@ -113,6 +121,13 @@ func (n *node) shutdown() error {
 	err := n.eng.Shutdown(ctx)
 	if aerr := n.api.Shutdown(ctx); err == nil {
 		err = aerr
+	}
+	if n.hooks != nil {
+		// After the engine: the vacated and member_removed events of the
+		// closed connections are still to be flushed.
+		if herr := n.hooks.Shutdown(ctx); err == nil {
+			err = herr
+		}
 	}
 	if n.metrics != nil {
 		if merr := n.metrics.Shutdown(ctx); err == nil {
