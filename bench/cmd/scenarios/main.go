@@ -1,0 +1,506 @@
+// Command scenarios runs the five scenarios of issue 6 against a server
+// binary (env SOCKUDO_BIN), each against a fresh server started with a
+// temporary Sockudo-schema config, and prints one table.
+//
+//	cd bench && SOCKUDO_BIN=/path/to/sockudo go run ./cmd/scenarios -mode smoke
+//	cd bench && SOCKUDO_BIN=/path/to/sockudo go run ./cmd/scenarios -mode full
+//
+// The binary is also the load generator and the floor probe
+// ("scenarios loadgen …", "scenarios floor …"), so child processes re-enter
+// it with a subcommand.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sockudo/sockudo-go/bench/internal/floor"
+	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "loadgen":
+			os.Exit(loadgen.Main(os.Args[2:], []string{"loadgen"}, os.Stdout, os.Stderr))
+		case "floor":
+			os.Exit(floor.Main(os.Args[2:], []string{"floor"}, os.Stdout, os.Stderr))
+		}
+	}
+	os.Exit(run())
+}
+
+// scenario is one loadgen invocation against a fresh server.
+type scenario struct {
+	name   string
+	target string
+	args   []string
+	check  func(r *loadgen.Result, floorUs float64) string // "" = target met
+}
+
+func scenarios(mode string) []scenario {
+	if mode == "smoke" {
+		return []scenario{
+			{name: "1-idle", args: a("-conns 200 -channels 20 -duration 0 -idle 1s")},
+			{name: "2-broadcast", args: a("-conns 200 -channels 1 -rate 5 -duration 3s")},
+			{name: "2-broadcast-sampled", args: a("-conns 200 -channels 1 -rate 5 -duration 3s -sample 10")},
+			{name: "3-saturation", args: a("-conns 200 -channels 1 -rate 0 -duration 3s -pub-conc 4")},
+			{name: "4-many-channels", args: a("-conns 200 -channels 20 -rate 200 -duration 3s -pub-conc 8")},
+			{name: "5-http-publish", args: a("-http-only -rate 0 -duration 2s -pub-conc 8")},
+			{name: "5-http-batch", args: a("-http-only -rate 0 -duration 2s -pub-conc 8 -batch 10")},
+			{name: "4-many-channels-2proc", args: a("-conns 300 -channels 30 -rate 200 -duration 2s -max-per-proc 150")},
+		}
+	}
+	return []scenario{
+		{name: "1-idle", target: "19,000 conns, ≤3 KiB/conn, 0% idle CPU, ≥5,000 connect/s",
+			args: a("-conns 19000 -channels 100 -duration 0 -idle 10s -src-ips 4"),
+			check: func(r *loadgen.Result, _ float64) string {
+				var miss []string
+				if r.ConnOK < 19000 {
+					miss = append(miss, fmt.Sprintf("%d conns", r.ConnOK))
+				}
+				if r.KiBPerConn > 3 {
+					miss = append(miss, fmt.Sprintf("%.2f KiB/conn", r.KiBPerConn))
+				}
+				if r.ServerIdleCPUPct > 0.5 {
+					miss = append(miss, fmt.Sprintf("idle CPU %.2f%%", r.ServerIdleCPUPct))
+				}
+				if r.ConnectPerSec < 5000 {
+					miss = append(miss, fmt.Sprintf("%.0f connect/s", r.ConnectPerSec))
+				}
+				return strings.Join(miss, ", ")
+			}},
+		{name: "2-broadcast", target: "100%, srv µs/deliv ≤ 1.2× floor, p99 ≤ 150 ms (all timed)",
+			args: a("-conns 10000 -channels 1 -rate 5 -duration 10s"),
+			check: func(r *loadgen.Result, f float64) string {
+				return broadcastCheck(r, f, 150)
+			}},
+		{name: "2-broadcast-sampled", target: "as above, p99 ≤ 100 ms (1 in 10 timed)",
+			args: a("-conns 10000 -channels 1 -rate 5 -duration 10s -sample 10"),
+			check: func(r *loadgen.Result, f float64) string {
+				return broadcastCheck(r, f, 100)
+			}},
+		{name: "3-saturation", target: "≥ 250k deliveries/s at 100%, ≤ 5 µs srv CPU/deliv",
+			args: a("-conns 10000 -channels 1 -rate 0 -duration 10s -pub-conc 4 -sample 10"),
+			check: func(r *loadgen.Result, _ float64) string {
+				var miss []string
+				if r.DeliveryPct < 100 {
+					miss = append(miss, fmt.Sprintf("%.3f%% delivered", r.DeliveryPct))
+				}
+				if r.DeliveriesPS < 250000 {
+					miss = append(miss, fmt.Sprintf("%.0f deliv/s", r.DeliveriesPS))
+				}
+				if r.ServerUsPerDelivery > 5 {
+					miss = append(miss, fmt.Sprintf("%.2f µs/deliv", r.ServerUsPerDelivery))
+				}
+				return strings.Join(miss, ", ")
+			}},
+		{name: "4-many-channels", target: "2,000 pub/s: p50 ≤ 0.5 ms, p99 ≤ 3 ms, p99.9 ≤ 10 ms",
+			args: a("-conns 10000 -channels 1000 -rate 2000 -duration 10s -pub-conc 16"),
+			check: func(r *loadgen.Result, _ float64) string {
+				var miss []string
+				if r.DeliveryPct < 100 {
+					miss = append(miss, fmt.Sprintf("%.3f%% delivered", r.DeliveryPct))
+				}
+				for _, q := range []struct {
+					k   string
+					lim int64
+				}{{"p50", 500}, {"p99", 3000}, {"p99.9", 10000}} {
+					if r.Latency[q.k] > q.lim {
+						miss = append(miss, fmt.Sprintf("%s %.2f ms", q.k, float64(r.Latency[q.k])/1000))
+					}
+				}
+				return strings.Join(miss, ", ")
+			}},
+		{name: "5-http-publish", target: "≥ 35,000 signed publishes/s",
+			args: a("-http-only -rate 0 -duration 10s -pub-conc 32"),
+			check: func(r *loadgen.Result, _ float64) string {
+				if r.PubPerSec < 35000 {
+					return fmt.Sprintf("%.0f pub/s", r.PubPerSec)
+				}
+				return ""
+			}},
+		{name: "5-http-batch", target: "≥ 250,000 events/s via batch_events ×10",
+			args: a("-http-only -rate 0 -duration 10s -pub-conc 32 -batch 10"),
+			check: func(r *loadgen.Result, _ float64) string {
+				if r.PubPerSec < 250000 {
+					return fmt.Sprintf("%.0f events/s", r.PubPerSec)
+				}
+				return ""
+			}},
+	}
+}
+
+func broadcastCheck(r *loadgen.Result, floorUs, p99ms float64) string {
+	var miss []string
+	if r.DeliveryPct < 100 {
+		miss = append(miss, fmt.Sprintf("%.3f%% delivered", r.DeliveryPct))
+	}
+	if floorUs > 0 && r.ServerUsPerDelivery > 1.2*floorUs {
+		miss = append(miss, fmt.Sprintf("%.2f µs/deliv = %.2f× floor", r.ServerUsPerDelivery, r.ServerUsPerDelivery/floorUs))
+	}
+	if float64(r.Latency["p99"]) > p99ms*1000 {
+		miss = append(miss, fmt.Sprintf("p99 %.0f ms", float64(r.Latency["p99"])/1000))
+	}
+	return strings.Join(miss, ", ")
+}
+
+func a(s string) []string { return strings.Fields(s) }
+
+// ---- process bookkeeping: everything started is killed on exit ----
+
+var (
+	procMu sync.Mutex
+	procs  = map[int]*exec.Cmd{}
+)
+
+func track(c *exec.Cmd)   { procMu.Lock(); procs[c.Process.Pid] = c; procMu.Unlock() }
+func untrack(c *exec.Cmd) { procMu.Lock(); delete(procs, c.Process.Pid); procMu.Unlock() }
+
+func killAll() {
+	procMu.Lock()
+	defer procMu.Unlock()
+	for pid, c := range procs {
+		_ = c.Process.Signal(syscall.SIGKILL)
+		delete(procs, pid)
+	}
+}
+
+func run() int {
+	fs := flag.NewFlagSet("scenarios", flag.ExitOnError)
+	mode := fs.String("mode", "smoke", "smoke (≈3 s per scenario, small sizes, fails unless 100 % delivered) or full (issue 6 sizes)")
+	only := fs.String("only", "", "comma-separated scenario names (default: all)")
+	outDir := fs.String("out", "", "directory for server logs, JSON and SVG per scenario (default: a new temp dir)")
+	cooldown := fs.Duration("cooldown", -1, "pause between scenarios (default 0 in smoke, 5s in full)")
+	skipFloor := fs.Bool("no-floor", false, "full mode: skip the write-floor probe")
+	_ = fs.Parse(os.Args[1:])
+	if *mode != "smoke" && *mode != "full" {
+		fmt.Fprintln(os.Stderr, "scenarios: -mode must be smoke or full")
+		return 2
+	}
+	bin := os.Getenv("SOCKUDO_BIN")
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "scenarios: set SOCKUDO_BIN to the server binary")
+		return 2
+	}
+	if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs
+	}
+	if *cooldown < 0 {
+		*cooldown = 0
+		if *mode == "full" {
+			*cooldown = 5 * time.Second
+		}
+	}
+	if *outDir == "" {
+		d, err := os.MkdirTemp("", "sockudo-bench-"+*mode+"-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		*outDir = d
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(os.Stderr, "scenarios: %v, killing child processes\n", s)
+		killAll()
+		os.Exit(130)
+	}()
+	defer killAll()
+
+	start := time.Now()
+	fmt.Printf("scenarios -mode %s, server %s, output %s\n", *mode, bin, *outDir)
+	want := map[string]bool{}
+	for _, n := range strings.Split(*only, ",") {
+		if n != "" {
+			want[n] = true
+		}
+	}
+	// Source addresses: a fresh /24 per scenario and per run minute, so
+	// TIME_WAIT left by the previous run never collides.
+	rot := int(time.Now().Unix()/60)%200 + 20
+
+	var floorUs float64
+	var floorLine string
+	if *mode == "full" && !*skipFloor && (len(want) == 0 || want["2-broadcast"] || want["2-broadcast-sampled"]) {
+		fj := filepath.Join(*outDir, "floor.json")
+		out, err := runSelf(exe, []string{"floor", "-conns", "10000", "-json", fj, "-src-base", fmt.Sprintf("127.250.%d.2", rot)}, os.Stdout)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "floor probe failed: %v\n%s", err, out)
+		} else {
+			var fr floor.Result
+			if b, err := os.ReadFile(fj); err == nil && json.Unmarshal(b, &fr) == nil {
+				floorUs = fr.UsPerWrite
+				floorLine = fmt.Sprintf("floor: %.2f µs CPU per 150 B write to 10,000 loopback sockets (5 rounds/s), this box, this run", floorUs)
+			}
+		}
+	} else if *mode == "smoke" {
+		out, err := runSelf(exe, []string{"floor", "-conns", "200", "-rounds", "3", "-interval", "10ms",
+			"-src-base", fmt.Sprintf("127.250.%d.2", rot)}, io.Discard)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "floor smoke failed: %v\n%s", err, out)
+			return 1
+		}
+		floorLine = "floor smoke: " + strings.TrimSpace(out)
+	}
+
+	type row struct {
+		s    scenario
+		r    *loadgen.Result
+		err  string
+		miss string
+	}
+	var rows []row
+	failed := false
+	for k, s := range scenarios(*mode) {
+		if len(want) > 0 && !want[s.name] {
+			continue
+		}
+		if k > 0 && *cooldown > 0 {
+			time.Sleep(*cooldown)
+		}
+		fmt.Printf("\n### %s\n", s.name)
+		r, err := runScenario(exe, bin, *outDir, s, fmt.Sprintf("127.%d.%d.2", k+1, rot), *mode == "smoke")
+		rw := row{s: s, r: r}
+		switch {
+		case err != nil:
+			rw.err = err.Error()
+			failed = true
+		case !r.OK:
+			rw.err = "incomplete (see above)"
+			failed = true
+		}
+		if r != nil && s.check != nil {
+			rw.miss = s.check(r, floorUs)
+		}
+		rows = append(rows, rw)
+	}
+
+	fmt.Printf("\n=== sockudo bench, mode %s, %s, %d CPUs, %.0f s ===\n", *mode, time.Now().UTC().Format(time.RFC3339), numCPU(), time.Since(start).Seconds())
+	if floorLine != "" {
+		fmt.Println(floorLine)
+	}
+	fmt.Printf("%-22s %6s %8s %8s %9s %9s %9s %8s %8s %8s %8s %9s %9s  %s\n",
+		"scenario", "conns", "conn/s", "KiB/conn", "pub/s", "deliv%", "deliv/s", "p50ms", "p99ms", "p99.9ms", "max ms", "srv µs/d", "ldr µs/d", "verdict")
+	for _, rw := range rows {
+		r := rw.r
+		if r == nil {
+			fmt.Printf("%-22s %s\n", rw.s.name, rw.err)
+			continue
+		}
+		lat := func(k string) string {
+			if r.Timed == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", float64(r.Latency[k])/1000)
+		}
+		deliv, dps, srv := "-", "-", "-"
+		if r.Expected > 0 {
+			deliv = fmt.Sprintf("%.3f", r.DeliveryPct)
+			dps = fmt.Sprintf("%.0f", r.DeliveriesPS)
+		}
+		if r.Received > 0 {
+			srv = fmt.Sprintf("%.2f", r.ServerUsPerDelivery)
+		} else if r.PubAccepted > 0 {
+			srv = fmt.Sprintf("%.2f/pub", r.ServerUsPerPublish)
+		}
+		ldr := "-"
+		if r.Received > 0 {
+			ldr = fmt.Sprintf("%.2f", r.LoaderUsPerDelivery)
+		}
+		verdict := "ok"
+		if rw.err != "" {
+			verdict = "FAIL: " + rw.err
+		}
+		if *mode == "full" && rw.s.check != nil {
+			if rw.miss == "" {
+				verdict += "; target met"
+			} else {
+				verdict += "; target missed: " + rw.miss
+			}
+		}
+		fmt.Printf("%-22s %6d %8.0f %8.2f %9.0f %9s %9s %8s %8s %8s %8s %9s %9s  %s\n",
+			rw.s.name, r.ConnOK, r.ConnectPerSec, r.KiBPerConn, r.PubPerSec, deliv, dps,
+			lat("p50"), lat("p99"), lat("p99.9"), lat("max"), srv, ldr, verdict)
+	}
+	if *mode == "full" {
+		fmt.Println("\ntargets (issue 6):")
+		for _, rw := range rows {
+			if rw.s.target != "" {
+				fmt.Printf("  %-22s %s\n", rw.s.name, rw.s.target)
+			}
+		}
+	}
+	fmt.Printf("\nJSON, SVG and server logs: %s\n", *outDir)
+	if failed {
+		fmt.Println("RESULT: FAIL")
+		return 1
+	}
+	fmt.Println("RESULT: PASS")
+	return 0
+}
+
+func numCPU() int {
+	n, _ := strconv.Atoi(strings.TrimSpace(mustRead("/sys/devices/system/cpu/online")))
+	if n == 0 {
+		return 2
+	}
+	return n
+}
+
+func mustRead(p string) string { b, _ := os.ReadFile(p); return string(b) }
+
+// runSelf runs exe with args (a subcommand), teeing stdout to w.
+func runSelf(exe string, args []string, w io.Writer) (string, error) {
+	cmd := exec.Command(exe, args...)
+	var buf strings.Builder
+	cmd.Stdout = io.MultiWriter(&buf, w)
+	cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	track(cmd)
+	err := cmd.Wait()
+	untrack(cmd)
+	return buf.String(), err
+}
+
+// freePort picks a port below the ephemeral range (32768–60999 here), so
+// no loader socket from a previous scenario can hold it, and checks that
+// it binds on every address.
+func freePort() (int, error) {
+	for tries := 0; tries < 200; tries++ {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port in 20000–31999")
+}
+
+// runScenario starts a fresh server, runs loadgen against it and stops it.
+func runScenario(exe, bin, dir string, s scenario, srcBase string, quiet bool) (*loadgen.Result, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	mport, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(dir, s.name+".config.json")
+	cfg := fmt.Sprintf(`{"port":%d,"metrics":{"port":%d},"app_manager":{"driver":"memory","array":{"apps":[{"id":"bench","key":"bench-key","secret":"bench-secret","enabled":true,"max_connections":0}]}},"rate_limiter":{"enabled":false}}`, port, mport)
+	if err := os.WriteFile(cfgPath, []byte(cfg+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, s.name+".server.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	srv := exec.Command(bin, "--config", cfgPath)
+	srv.Stdout, srv.Stderr = logf, logf
+	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	track(srv)
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		untrack(srv)
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = srv.Process.Kill()
+			<-exited
+		}
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if err := waitUp(base+"/up", exited, 15*time.Second); err != nil {
+		return nil, err
+	}
+	jsonPath := filepath.Join(dir, s.name+".json")
+	args := append([]string{"loadgen",
+		"-ws", fmt.Sprintf("ws://127.0.0.1:%d", port), "-api", base,
+		"-app-id", "bench", "-key", "bench-key", "-secret", "bench-secret",
+		"-server-pid", strconv.Itoa(srv.Process.Pid), "-scenario", s.name, "-src-base", srcBase,
+		"-json", jsonPath, "-svg", filepath.Join(dir, s.name+".svg")}, s.args...)
+	if quiet {
+		args = append(args, "-quiet")
+	}
+	out, lerr := runSelf(exe, args, os.Stdout)
+	select {
+	case err := <-exited:
+		exited <- err
+		return nil, fmt.Errorf("server exited during the run: %v (log %s)", err, logf.Name())
+	default:
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %v, no result: %v\n%s", lerr, err, tail(out))
+	}
+	var r loadgen.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
+
+func waitUp(url string, exited chan error, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	cl := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("server exited at start: %v", err)
+		default:
+		}
+		if resp, err := cl.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server not up at %s after %v", url, d)
+}
