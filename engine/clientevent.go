@@ -56,6 +56,9 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 	// The message aliases the read buffer: the job outlives it.
 	channel := strings.Clone(m.Channel)
 	c.e.publishEvent(chanKey{c.rt, channel}, m.Event, data, userID, c.id)
+	if c.e.cluster.enabled() {
+		c.e.cluster.publish(&busMsg{T: msgPublish, App: c.rt.id, Channels: []string{channel}, Event: m.Event, Data: data, Except: c.id, User: userID})
+	}
 	c.e.webhook(app, WebhookEvent{Kind: WebhookClientEvent, Channel: channel,
 		Event: strings.Clone(m.Event), Data: data, SocketID: c.id, UserID: userID})
 }

@@ -61,11 +61,13 @@ func (e *Engine) admit(req ConnectRequest) (*App, *appRuntime, *protocol.Error) 
 		return nil, nil, protocol.NewError(protocol.CodeOverCapacity, "Server is over capacity")
 	}
 	rt := e.runtimeFor(app)
-	if n := rt.stats.connections.Add(1); app.MaxConnections > 0 && n > int64(app.MaxConnections) {
+	n := rt.stats.connections.Add(1)
+	if app.MaxConnections > 0 && n+e.cluster.remoteConns(rt) > int64(app.MaxConnections) {
 		rt.stats.connections.Add(-1)
 		e.conns.Add(-1)
 		return nil, nil, protocol.NewError(protocol.CodeAppOverQuota, "")
 	}
+	e.cluster.markConns(rt)
 	return app, rt, nil
 }
 
@@ -152,6 +154,7 @@ func (e *Engine) release(c *Conn, code protocol.Code, reason string) {
 	}
 	c.rt.stats.connections.Add(-1)
 	c.rt.stats.disconnections.Add(1)
+	e.cluster.markConns(c.rt)
 	e.conns.Add(-1)
 	if code != 0 {
 		e.log.Debug("connection closed", "app", c.app.ID, "socket_id", c.id, "code", int(code), "reason", reason)

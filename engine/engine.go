@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,17 @@ type Options struct {
 	CacheTTL time.Duration
 	// Observer receives hot-path measurements; nil discards them.
 	Observer Observer
+	// Bus connects this node to the others; nil runs a single node.
+	Bus Bus
+	// NodeName names this node on the bus (instance.process_id); ""
+	// picks a random one.
+	NodeName string
+	// HeartbeatInterval, NodeTimeout and CleanupInterval govern node
+	// liveness: a node silent for NodeTimeout is removed with everything
+	// it held. 0 → 5 s, 15 s, 1 s.
+	HeartbeatInterval time.Duration
+	NodeTimeout       time.Duration
+	CleanupInterval   time.Duration
 	// NodeID is mixed into socket ids so they are unique across nodes;
 	// 0 picks a random one.
 	NodeID uint64
@@ -113,7 +126,8 @@ type Engine struct {
 
 	apps     sync.Map // app id → *appRuntime
 	channels *shard.Map[chanKey, *channelState]
-	users    *shard.Map[userKey, []*Conn] // signed-in connections per user
+	users    *shard.Map[userKey, *userState] // signed-in users
+	cluster  *cluster
 	watchers *shard.Map[userKey, []*Conn] // connections watching a user
 	cache    *shard.Map[chanKey, cachedEvent]
 
@@ -147,7 +161,7 @@ func New(opts Options) (*Engine, error) {
 		log:      opts.Logger,
 		janitor:  make(chan struct{}),
 		channels: shard.NewMap[chanKey, *channelState](registryShards),
-		users:    shard.NewMap[userKey, []*Conn](registryShards),
+		users:    shard.NewMap[userKey, *userState](registryShards),
 		watchers: shard.NewMap[userKey, []*Conn](registryShards),
 		cache:    shard.NewMap[chanKey, cachedEvent](registryShards),
 	}
@@ -165,6 +179,11 @@ func New(opts Options) (*Engine, error) {
 		go w.run()
 	}
 	go e.sweepCache()
+	e.cluster = newCluster(e)
+	if err := e.cluster.start(); err != nil {
+		e.stopWorkers()
+		return nil, fmt.Errorf("engine: cluster bus: %w", err)
+	}
 	return e, nil
 }
 
@@ -193,19 +212,17 @@ func withDefaults(o Options) Options {
 	if o.NodeID == 0 {
 		o.NodeID = rand.Uint64N(1_000_000_000) + 1
 	}
+	if o.NodeName == "" {
+		o.NodeName = "node-" + strconv.FormatUint(rand.Uint64(), 36)
+	}
+	def(&o.HeartbeatInterval, 5*time.Second)
+	def(&o.NodeTimeout, 15*time.Second)
+	def(&o.CleanupInterval, time.Second)
 	return o
 }
 
 // runtimeFor returns the app's runtime state, creating it on first use.
-func (e *Engine) runtimeFor(app *App) *appRuntime {
-	if v, ok := e.apps.Load(app.ID); ok {
-		return v.(*appRuntime)
-	}
-	rt := &appRuntime{id: app.ID}
-	rt.stats.perWorker = make([]workerCounters, len(e.workers))
-	v, _ := e.apps.LoadOrStore(app.ID, rt)
-	return v.(*appRuntime)
-}
+func (e *Engine) runtimeFor(app *App) *appRuntime { return e.runtimeByID(app.ID) }
 
 // Draining reports whether Shutdown has begun; the adapter then refuses
 // upgrades with 503 and /ready answers 503.
@@ -236,6 +253,13 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+	e.cluster.shutdown()
+	e.stopWorkers()
+	return err
+}
+
+// stopWorkers stops the workers, their pollers and the cache janitor.
+func (e *Engine) stopWorkers() {
 	e.stopOnce.Do(func() {
 		close(e.janitor)
 		for _, w := range e.workers {
@@ -246,5 +270,4 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			}
 		}
 	})
-	return err
 }

@@ -11,18 +11,9 @@ import (
 // #server-to-user-{id} channel reaches every connection signed in as id).
 // Each channel's frame is encoded once; Publish does not wait for writes.
 func (e *Engine) Publish(_ context.Context, app *App, ev *Event) error {
-	rt := e.runtimeFor(app)
-	for _, name := range ev.Channels {
-		if id, ok := protocol.ServerToUserID(name); ok {
-			e.sendToUser(rt, id, protocol.AppendEvent(nil, ev.Name, name, ev.Data, ""))
-			continue
-		}
-		key := chanKey{rt, name}
-		if _, cache := protocol.ParseChannel(name); cache {
-			e.storeCache(key, ev.Name, ev.Data)
-		}
-		e.publishEvent(key, ev.Name, ev.Data, "", ev.SocketID)
-	}
+	m := busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name, Data: ev.Data, Except: ev.SocketID, Cache: true}
+	e.publishLocal(e.runtimeFor(app), &m)
+	e.cluster.publish(&m)
 	return nil
 }
 

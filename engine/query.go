@@ -17,8 +17,8 @@ func (e *Engine) Channel(_ context.Context, app *App, name string) (ChannelInfo,
 	info := ChannelInfo{Name: name}
 	kind, _ := protocol.ParseChannel(name)
 	e.channels.View(chanKey{e.runtimeFor(app), name}, func(ch *channelState) {
-		info.Occupied = ch.subs > 0
-		info.SubscriptionCount = ch.subs
+		info.SubscriptionCount = ch.total()
+		info.Occupied = info.SubscriptionCount > 0
 		if kind == protocol.KindPresence {
 			info.UserCount = ch.members.Len()
 		}
@@ -31,8 +31,8 @@ func (e *Engine) Channels(_ context.Context, app *App, prefix string) ([]Channel
 	rt := e.runtimeFor(app)
 	var out []ChannelInfo
 	e.channels.Range(func(k chanKey, ch *channelState) bool {
-		if k.app == rt && ch.subs > 0 && strings.HasPrefix(k.name, prefix) {
-			out = append(out, ChannelInfo{Name: k.name, Occupied: true, SubscriptionCount: ch.subs, UserCount: ch.members.Len()})
+		if n := ch.total(); k.app == rt && n > 0 && strings.HasPrefix(k.name, prefix) {
+			out = append(out, ChannelInfo{Name: k.name, Occupied: true, SubscriptionCount: n, UserCount: ch.members.Len()})
 		}
 		return true
 	})

@@ -61,31 +61,62 @@ func signinSuccess(userData string) []byte {
 	return append(b, '}')
 }
 
-// userOnline registers c as one of userID's connections; the first one
+// userState is a user's signed-in connections on this node and how many
+// other nodes have the user signed in.
+type userState struct {
+	conns  []*Conn
+	remote int
+}
+
+func (us *userState) online() bool { return len(us.conns) > 0 || us.remote > 0 }
+
+// userOnline registers c as one of userID's connections. The user's first
+// connection on this node is announced to the cluster; the first anywhere
 // turns the user online for watchers.
 func (e *Engine) userOnline(c *Conn, userID string) {
-	first := false
-	e.users.Update(userKey{c.rt, userID}, func(cs []*Conn, ok bool) ([]*Conn, bool) {
-		first = len(cs) == 0
-		return append(cs, c), true
+	var first, local bool
+	e.users.Update(userKey{c.rt, userID}, func(us *userState, ok bool) (*userState, bool) {
+		if !ok {
+			us = &userState{}
+		}
+		first, local = !us.online(), len(us.conns) == 0
+		us.conns = append(us.conns, c)
+		return us, true
 	})
+	if local {
+		e.cluster.publish(&busMsg{T: msgOnline, App: c.rt.id, User: userID})
+	}
 	if first && c.app.EnableWatchlistEvents {
 		e.notifyWatchers(c.rt, userID, "online")
 	}
 }
 
-// userOffline drops c from userID's connections; the last one turns the
-// user offline for watchers.
+// userOffline drops c from userID's connections; see userOnline.
 func (e *Engine) userOffline(c *Conn, userID string) {
-	last := false
-	e.users.Update(userKey{c.rt, userID}, func(cs []*Conn, ok bool) ([]*Conn, bool) {
-		cs = removeConn(cs, c)
-		last = ok && len(cs) == 0
-		return cs, len(cs) > 0
+	var last, local bool
+	e.users.Update(userKey{c.rt, userID}, func(us *userState, ok bool) (*userState, bool) {
+		if !ok {
+			return nil, false
+		}
+		n := len(us.conns)
+		us.conns = removeConn(us.conns, c)
+		local = n > 0 && len(us.conns) == 0
+		last = local && !us.online()
+		return us, us.online()
 	})
+	if local {
+		e.cluster.publish(&busMsg{T: msgOffline, App: c.rt.id, User: userID})
+	}
 	if last && c.app.EnableWatchlistEvents {
 		e.notifyWatchers(c.rt, userID, "offline")
 	}
+}
+
+// isOnline reports whether a user is signed in anywhere in the cluster.
+func (e *Engine) isOnline(uk userKey) bool {
+	online := false
+	e.users.View(uk, func(us *userState) { online = us.online() })
+	return online
 }
 
 func removeConn(cs []*Conn, c *Conn) []*Conn {
@@ -99,24 +130,21 @@ func removeConn(cs []*Conn, c *Conn) []*Conn {
 	return cs
 }
 
-// sendToUser delivers an encoded event to every connection signed in as id.
+// sendToUser delivers an encoded event to this node's connections signed
+// in as id.
 func (e *Engine) sendToUser(rt *appRuntime, id string, msg []byte) {
-	e.users.View(userKey{rt, id}, func(cs []*Conn) {
-		for _, c := range cs {
+	e.users.View(userKey{rt, id}, func(us *userState) {
+		for _, c := range us.conns {
 			c.send(msg)
 		}
 	})
 }
 
-// TerminateUser closes every connection signed in as userID with
-// pusher:error 4009 and close 4009, and reports how many it closed.
+// TerminateUser closes every connection signed in as userID, on every
+// node, with pusher:error 4009 and close 4009. It reports how many this
+// node closed.
 func (e *Engine) TerminateUser(_ context.Context, app *App, userID string) (int, error) {
-	var conns []*Conn
-	e.users.View(userKey{e.runtimeFor(app), userID}, func(cs []*Conn) {
-		conns = append(conns, cs...)
-	})
-	for _, c := range conns {
-		c.closeWith(protocol.CodeUnauthorized, "Connection terminated by the app")
-	}
-	return len(conns), nil
+	rt := e.runtimeFor(app)
+	e.cluster.publish(&busMsg{T: msgTerminate, App: rt.id, User: userID})
+	return e.terminateLocal(rt, userID), nil
 }

@@ -13,9 +13,34 @@ import (
 // shard lock. Every transition (occupied, member added, …) is decided under
 // that lock, so the frames it causes are ordered with the joins and leaves.
 type channelState struct {
-	subs    int // connections subscribed
-	members shard.Members
-	countAt int64 // unix nanos of the last subscription_count event
+	subs    int            // this node's connections subscribed
+	remote  map[string]int // other nodes' subscriber counts (> 0 only)
+	members shard.Members  // presence users, local and remote holders
+	countAt int64          // unix nanos of the last subscription_count event
+}
+
+// total is the cluster-wide subscriber count.
+func (ch *channelState) total() int {
+	n := ch.subs
+	for _, r := range ch.remote {
+		n += r
+	}
+	return n
+}
+
+// holders counts the nodes with subscribers: the channel is occupied
+// cluster-wide while it is above zero.
+func (ch *channelState) holders() int {
+	n := len(ch.remote)
+	if ch.subs > 0 {
+		n++
+	}
+	return n
+}
+
+// empty reports whether the state can be dropped.
+func (ch *channelState) empty() bool {
+	return ch.subs == 0 && len(ch.remote) == 0 && ch.members.Len() == 0
 }
 
 // subError is a refused subscription, sent as pusher:subscription_error.
@@ -147,6 +172,7 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 	key := chanKey{c.rt, sub.name}
 	var t transition
 	var serr *subError
+	var localMember bool
 	e.channels.Update(key, func(ch *channelState, ok bool) (*channelState, bool) {
 		if !ok {
 			ch = &channelState{}
@@ -154,12 +180,13 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		if sub.kind == protocol.KindPresence {
 			if max := c.app.MaxPresenceMembersPerChannel; max > 0 && !ch.members.Has(sub.userID) && ch.members.Len() >= max {
 				serr = &subError{"LimitReached", "Presence channel is full (max " + strconv.Itoa(max) + " members)", 400}
-				return ch, ok
+				return ch, ok && !ch.empty()
 			}
-			t.member = ch.members.Add(sub.userID, info)
+			t.member, localMember = ch.members.Add(sub.userID, info)
 		}
+		before := ch.holders()
 		ch.subs++
-		t.count, t.occupied = ch.subs, ch.subs == 1
+		t.count, t.occupied, t.countChanged, t.edge = ch.total(), before == 0, true, ch.subs == 1
 		c.send(succeeded(sub.name, ch, sub.kind))
 		if sub.cache {
 			t.cacheMiss = !e.replayCache(c, key)
@@ -175,37 +202,36 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		return serr
 	}
 	c.subs = append(c.subs, sub)
-	e.afterJoin(c, &sub, &t)
+	e.afterJoin(c, &sub, info, localMember, &t)
 	return nil
 }
 
-// transition records what a join or leave changed, for stats and webhooks
-// emitted after the lock is released.
+// transition records what a join or leave changed, for stats, webhooks and
+// announcements made after the lock is released.
 type transition struct {
-	count      int
-	occupied   bool // join made the channel occupied
-	vacated    bool // leave emptied it
-	member     bool // member added or removed
-	cacheMiss  bool
-	countEvent bool
+	count        int
+	occupied     bool // the channel became occupied cluster-wide
+	vacated      bool // it became empty cluster-wide
+	member       bool // a member was added or removed cluster-wide
+	cacheMiss    bool
+	countEvent   bool
+	countChanged bool
+	edge         bool // this node's first subscriber came or last one left
 }
 
-func (e *Engine) afterJoin(c *Conn, sub *subscription, t *transition) {
-	st := &c.rt.stats
-	st.subscribed[sub.kind].Add(1)
-	if t.occupied {
-		st.channels[sub.kind].Add(1)
-		e.webhook(c.app, WebhookEvent{Kind: WebhookChannelOccupied, Channel: sub.name})
+func (e *Engine) afterJoin(c *Conn, sub *subscription, info []byte, localMember bool, t *transition) {
+	key := chanKey{c.rt, sub.name}
+	c.rt.stats.subscribed[sub.kind].Add(1)
+	e.cluster.countChanged(key, t.edge)
+	e.reportOccupancy(key, sub.kind, t)
+	if localMember {
+		e.cluster.publish(&busMsg{T: msgJoin, App: c.rt.id, Channel: sub.name, User: sub.userID, Info: info})
 	}
 	if t.member {
-		st.presenceUsers.Add(1)
-		e.webhook(c.app, WebhookEvent{Kind: WebhookMemberAdded, Channel: sub.name, UserID: sub.userID})
+		e.reportMember(key, sub.userID, true)
 	}
 	if t.cacheMiss {
 		e.webhook(c.app, WebhookEvent{Kind: WebhookCacheMiss, Channel: sub.name})
-	}
-	if t.countEvent || e.opts.Hooks != nil && sub.kind != protocol.KindPresence {
-		e.webhook(c.app, WebhookEvent{Kind: WebhookSubscriptionCount, Channel: sub.name, SubscriptionCount: t.count})
 	}
 }
 
@@ -239,37 +265,35 @@ func (c *Conn) unsubscribe(data []byte) {
 func (e *Engine) leave(c *Conn, sub *subscription) {
 	key := chanKey{c.rt, sub.name}
 	var t transition
+	var localMember bool
 	e.channels.Update(key, func(ch *channelState, ok bool) (*channelState, bool) {
 		if !ok {
 			return nil, false
 		}
 		c.w.indexRemove(key, c)
+		before := ch.holders()
 		ch.subs--
-		t.count, t.vacated = ch.subs, ch.subs == 0
+		t.count, t.vacated, t.countChanged, t.edge = ch.total(), before > 0 && ch.holders() == 0, true, ch.subs == 0
 		if sub.kind == protocol.KindPresence {
-			t.member = ch.members.Remove(sub.userID)
+			t.member, localMember = ch.members.Remove(sub.userID)
 		}
 		if t.member && !t.vacated {
-			e.broadcast(key, protocol.AppendEvent(nil, protocol.EventMemberRemoved, sub.name, `{"user_id":`+string(protocol.AppendJSONString(nil, sub.userID))+`}`, ""), "")
+			e.broadcast(key, memberRemoved(sub.name, sub.userID), "")
 		}
 		if !t.vacated {
 			t.countEvent = e.countEventLocked(c.app, key, ch, sub.kind)
 		}
-		return ch, !t.vacated
+		return ch, !ch.empty()
 	})
-	st := &c.rt.stats
-	st.unsubscribed[sub.kind].Add(1)
+	c.rt.stats.unsubscribed[sub.kind].Add(1)
+	e.cluster.countChanged(key, t.edge)
+	if localMember {
+		e.cluster.publish(&busMsg{T: msgLeave, App: c.rt.id, Channel: sub.name, User: sub.userID})
+	}
 	if t.member {
-		st.presenceUsers.Add(-1)
-		e.webhook(c.app, WebhookEvent{Kind: WebhookMemberRemoved, Channel: sub.name, UserID: sub.userID})
+		e.reportMember(key, sub.userID, false)
 	}
-	if t.vacated {
-		st.channels[sub.kind].Add(-1)
-		e.webhook(c.app, WebhookEvent{Kind: WebhookChannelVacated, Channel: sub.name})
-	}
-	if t.countEvent || e.opts.Hooks != nil && sub.kind != protocol.KindPresence {
-		e.webhook(c.app, WebhookEvent{Kind: WebhookSubscriptionCount, Channel: sub.name, SubscriptionCount: t.count})
-	}
+	e.reportOccupancy(key, sub.kind, &t)
 }
 
 // subIndex finds a joined channel; c.mu must be held.
@@ -290,11 +314,11 @@ func (e *Engine) countEventLocked(app *App, key chanKey, ch *channelState, kind 
 		return false
 	}
 	now := time.Now().UnixNano()
-	if ch.subs > 100 && now-ch.countAt < int64(5*time.Second) {
+	if ch.total() > 100 && now-ch.countAt < int64(5*time.Second) {
 		return false
 	}
 	ch.countAt = now
-	data := `{"subscription_count":` + strconv.Itoa(ch.subs) + `}`
+	data := `{"subscription_count":` + strconv.Itoa(ch.total()) + `}`
 	e.broadcast(key, protocol.AppendEvent(nil, protocol.EventSubscriptionCount, key.name, data, ""), "")
 	return true
 }

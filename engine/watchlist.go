@@ -19,7 +19,7 @@ func (e *Engine) watch(c *Conn, ids []string) {
 		e.watchers.Update(userKey{c.rt, id}, func(cs []*Conn, _ bool) ([]*Conn, bool) {
 			return append(cs, c), true
 		})
-		if _, ok := e.users.Load(userKey{c.rt, id}); ok {
+		if e.isOnline(userKey{c.rt, id}) {
 			online = append(online, id)
 		} else {
 			offline = append(offline, id)

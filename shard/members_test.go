@@ -4,33 +4,55 @@ import "testing"
 
 func TestMembersCountsConnectionsPerUser(t *testing.T) {
 	var s Members
-	step := func(op string, id string, want bool) {
+	step := func(op, id string, wantFirst, wantLocal bool) {
 		t.Helper()
-		var got bool
+		var first, local bool
 		if op == "add" {
-			got = s.Add(id, []byte(`{}`))
+			first, local = s.Add(id, []byte(`{}`))
 		} else {
-			got = s.Remove(id)
+			first, local = s.Remove(id)
 		}
-		if got != want {
-			t.Fatalf("%s %s = %v, want %v", op, id, got, want)
+		if first != wantFirst || local != wantLocal {
+			t.Fatalf("%s %s = %v %v, want %v %v", op, id, first, local, wantFirst, wantLocal)
 		}
 	}
-	step("add", "u1", true)
-	step("add", "u1", false) // second tab: no member_added
-	step("add", "u2", true)
+	step("add", "u1", true, true)
+	step("add", "u1", false, false) // second tab: no member_added
+	step("add", "u2", true, true)
 	if s.Len() != 2 {
 		t.Fatalf("Len = %d, want 2 distinct users", s.Len())
 	}
-	step("remove", "u1", false) // one tab left
-	if !s.Has("u1") {
+	step("remove", "u1", false, false) // one tab left
+	if !s.Has("u1") || !s.Local("u1") {
 		t.Fatal("u1 removed while a connection remains")
 	}
-	step("remove", "u1", true)
-	step("remove", "u1", false) // unknown now
-	step("remove", "u2", true)
+	step("remove", "u1", true, true)
+	step("remove", "u1", false, false) // unknown now
+	step("remove", "u2", true, true)
 	if s.Len() != 0 || s.Has("u2") {
 		t.Fatal("members left after every user left")
+	}
+}
+
+func TestMembersRemoteHolders(t *testing.T) {
+	var s Members
+	if !s.AddRemote("u", nil) {
+		t.Fatal("first remote holder is not a new member")
+	}
+	if first, local := s.Add("u", nil); first || !local {
+		t.Fatalf("local join of a remote member: first %v local %v", first, local)
+	}
+	if last, local := s.Remove("u"); last || !local {
+		t.Fatalf("local leave with a remote holder: last %v local %v", last, local)
+	}
+	if s.Local("u") || !s.Has("u") {
+		t.Fatal("member state wrong after the local leave")
+	}
+	if s.RemoveRemote("x") {
+		t.Fatal("removing an unknown remote holder reported a leave")
+	}
+	if !s.RemoveRemote("u") || s.Len() != 0 {
+		t.Fatal("last remote holder did not remove the member")
 	}
 }
 
@@ -46,7 +68,7 @@ func TestMembersRemoveKeepsIndexConsistent(t *testing.T) {
 		t.Fatalf("ids = %v", ids)
 	}
 	for _, id := range []string{"b", "c", "d"} {
-		if !s.Remove(id) {
+		if last, _ := s.Remove(id); !last {
 			t.Fatalf("remove %s after a swap failed", id)
 		}
 	}

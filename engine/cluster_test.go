@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+func members(t *testing.T, e *Engine, channel string) int {
+	t.Helper()
+	users, _ := e.PresenceUsers(t.Context(), testAppFrom(e), channel)
+	return len(users)
+}
+
+func subscriptions(t *testing.T, e *Engine, channel string) int {
+	t.Helper()
+	info, _ := e.Channel(t.Context(), testAppFrom(e), channel)
+	return info.SubscriptionCount
+}
+
+func TestClusterBroadcastAndExclusion(t *testing.T) {
+	hub := newHub()
+	app := testApp()
+	a, _ := clusterNode(t, hub, "a", nil, app)
+	b, _ := clusterNode(t, hub, "b", nil, app)
+	ca, cb := connect(t, a, "key"), connect(t, b, "key")
+	ca.mustSubscribe("news")
+	cb.mustSubscribe("news")
+	publish(t, a, "news", "x", "1", ca.id) // excluded on its own node
+	if m := cb.expect("x"); m.DataString() != "1" {
+		t.Fatalf("remote delivery %s", m.Data)
+	}
+	ca.quiet()
+	publish(t, b, "news", "y", "2", cb.id) // excluded across nodes
+	ca.expect("y")
+	cb.quiet()
+	waitFor(t, "cluster-wide counts", func() bool { return subscriptions(t, a, "news") == 2 && subscriptions(t, b, "news") == 2 })
+	list, _ := b.Channels(t.Context(), testAppFrom(b), "")
+	if len(list) != 1 || list[0].SubscriptionCount != 2 {
+		t.Fatalf("channels on b: %+v", list)
+	}
+}
+
+func TestClusterClientEventsServerToUserAndTerminate(t *testing.T) {
+	hub := newHub()
+	a, _ := clusterNode(t, hub, "a", nil)
+	b, _ := clusterNode(t, hub, "b", nil)
+	ca, cb := connect(t, a, "key"), connect(t, b, "key")
+	ca.mustSubscribe("private-room")
+	cb.mustSubscribe("private-room")
+	ca.send(`{"event":"client-hi","channel":"private-room","data":{"n":1}}`)
+	if m := cb.expect("client-hi"); m.DataString() != `{"n":1}` {
+		t.Fatalf("client event %s", m.Data)
+	}
+	ca.quiet()
+	cb.signin(`{"id":"u9"}`)
+	cb.expect(protocol.EventSigninSuccess)
+	publish(t, a, "#server-to-user-u9", "dm", "hello", "")
+	cb.expect("dm")
+	if _, err := a.TerminateUser(t.Context(), testAppFrom(a), "u9"); err != nil {
+		t.Fatal(err)
+	}
+	cb.expectClose(4009)
+}
+
+func TestClusterPresence(t *testing.T) {
+	hub := newHub()
+	hooks := &hookLog{}
+	a, _ := clusterNode(t, hub, "a", hooks)
+	b, _ := clusterNode(t, hub, "b", hooks)
+	a1 := connect(t, a, "key")
+	a1.joinPresence("presence-room", "u1", `{"n":"one"}`)
+	waitFor(t, "b learns u1", func() bool { return members(t, b, "presence-room") == 1 })
+	b2 := connect(t, b, "key")
+	m := b2.joinPresence("presence-room", "u2", `{}`)
+	var pd presenceData
+	_ = json.Unmarshal([]byte(m.DataString()), &pd)
+	if pd.Presence.Count != 2 || string(pd.Presence.Hash["u1"]) != `{"n":"one"}` {
+		t.Fatalf("b's member list misses a's member: %s", m.DataString())
+	}
+	if m := a1.expect(protocol.EventMemberAdded); m.DataString() != `{"user_id":"u2","user_info":{}}` {
+		t.Fatalf("member_added across nodes: %s", m.DataString())
+	}
+	b1 := connect(t, b, "key") // u1's second connection, on the other node
+	if m := b1.joinPresence("presence-room", "u1", `{"n":"one"}`); m.Event != protocol.EventSubscriptionSucceeded {
+		t.Fatalf("join: %s", m.Event)
+	}
+	a1.c.Gone(nil) // u1 left node a but is still on node b
+	b2.quiet()     // so nobody hears member_removed
+	b1.c.Gone(nil)
+	if m := b2.expect(protocol.EventMemberRemoved); m.DataString() != `{"user_id":"u1"}` {
+		t.Fatalf("member_removed %s", m.DataString())
+	}
+	b2.c.Gone(nil)
+	waitFor(t, "vacated webhook", func() bool { return hooks.count(WebhookChannelVacated, "presence-room") == 1 })
+	for kind, want := range map[WebhookKind]int{WebhookChannelOccupied: 1, WebhookMemberAdded: 2, WebhookMemberRemoved: 2} {
+		if n := hooks.count(kind, "presence-room"); n != want {
+			t.Errorf("%s fired %d times, want %d (once per cluster-wide transition)", kind, n, want)
+		}
+	}
+}
+
+func TestClusterOccupancyWebhooksOnce(t *testing.T) {
+	hub := newHub()
+	hooks := &hookLog{}
+	a, _ := clusterNode(t, hub, "a", hooks)
+	b, _ := clusterNode(t, hub, "b", hooks)
+	c, _ := clusterNode(t, hub, "c", hooks)
+	var clients []*client
+	for _, e := range []*Engine{a, b, c, a, b} {
+		cl := connect(t, e, "key")
+		cl.mustSubscribe("room")
+		clients = append(clients, cl)
+	}
+	waitFor(t, "counts converge", func() bool { return subscriptions(t, c, "room") == 5 && subscriptions(t, a, "room") == 5 })
+	for _, cl := range clients {
+		cl.c.Gone(nil)
+	}
+	waitFor(t, "vacated", func() bool { return hooks.count(WebhookChannelVacated, "room") == 1 })
+	if n := hooks.count(WebhookChannelOccupied, "room"); n != 1 {
+		t.Fatalf("occupied fired %d times across 3 nodes, want 1", n)
+	}
+}
+
+func TestClusterNodeCrashCleanup(t *testing.T) {
+	hub := newHub()
+	hooks := &hookLog{} // the survivor's: the "crashed" node keeps running here
+	a, _ := clusterNode(t, hub, "a", hooks)
+	b, bbus := clusterNode(t, hub, "b", nil)
+	ca, cb := connect(t, a, "key"), connect(t, b, "key")
+	ca.joinPresence("presence-x", "u1", `{}`)
+	cb.joinPresence("presence-x", "u2", `{}`)
+	ca.expect(protocol.EventMemberAdded)
+	waitFor(t, "a counts b's subscriber", func() bool { return subscriptions(t, a, "presence-x") == 2 })
+	bbus.crash() // no goodbye: a must notice the silence
+	if m := ca.expect(protocol.EventMemberRemoved); m.DataString() != `{"user_id":"u2"}` {
+		t.Fatalf("after the crash: %s", m.DataString())
+	}
+	if n := subscriptions(t, a, "presence-x"); n != 1 {
+		t.Fatalf("subscription_count %d after the crash, want 1", n)
+	}
+	if members(t, a, "presence-x") != 1 {
+		t.Fatal("ghost member after the crash")
+	}
+	waitFor(t, "member_removed webhook", func() bool { return hooks.count(WebhookMemberRemoved, "presence-x") == 1 })
+}
+
+func TestClusterGracefulLeave(t *testing.T) {
+	hub := newHub()
+	a, _ := clusterNode(t, hub, "a", nil)
+	b, err := New(Options{Apps: staticApps{testApp()}, Shards: 1, Bus: hub.bus(), NodeName: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, cb := connect(t, a, "key"), connect(t, b, "key")
+	ca.joinPresence("presence-y", "u1", `{}`)
+	cb.joinPresence("presence-y", "u2", `{}`)
+	ca.expect(protocol.EventMemberAdded)
+	if err := b.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ca.expect(protocol.EventMemberRemoved) // at once, not after the node timeout
+}
+
+func TestClusterBusOutageAndResync(t *testing.T) {
+	hub := newHub()
+	a, abus := clusterNode(t, hub, "a", nil)
+	b, _ := clusterNode(t, hub, "b", nil)
+	ca, cb := connect(t, a, "key"), connect(t, b, "key")
+	ca.mustSubscribe("news")
+	cb.mustSubscribe("news")
+	waitFor(t, "counts", func() bool { return subscriptions(t, a, "news") == 2 })
+	abus.setDown(true)
+	publish(t, a, "news", "local", "1", "") // still served locally
+	ca.expect("local")
+	ca2 := connect(t, a, "key") // new connections and presence keep working
+	ca2.joinPresence("presence-z", "u5", `{}`)
+	abus.setDown(false)
+	waitFor(t, "b resynchronised a's member", func() bool { return members(t, b, "presence-z") == 1 })
+	publish(t, a, "news", "again", "2", "")
+	cb.expect("again")
+}
+
+func TestClusterWatchlist(t *testing.T) {
+	hub := newHub()
+	a, _ := clusterNode(t, hub, "a", nil)
+	b, _ := clusterNode(t, hub, "b", nil)
+	w := connect(t, a, "key")
+	w.signin(`{"id":"watcher","watchlist":["friend"]}`)
+	w.expect(protocol.EventSigninSuccess)
+	w.expect(protocol.EventWatchlist) // friend offline
+	f := connect(t, b, "key")
+	f.signin(`{"id":"friend"}`)
+	if m := w.expect(protocol.EventWatchlist); string(m.Data) != `{"events":[{"name":"online","user_ids":["friend"]}]}` {
+		t.Fatalf("online across nodes: %s", m.Data)
+	}
+	f.c.Gone(nil)
+	if m := w.expect(protocol.EventWatchlist); string(m.Data) != `{"events":[{"name":"offline","user_ids":["friend"]}]}` {
+		t.Fatalf("offline across nodes: %s", m.Data)
+	}
+}
+
+func TestClusterAppQuota(t *testing.T) {
+	hub := newHub()
+	app := testApp()
+	app.MaxConnections = 2
+	a, _ := clusterNode(t, hub, "a", nil, app)
+	b, _ := clusterNode(t, hub, "b", nil, app)
+	connect(t, a, "key")
+	connect(t, b, "key")
+	waitFor(t, "b knows a's connection", func() bool { return b.cluster.remoteConns(b.runtimeFor(app)) == 1 })
+	cl := &client{t: t, e: b, tr: &fakeTransport{}}
+	if _, err := b.Connect(ConnectRequest{AppKey: "key"}, cl.tr); err == nil {
+		t.Fatal("third connection admitted over a cluster-wide quota of 2")
+	}
+	cl.expectClose(4004)
+}
