@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +265,19 @@ func TestSubscriptionCountEvents(t *testing.T) {
 	}
 	b.c.Gone(nil)
 	a.expect(protocol.EventSubscriptionCount)
+}
+
+// TestPublishRightAfterSubscriptionSucceeded: an event published after the
+// client saw subscription_succeeded always reaches it (the e2e suite once
+// caught the acknowledgement overtaking the fan-out index).
+func TestPublishRightAfterSubscriptionSucceeded(t *testing.T) {
+	e := newEngine(t, Options{Shards: 2})
+	for i := range 300 {
+		cl := connect(t, e, "key")
+		channel := "race-" + strconv.Itoa(i)
+		cl.mustSubscribe(channel)
+		publish(t, e, channel, "evt", "x", "")
+		cl.expect("evt")
+		cl.c.Gone(nil)
+	}
 }

@@ -168,6 +168,14 @@ func (c *Conn) send(msg []byte) {
 	c.w.push(job{kind: jobSend, conn: c, f: f.seal(p, 1)})
 }
 
+// ack queues subscription_succeeded and makes c live in key's fan-out
+// index when the worker delivers it (see worker.indexAdd).
+func (c *Conn) ack(key chanKey, msg []byte) {
+	f := c.e.frames.get()
+	p := append(f.payload(), msg...)
+	c.w.push(job{kind: jobAck, conn: c, key: key, f: f.seal(p, 1)})
+}
+
 // sendRaw queues bytes that are already a complete WebSocket frame.
 func (c *Conn) sendRaw(b []byte) {
 	c.w.push(job{kind: jobSend, conn: c, f: c.e.frames.raw(b)})

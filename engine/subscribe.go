@@ -187,11 +187,11 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		before := ch.holders()
 		ch.subs++
 		t.count, t.occupied, t.countChanged, t.edge = ch.total(), before == 0, true, ch.subs == 1
-		c.send(succeeded(sub.name, ch, sub.kind))
+		c.w.indexAdd(key, c)
+		c.ack(key, succeeded(sub.name, ch, sub.kind))
 		if sub.cache {
 			t.cacheMiss = !e.replayCache(c, key)
 		}
-		c.w.indexAdd(key, c)
 		if t.member {
 			e.broadcast(key, protocol.AppendEvent(nil, protocol.EventMemberAdded, sub.name, memberJSON(sub.userID, info), ""), c.id)
 		}

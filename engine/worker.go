@@ -17,6 +17,7 @@ const (
 	jobAdd                     // adopt conn, then deliver f (connection_established)
 	jobClose                   // close conn with code after delivering f (may be nil)
 	jobCloseAll                // shutdown: close every conn with 4200
+	jobAck                     // make conn live in key's index, then deliver f
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -55,7 +56,7 @@ type worker struct {
 	// Written by subscribing goroutines, read by the worker while it
 	// processes a publish.
 	subMu sync.RWMutex
-	subs  map[chanKey]map[*Conn]struct{}
+	subs  map[chanKey]map[*Conn]bool // value: live (acknowledged)
 
 	// Owned by the worker goroutine.
 	conns map[*Conn]struct{}
@@ -77,7 +78,7 @@ func newWorker(e *Engine, id int) *worker {
 		wake:  make(chan struct{}, 1),
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
-		subs:  make(map[chanKey]map[*Conn]struct{}),
+		subs:  make(map[chanKey]map[*Conn]bool),
 		conns: make(map[*Conn]struct{}),
 	}
 	w.wheel.init(time.Now())
@@ -155,6 +156,15 @@ func (w *worker) process(j *job) {
 		w.queue(j.conn, j.f.b)
 	case jobClose:
 		w.closeConn(j.conn, j.f, j.code, j.reason)
+	case jobAck:
+		w.subMu.Lock()
+		if set := w.subs[j.key]; set != nil {
+			if _, ok := set[j.conn]; ok {
+				set[j.conn] = true
+			}
+		}
+		w.subMu.Unlock()
+		w.queue(j.conn, j.f.b)
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
@@ -165,8 +175,8 @@ func (w *worker) process(j *job) {
 // fanout queues a publish for every subscriber of the key this worker owns.
 func (w *worker) fanout(j *job) {
 	w.subMu.RLock()
-	for c := range w.subs[j.key] {
-		if j.except != "" && c.id == j.except {
+	for c, live := range w.subs[j.key] {
+		if !live || j.except != "" && c.id == j.except {
 			continue
 		}
 		w.queue(c, j.f.b)
@@ -277,14 +287,20 @@ func (w *worker) check(c *Conn, now int64) int64 {
 
 // indexAdd and indexRemove maintain the fan-out index. Callers hold the
 // channel's registry shard lock, which orders them with presence events.
+//
+// A new entry is not live: publishes skip it until the worker processes
+// the jobAck that carries subscription_succeeded. So a publish queued
+// before the acknowledgement is not delivered, and one queued after it is
+// delivered after it, whatever the timing; and the key is in the index at
+// once, so no publisher skips this worker.
 func (w *worker) indexAdd(k chanKey, c *Conn) {
 	w.subMu.Lock()
 	set := w.subs[k]
 	if set == nil {
-		set = make(map[*Conn]struct{})
+		set = make(map[*Conn]bool)
 		w.subs[k] = set
 	}
-	set[c] = struct{}{}
+	set[c] = false
 	w.subMu.Unlock()
 }
 

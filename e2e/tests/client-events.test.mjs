@@ -81,6 +81,7 @@ describe('client events', () => {
       () => `pusher:error 4301 (errors so far ${JSON.stringify(framesOf(a, 'pusher:error'))})`,
     );
     assert.equal(errFrame.data.code, 4301);
+    assert.equal(errFrame.channel, name, 'the 4301 error names the channel');
     await barrier(RATE_LIMITED, chA, name);
     assert.ok(gotB.length >= 1, 'some events got through');
     assert.ok(gotB.length < 30, `the limit dropped some events (delivered ${gotB.length})`);

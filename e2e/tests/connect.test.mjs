@@ -42,8 +42,10 @@ async function assertPusherJsRefused(client, code) {
 }
 
 let server;
+let startupOutput;
 before(async () => {
   server = await startServer('config.json');
+  startupOutput = server.output();
 });
 after(async () => {
   await closeAll();
@@ -143,5 +145,24 @@ describe('connect', () => {
     // and the server still serves other connections
     const other = raw(server, { appId: MAIN });
     await other.ready();
+  });
+
+  it('a binary frame gets an error or a clean close; the server keeps serving', async () => {
+    const c = raw(server, { appId: MAIN });
+    await c.ready();
+    c.ws.send(Buffer.from([0xde, 0xad, 0xbe, 0xef]), { binary: true });
+    await waitFor(
+      () => c.frames.some((f) => f.event === 'pusher:error') || c.closeInfo,
+      5000,
+      'pusher:error or close after a binary frame',
+    );
+    if (c.closeInfo) assert.ok(c.closeInfo.code >= 1000, `close code ${c.closeInfo.code}`);
+    const other = raw(server, { appId: MAIN });
+    await other.ready();
+  });
+
+  it('start-up prints exactly one line', () => {
+    const lines = startupOutput.trim().split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, `start-up output:\n${startupOutput}`);
   });
 });

@@ -28,8 +28,8 @@ afterEach(closeAll);
 describe('server-initiated ping', () => {
   it('pusher-js adopts activity_timeout 1 and stays connected (it answers pings)', async () => {
     const c = await connect(server, MAIN);
-    const [est] = c.rec.frames.filter((f) => f.event === 'pusher:connection_established');
-    assert.equal(est.data.activity_timeout, 1);
+    // pusher-js takes min(its own 120 s, the server's activity_timeout)
+    assert.equal(c.connection.activityTimeout, activity);
     const socketId = c.connection.socket_id;
     await holds(
       () => c.connection.state === 'connected' && c.connection.socket_id === socketId,
