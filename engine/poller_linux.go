@@ -14,14 +14,17 @@ const pollReadSize = 64 << 10
 // One goroutine per worker blocks in epoll_wait; a connection costs an
 // entry in conns and nothing else while idle.
 type poller struct {
-	epfd   int
-	wakeR  int // read end of the stop pipe, registered in epfd
-	wakeW  int
-	mu     sync.Mutex
-	conns  map[int32]*Conn
-	buf    []byte
-	events [128]syscall.EpollEvent
-	done   chan struct{}
+	epfd  int
+	wakeR int // read end of the stop pipe, registered in epfd
+	wakeW int
+	mu    sync.Mutex
+	conns map[int32]*Conn
+	buf   []byte
+	// scratch is the unmask space of every connection this poller feeds
+	// (it feeds them one at a time), so idle connections keep none.
+	scratch []byte
+	events  [128]syscall.EpollEvent
+	done    chan struct{}
 
 	// Read in progress, kept here so the RawConn callback allocates
 	// nothing; only the poller goroutine uses them.
@@ -64,6 +67,7 @@ func (p *poller) add(c *Conn, raw syscall.RawConn) error {
 		return err
 	}
 	c.raw, c.fd = raw, int32(fd)
+	c.fr.Scratch = &p.scratch
 	p.mu.Lock()
 	p.conns[int32(fd)] = c
 	p.mu.Unlock()

@@ -28,6 +28,10 @@ func (s *Server) postEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError
 	if aerr != nil {
 		return aerr
 	}
+	// One unit per channel, as Soketi counts and Pusher bills.
+	if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, len(ev.Channels), app.MaxBackendEventsPerSecond); aerr != nil {
+		return aerr
+	}
 	if err := s.eng.Publish(s.ctx, app, ev); err != nil {
 		return engineError(err)
 	}
@@ -81,6 +85,10 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		events[i] = ev
 		f := parseInfo(b.Batch[i].Info)
 		withInfo = withInfo || f.userCount || f.subscriptionCount
+	}
+	// A batch counts its events; refused, none is published.
+	if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, len(events), app.MaxBackendEventsPerSecond); aerr != nil {
+		return aerr
 	}
 	for _, ev := range events {
 		if err := s.eng.Publish(s.ctx, app, ev); err != nil {

@@ -67,8 +67,18 @@ type testServer struct {
 // ends. tweak, when not nil, adjusts the httpapi options.
 func startServer(t *testing.T, tweak func(*Options)) *testServer {
 	t.Helper()
+	return startServerWith(t, nil, tweak)
+}
+
+// startServerWith is startServer with engine options adjusted by engTweak.
+func startServerWith(t *testing.T, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
+	t.Helper()
 	apps := testApps()
-	eng, err := engine.New(engine.Options{Apps: apps, Shards: 2})
+	eopts := engine.Options{Apps: apps, Shards: 2}
+	if engTweak != nil {
+		engTweak(&eopts)
+	}
+	eng, err := engine.New(eopts)
 	if err != nil {
 		t.Fatalf("engine.New: %v", err)
 	}
@@ -222,7 +232,13 @@ type wsClient struct {
 // dial connects to /app/{key} and waits for connection_established.
 func (ts *testServer) dial(t *testing.T) *wsClient {
 	t.Helper()
-	c, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/app/"+testKey+"?protocol=7&client=js&version=8.4.0", nil)
+	return ts.dialWith(t, websocket.DefaultDialer, "ws", nil)
+}
+
+// dialWith dials with d over scheme (ws or wss), sending hdr.
+func (ts *testServer) dialWith(t *testing.T, d *websocket.Dialer, scheme string, hdr http.Header) *wsClient {
+	t.Helper()
+	c, resp, err := d.Dial(scheme+"://"+ts.addr+"/app/"+testKey+"?protocol=7&client=js&version=8.4.0", hdr)
 	if err != nil {
 		t.Fatalf("dial: %v (%v)", err, resp)
 	}

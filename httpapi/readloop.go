@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/sockudo/sockudo-go/engine"
@@ -43,12 +44,18 @@ func readLoop(c *engine.Conn, r io.Reader) {
 // handler returns. An expired deadline makes the read return at once
 // whether or not anything was buffered. It reports whether the connection
 // is still open.
-func drainBuffered(c *engine.Conn, nc net.Conn) bool {
+func drainBuffered(c *engine.Conn, nc net.Conn, pool *sync.Pool) bool {
 	if err := nc.SetReadDeadline(time.Unix(1, 0)); err != nil {
 		return false
 	}
 	defer nc.SetReadDeadline(time.Time{})
-	buf := make([]byte, readBufferSize)
+	bp, _ := pool.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, readBufferSize)
+		bp = &b
+	}
+	defer pool.Put(bp)
+	buf := *bp
 	for {
 		n, err := nc.Read(buf)
 		if n > 0 && c.Feed(buf[:n]) != nil {

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +64,32 @@ type Options struct {
 	// letting the engine poll the sockets (epoll). For comparison and for
 	// platforms without epoll; the engine falls back by itself there.
 	GoroutineReads bool
+
+	// RateLimits, when not nil, limits API requests and upgrades per
+	// client IP (rate_limiter.enabled). The per-app quotas
+	// MaxBackendEventsPerSecond and MaxReadRequestsPerSecond apply always.
+	RateLimits *RateLimits
+	// Limiter counts for RateLimits and the per-app quotas; nil → a
+	// NewMemoryLimiter(0) of the Server's own.
+	Limiter Limiter
+	// LimitObserver, when not nil, is told about every rate-limit refusal.
+	LimitObserver RateLimitObserver
+	// CORS, when not nil, sets CORS headers on the HTTP API's answers and
+	// answers preflight requests.
+	CORS *CORS
+	// TLS, when not nil, serves https and wss: Serve wraps its listener.
+	// Use CertReloader.TLSConfig to reload certificates while running.
+	// TLS sockets cannot be polled: each upgraded one costs a reader
+	// goroutine, and its writes go through the engine's flusher.
+	TLS *tls.Config
+	// MaxHeaderBytes bounds the request line and headers (431 above it);
+	// 0 → DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// MaxURLBytes bounds the request target (414); 0 → DefaultMaxURLBytes.
+	MaxURLBytes int
+	// MaxQueryParams bounds the query parameters (400);
+	// 0 → DefaultMaxQueryParams.
+	MaxQueryParams int
 }
 
 // Server is the HTTP side of one node: the WebSocket upgrade on /app/{key}
@@ -75,6 +103,15 @@ type Server struct {
 	limit        int
 	writeTimeout time.Duration
 	pollReads    bool
+	drainBufs    sync.Pool // *[]byte for drainBuffered
+
+	rates    RateLimits
+	limiter  Limiter
+	limitObs RateLimitObserver
+	cors     *cors
+	tls      *tls.Config
+	maxURL   int
+	maxQuery int
 
 	// ctx is the context of engine calls. A *fasthttp.RequestCtx is not
 	// used: its Done panics outside a fasthttp.Server (handler tests) and
@@ -99,7 +136,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Apps == nil {
 		return nil, errors.New("httpapi: Options.Apps is required")
 	}
-	if opts.RequestLimitBytes < 0 || opts.WriteTimeout < 0 || opts.HandshakeTimeout < 0 {
+	if opts.RequestLimitBytes < 0 || opts.WriteTimeout < 0 || opts.HandshakeTimeout < 0 ||
+		opts.MaxHeaderBytes < 0 || opts.MaxURLBytes < 0 || opts.MaxQueryParams < 0 {
 		return nil, errors.New("httpapi: negative limit or timeout in Options")
 	}
 	s := &Server{
@@ -111,12 +149,24 @@ func New(opts Options) (*Server, error) {
 		limit:        orDefault(opts.RequestLimitBytes, DefaultRequestLimitBytes),
 		writeTimeout: orDefault(opts.WriteTimeout, DefaultWriteTimeout),
 		pollReads:    !opts.GoroutineReads,
+		limiter:      opts.Limiter,
+		limitObs:     opts.LimitObserver,
+		cors:         newCORS(opts.CORS),
+		tls:          opts.TLS,
+		maxURL:       orDefault(opts.MaxURLBytes, DefaultMaxURLBytes),
+		maxQuery:     orDefault(opts.MaxQueryParams, DefaultMaxQueryParams),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if opts.RateLimits != nil {
+		s.rates = *opts.RateLimits
+	}
+	if s.limiter == nil {
+		s.limiter = NewMemoryLimiter(0)
+	}
 	s.upgrader = newUpgrader()
-	s.handler = s.routes().Handler
+	s.handler = s.guard(s.routes().Handler)
 	s.srv = &fasthttp.Server{
 		Handler:               s.handler,
 		ErrorHandler:          s.parseError,
@@ -125,6 +175,7 @@ func New(opts Options) (*Server, error) {
 		WriteTimeout:          s.writeTimeout,
 		IdleTimeout:           idleTimeout,
 		MaxRequestBodySize:    s.limit,
+		ReadBufferSize:        orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
 		KeepHijackedConns:     true, // the engine owns upgraded sockets
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
@@ -147,6 +198,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
+	if s.tls != nil {
+		// Wrapped after recording ln: Shutdown closes the TCP listener.
+		ln = tls.NewListener(ln, s.tls)
+	}
 	err := s.srv.Serve(ln)
 	s.mu.Lock()
 	closed := s.closed
@@ -182,7 +237,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) routes() *router.Router {
 	r := router.New()
 	// Redirects would answer API clients with 301/308 they do not follow
-	// with a signature; OPTIONS is left to the future CORS handler.
+	// with a signature; preflight OPTIONS are answered by guard (CORS).
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.HandleOPTIONS = false
@@ -198,14 +253,17 @@ func (s *Server) routes() *router.Router {
 		writeError(ctx, http.StatusInternalServerError, "internal error")
 	}
 
-	s.handle(r, http.MethodGet, "/app/{key}", s.upgrade)
+	s.handle(r, http.MethodGet, "/app/{key}", s.ipLimited(LimitWebSocket, s.rates.WebSocket, s.upgrade))
 
-	s.handle(r, http.MethodPost, "/apps/{app_id}/events", s.signed(s.postEvents))
-	s.handle(r, http.MethodPost, "/apps/{app_id}/batch_events", s.signed(s.postBatchEvents))
-	s.handle(r, http.MethodGet, "/apps/{app_id}/channels", s.signed(s.getChannels))
-	s.handle(r, http.MethodGet, "/apps/{app_id}/channels/{channel_name}", s.signed(s.getChannel))
-	s.handle(r, http.MethodGet, "/apps/{app_id}/channels/{channel_name}/users", s.signed(s.getUsers))
-	s.handle(r, http.MethodPost, "/apps/{app_id}/users/{user_id}/terminate_connections", s.signed(s.terminateUser))
+	api := func(method, pattern string, h apiHandler) {
+		s.handle(r, method, pattern, s.ipLimited(LimitAPI, s.rates.API, s.signed(h)))
+	}
+	api(http.MethodPost, "/apps/{app_id}/events", s.postEvents)
+	api(http.MethodPost, "/apps/{app_id}/batch_events", s.postBatchEvents)
+	api(http.MethodGet, "/apps/{app_id}/channels", s.reads(s.getChannels))
+	api(http.MethodGet, "/apps/{app_id}/channels/{channel_name}", s.reads(s.getChannel))
+	api(http.MethodGet, "/apps/{app_id}/channels/{channel_name}/users", s.reads(s.getUsers))
+	api(http.MethodPost, "/apps/{app_id}/users/{user_id}/terminate_connections", s.terminateUser)
 
 	for _, m := range []string{http.MethodGet, http.MethodHead} {
 		s.handle(r, m, "/up", s.up)
@@ -215,6 +273,41 @@ func (s *Server) routes() *router.Router {
 	}
 	s.handle(r, http.MethodGet, "/usage", s.usage)
 	return r
+}
+
+// guard runs before routing: absurd request targets are refused
+// (checkRequest) and CORS applied, preflights answered there.
+func (s *Server) guard(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if aerr := s.checkRequest(ctx); aerr != nil {
+			writeError(ctx, aerr.status, aerr.msg)
+			s.observeUnrouted(ctx)
+			return
+		}
+		if s.cors != nil && !bytes.HasPrefix(ctx.Path(), []byte("/app/")) && s.cors.apply(ctx) {
+			s.observeUnrouted(ctx)
+			return
+		}
+		next(ctx)
+	}
+}
+
+// observeUnrouted reports a request answered before routing.
+func (s *Server) observeUnrouted(ctx *fasthttp.RequestCtx) {
+	if s.obs != nil {
+		s.obs.ObserveHTTP("", methodLabel(ctx), ctx.Response.StatusCode(), 0,
+			len(ctx.Request.Body()), len(ctx.Response.Body()))
+	}
+}
+
+// reads counts h against the app's max_read_requests_per_second.
+func (s *Server) reads(h apiHandler) apiHandler {
+	return func(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
+		if aerr := s.takeApp(ctx, LimitReadRequests, app.ID, 1, app.MaxReadRequestsPerSecond); aerr != nil {
+			return aerr
+		}
+		return h(ctx, app)
+	}
 }
 
 // handle registers h for method and pattern, observed under pattern.
@@ -246,9 +339,7 @@ func (s *Server) observed(route, method string, h fasthttp.RequestHandler) fasth
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	status, msg := parseErrorStatus(err)
 	writeError(ctx, status, msg)
-	if s.obs != nil {
-		s.obs.ObserveHTTP("", methodLabel(ctx), status, 0, 0, len(ctx.Response.Body()))
-	}
+	s.observeUnrouted(ctx)
 }
 
 // methodLabel returns the request method if it is a standard one, else

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -21,6 +23,7 @@ type transport struct {
 	raw     syscall.RawConn // nil when conn has no file descriptor
 	timeout time.Duration
 	iovs    *iovecPool
+	closed  atomic.Bool
 
 	// State of the TryWrite in progress, kept here rather than captured
 	// by a closure so a write allocates nothing. Safe because TryWrite is
@@ -50,11 +53,16 @@ func newTransport(nc net.Conn, timeout time.Duration, iovs *iovecPool) *transpor
 
 // TryWrite writes a prefix of bufs with one writev(2) and never waits:
 // a full socket buffer is 0 bytes written, not an error. Sockets without a
-// descriptor (TLS later, in-memory pipes in tests) fall back to a blocking
-// write bounded by the write timeout.
+// descriptor (TLS, in-memory pipes) take nothing here: 0 bytes hands the
+// frames to the engine's flusher goroutine and its blocking Write, since a
+// TLS record write cannot be abandoned half-way and would otherwise stall
+// the worker, and every connection on it, behind one slow reader.
 func (t *transport) TryWrite(bufs [][]byte) (int, error) {
 	if t.raw == nil {
-		return t.writeBlocking(bufs)
+		if t.closed.Load() {
+			return 0, net.ErrClosed
+		}
+		return 0, nil
 	}
 	t.pending = bufs
 	err := t.raw.Write(t.writev)
@@ -110,21 +118,6 @@ func writev(fd uintptr, iovs []syscall.Iovec) (int, error) {
 	}
 }
 
-// writeBlocking writes all of bufs within the write timeout.
-func (t *transport) writeBlocking(bufs [][]byte) (int, error) {
-	_ = t.conn.SetWriteDeadline(time.Now().Add(t.timeout))
-	defer t.conn.SetWriteDeadline(time.Time{})
-	total := 0
-	for _, b := range bufs {
-		n, err := t.conn.Write(b)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
 // Write writes all of p, blocking at most the write timeout; the engine
 // uses it for a slow reader's leftovers. The deadline is cleared again so
 // that it cannot fail a later TryWrite.
@@ -135,8 +128,17 @@ func (t *transport) Write(p []byte) error {
 	return err
 }
 
-// Close closes the socket; the connection's read loop then ends.
-func (t *transport) Close() error { return t.conn.Close() }
+// Close closes the socket; the connection's read loop then ends. A TLS
+// socket is closed underneath, without a close_notify alert: the WebSocket
+// close frame already ended the session, and the alert is a write that
+// could wait on a reader that stopped reading.
+func (t *transport) Close() error {
+	t.closed.Store(true)
+	if tc, ok := t.conn.(*tls.Conn); ok {
+		return tc.NetConn().Close()
+	}
+	return t.conn.Close()
+}
 
 // errNoDescriptor: the socket cannot be polled (TLS, in-memory pipes).
 var errNoDescriptor = errors.New("httpapi: socket has no file descriptor")

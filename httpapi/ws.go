@@ -68,7 +68,7 @@ func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn) {
 		// closed the socket.
 		return
 	}
-	if s.pollReads && drainBuffered(c, nc) && c.Poll() {
+	if s.pollReads && drainBuffered(c, nc, &s.drainBufs) && c.Poll() {
 		return
 	}
 	readLoop(c, nc)

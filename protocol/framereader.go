@@ -40,6 +40,12 @@ type FrameReader struct {
 	// MaxMessage is the largest message (after reassembly) accepted, in
 	// bytes. Zero means 64 KiB.
 	MaxMessage int
+	// Scratch, when set, is unmask space shared with other readers that
+	// are fed by the same goroutine (one epoll loop feeding many
+	// connections): the reader then keeps no scratch of its own, so an
+	// idle connection holds nothing. It may be grown (up to 4 KiB); its
+	// contents are only valid until fn returns.
+	Scratch *[]byte
 
 	hdr  [maxClientHeader]byte // a header split across Feed calls
 	nhdr int
@@ -276,6 +282,11 @@ func (r *FrameReader) unmaskScratch(src []byte) []byte {
 	switch {
 	case len(src) > scratchMax:
 		out = make([]byte, len(src)) // not kept: see scratchMax
+	case r.Scratch != nil:
+		if len(src) > cap(*r.Scratch) {
+			*r.Scratch = make([]byte, max(len(src), scratchKeep))
+		}
+		out = (*r.Scratch)[:len(src)]
 	case len(src) > cap(r.scratch):
 		r.scratch = make([]byte, max(len(src), scratchKeep))
 		fallthrough

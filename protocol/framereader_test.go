@@ -326,3 +326,23 @@ func TestFrameReaderPayloadScratchReuse(t *testing.T) {
 		t.Fatalf("%q %v", got, err)
 	}
 }
+
+// TestFrameReaderSharedScratch: with a shared scratch the reader keeps no
+// buffer of its own between Feeds, and messages are still right.
+func TestFrameReaderSharedScratch(t *testing.T) {
+	var shared []byte
+	a, b := FrameReader{Scratch: &shared}, FrameReader{Scratch: &shared}
+	var got []string
+	fn := func(_ Opcode, p []byte) error { got = append(got, string(p)); return nil }
+	for _, r := range []*FrameReader{&a, &b, &a} {
+		if err := r.Feed(clientFrame(true, OpText, []byte(`{"event":"pusher:ping"}`)), fn); err != nil {
+			t.Fatal(err)
+		}
+		if r.scratch != nil {
+			t.Fatal("reader kept its own scratch despite a shared one")
+		}
+	}
+	if len(got) != 3 || got[2] != `{"event":"pusher:ping"}` || cap(shared) == 0 {
+		t.Fatalf("got %q, shared cap %d", got, cap(shared))
+	}
+}
