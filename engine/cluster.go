@@ -232,7 +232,7 @@ func (c *cluster) Message(b []byte) {
 	e := c.e
 	switch m.T {
 	case msgPublish:
-		e.publishLocal(e.runtimeByID(m.App), &m)
+		e.publishLocal(e.runtimeByID(m.App), m.Channels, m.Event, m.Data, m.User, m.Except, m.Cache)
 	case msgTerminate:
 		e.terminateLocal(e.runtimeByID(m.App), m.User)
 	case msgJoin, msgLeave:

@@ -23,18 +23,20 @@ func (e *Engine) appOf(rt *appRuntime) *App {
 	return a
 }
 
-// publishLocal delivers a publish to this node's connections.
-func (e *Engine) publishLocal(rt *appRuntime, m *busMsg) {
-	for _, name := range m.Channels {
+// publishLocal delivers an event to this node's subscribers of channels;
+// cache says whether cache channels keep it (HTTP publishes, not client
+// events).
+func (e *Engine) publishLocal(rt *appRuntime, channels []string, event, data, userID, except string, cache bool) {
+	for _, name := range channels {
 		if id, ok := protocol.ServerToUserID(name); ok {
-			e.sendToUser(rt, id, protocol.AppendEvent(nil, m.Event, name, m.Data, ""))
+			e.sendToUser(rt, id, protocol.AppendEvent(nil, event, name, data, ""))
 			continue
 		}
 		key := chanKey{rt, name}
-		if _, cache := protocol.ParseChannel(name); cache && m.Cache {
-			e.storeCache(key, m.Event, m.Data)
+		if _, isCache := protocol.ParseChannel(name); isCache && cache {
+			e.storeCache(key, event, data)
 		}
-		e.publishEvent(key, m.Event, m.Data, m.User, m.Except)
+		e.publishEvent(key, event, data, userID, except)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 // #server-to-user-{id} channel reaches every connection signed in as id).
 // Each channel's frame is encoded once; Publish does not wait for writes.
 func (e *Engine) Publish(_ context.Context, app *App, ev *Event) error {
-	m := busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name, Data: ev.Data, Except: ev.SocketID, Cache: true}
-	e.publishLocal(e.runtimeFor(app), &m)
-	e.cluster.publish(&m)
+	e.publishLocal(e.runtimeFor(app), ev.Channels, ev.Name, ev.Data, "", ev.SocketID, true)
+	if e.cluster.enabled() {
+		e.cluster.publish(&busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name,
+			Data: ev.Data, Except: ev.SocketID, Cache: true})
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package expose
 
 import (
+	"strings"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/sockudo/sockudo-go/engine"
 )
@@ -59,6 +61,9 @@ type Options struct {
 	Prefix string
 	// Logger receives the listener's errors; nil discards them.
 	Logger *slog.Logger
+	// Pprof serves Go's profiles under /debug/pprof/ on this listener (off
+	// by default: profiles expose internals and cost CPU while taken).
+	Pprof bool
 }
 
 // DefaultRoutes returns the routes of the Pusher HTTP API and the health
@@ -97,6 +102,7 @@ type Server struct {
 	http    httpMetrics
 	obs     observed
 	handler fasthttp.RequestHandler
+	pprof   bool
 	srv     *fasthttp.Server
 
 	mu     sync.Mutex
@@ -148,6 +154,7 @@ func New(opts Options) (*Server, error) {
 	s.obs.init(s)
 	s.set.RegisterMetricsWriter(s.writeEngine)
 	s.handler = s.route
+	s.pprof = opts.Pprof
 	s.srv = &fasthttp.Server{
 		Handler:               s.handler,
 		Logger:                printfLogger{s.log},
@@ -223,6 +230,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) {
 	case "/ready":
 		s.health(ctx, true)
 	default:
+		if s.pprof && strings.HasPrefix(string(ctx.Path()), "/debug/pprof/") {
+			pprofhandler.PprofHandler(ctx)
+			return
+		}
 		writeText(ctx, http.StatusNotFound, "NOT_FOUND")
 	}
 }

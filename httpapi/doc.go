@@ -24,8 +24,12 @@
 // Every /apps route answers JSON: 200 with at least {}, errors as
 // {"error": "<message>", "code": <status>}.
 //
+// Edge: per-IP and per-app rate limits (limit.go, ratelimit.go), CORS
+// (cors.go), TLS with certificate reload (tls.go) and request-size limits
+// are Options; EDGE.md is the operator's guide.
+//
 // Sockets: after the upgrade fasthttp keeps the connection open
 // (KeepHijackedConns); the engine owns it through a Transport that writes
-// with non-blocking writev(2), and one goroutine per connection reads it
-// (readloop.go, the single place to change for readiness-driven reading).
+// with non-blocking writev(2); the engine's epoll poller reads it, or, for
+// sockets without a descriptor (TLS), one goroutine each (readloop.go).
 package httpapi

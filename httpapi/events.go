@@ -60,15 +60,30 @@ type batchBody struct {
 	Batch []eventBody `json:"batch"`
 }
 
+// getBatch returns a pooled, zeroed batch body. The decoder fills the
+// existing capacity instead of growing a slice by reflection item by item,
+// and zeroing matters: it decodes into old elements, so a member absent from
+// this request (socket_id) would otherwise keep the last request's value.
+func (s *Server) getBatch() *batchBody {
+	b, _ := s.batches.Get().(*batchBody)
+	if b == nil {
+		return &batchBody{Batch: make([]eventBody, 0, 16)}
+	}
+	clear(b.Batch[:cap(b.Batch)])
+	b.Batch = b.Batch[:0]
+	return b
+}
+
 // postBatchEvents serves POST /apps/{app_id}/batch_events. Every item is
 // validated before any is published, so a refused batch publishes nothing.
 func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
-	var b batchBody
-	if err := json.Unmarshal(ctx.PostBody(), &b); err != nil {
+	b := s.getBatch()
+	defer s.batches.Put(b)
+	if err := json.Unmarshal(ctx.PostBody(), b); err != nil {
 		return badRequest("invalid JSON body: " + err.Error())
 	}
-	if b.Batch == nil {
-		return badRequest("batch is required")
+	if len(b.Batch) == 0 {
+		return badRequest("batch is required: 1 to " + strconv.Itoa(limitsOf(app).batch) + " events")
 	}
 	l := limitsOf(app)
 	if len(b.Batch) > l.batch {

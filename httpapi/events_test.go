@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	json "github.com/goccy/go-json"
 	"net/http"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestEventValidationAppLimits(t *testing.T) {
 		requireStatus(t, ts.do(t, http.MethodPost, "/apps/3/batch_events", nil, body, small, true), status)
 	}
 	item := `{"name":"e","channel":"a","data":"x"}`
-	b(`{"batch":[]}`, 200)
+	b(`{"batch":[]}`, 400) // publishing nothing is a client mistake
 	b(`{"batch":[`+item+`,`+item+`]}`, 200)
 	b(`{"batch":[`+item+`,`+item+`,`+item+`]}`, 400)
 }
@@ -181,5 +182,24 @@ func TestSendToUser(t *testing.T) {
 	f := w.expect("note")
 	if f.Channel != "#server-to-user-u7" || f.str() != "hello" {
 		t.Fatalf("got %+v", f)
+	}
+}
+
+// TestBatchPoolForgetsPreviousRequest: the pooled batch body is decoded
+// into old elements, so a member absent now must not keep its last value
+// (a stale socket_id would exclude the wrong connection).
+func TestBatchPoolForgetsPreviousRequest(t *testing.T) {
+	s := &Server{}
+	b := s.getBatch()
+	if err := json.Unmarshal([]byte(`{"batch":[{"name":"a","socket_id":"1.2","channel":"x"}]}`), b); err != nil {
+		t.Fatal(err)
+	}
+	s.batches.Put(b)
+	b = s.getBatch()
+	if err := json.Unmarshal([]byte(`{"batch":[{"name":"b"}]}`), b); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Batch[0]; got.SocketID != "" || got.Channel != "" || got.Name != "b" {
+		t.Fatalf("reused element kept old fields: %+v", got)
 	}
 }

@@ -445,21 +445,23 @@ func TestHostileAbandonedConnections(t *testing.T) {
 	goroutines := ourGoroutines()
 	const total, wave = 10_000, 500
 	var failed atomic.Int64
+	var firstErr atomic.Value
 	for done := 0; done < total; done += wave {
 		var wg sync.WaitGroup
 		for range wave {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if !abandonOne(ts.addr) {
+				if err := abandonOne(ts.addr); err != nil {
 					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 				}
 			}()
 		}
 		wg.Wait()
 	}
 	if f := failed.Load(); f > 0 {
-		t.Fatalf("%d of %d connections were not established", f, total)
+		t.Fatalf("%d of %d connections were not established; first: %v", f, total, firstErr.Load())
 	}
 	ts.survived(t, w)
 	eventually(t, "goroutines back to baseline", func() bool { return ourGoroutines() <= goroutines+5 })
@@ -486,10 +488,10 @@ func ourGoroutines() int {
 
 // abandonOne upgrades, waits for connection_established and drops the
 // socket without a close frame, with a reset (linger 0) to be rude.
-func abandonOne(addr string) bool {
+func abandonOne(addr string) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
-		return false
+		return err
 	}
 	defer func() {
 		_ = c.(*net.TCPConn).SetLinger(0)
@@ -498,17 +500,20 @@ func abandonOne(addr string) bool {
 	req := "GET /app/" + testKey + "?protocol=7 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := c.Write([]byte(req)); err != nil {
-		return false
+		return err
 	}
 	_ = c.SetReadDeadline(time.Now().Add(waitFor))
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		return false
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	var h [2]byte
 	_, err = io.ReadFull(br, h[:]) // connection_established's header
-	return err == nil
+	return err
 }
 
 func TestOriginNotAllowed(t *testing.T) {

@@ -104,6 +104,7 @@ type Server struct {
 	writeTimeout time.Duration
 	pollReads    bool
 	drainBufs    sync.Pool // *[]byte for drainBuffered
+	batches      sync.Pool // *batchBody for postBatchEvents
 
 	rates    RateLimits
 	limiter  Limiter

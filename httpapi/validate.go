@@ -1,12 +1,9 @@
 package httpapi
 
 import (
-	"bytes"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/goccy/go-json"
 
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/protocol"
@@ -40,14 +37,15 @@ func limitsOf(app *engine.App) limits {
 }
 
 // eventBody is one event as /events and each /batch_events item carry it.
-// data stays raw so that a non-string value gets a precise refusal.
+// data is decoded once into whatever JSON value it is, so a non-string gets
+// a precise refusal without keeping and re-parsing the raw bytes.
 type eventBody struct {
-	Name     string          `json:"name"`
-	Data     json.RawMessage `json:"data"`
-	Channels []string        `json:"channels"`
-	Channel  string          `json:"channel"`
-	SocketID string          `json:"socket_id"`
-	Info     string          `json:"info"`
+	Name     string   `json:"name"`
+	Data     any      `json:"data"`
+	Channels []string `json:"channels"`
+	Channel  string   `json:"channel"`
+	SocketID string   `json:"socket_id"`
+	Info     string   `json:"info"`
 }
 
 // event validates b against l and returns the event to publish. maxChannels
@@ -76,17 +74,13 @@ func (l limits) event(b *eventBody, maxChannels int) (*engine.Event, *apiError) 
 // data decodes the data member, which must be a JSON string: Pusher
 // delivers data as a string, and both SDKs stringify objects before
 // sending, so an object here is a client bug worth reporting.
-func (l limits) data(raw json.RawMessage) (string, *apiError) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+func (l limits) data(v any) (string, *apiError) {
+	s, ok := v.(string)
+	switch {
+	case v == nil:
 		return "", badRequest("data is required")
-	}
-	if raw[0] != '"' {
+	case !ok:
 		return "", badRequest("data must be a string: JSON-encode objects and numbers before sending them")
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", badRequest("data is not a valid JSON string")
 	}
 	if len(s) > l.payloadBytes {
 		return "", &apiError{http.StatusRequestEntityTooLarge,

@@ -19,11 +19,18 @@ type flagValues struct {
 	metricsPort int
 	shards      int
 	logLevel    string
+	pprof       bool
+}
+
+// options are the command-line settings that are not part of the
+// configuration file.
+type options struct {
+	pprof bool
 }
 
 // loadConfig parses args, loads the config file and the environment, and
 // applies the flags that were set.
-func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (configs.Config, error) {
+func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Writer) (configs.Config, options, error) {
 	var fv flagValues
 	fs := flag.NewFlagSet("sockudo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,19 +41,21 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	fs.IntVar(&fv.metricsPort, "metrics-port", 0, "port of the metrics listener (config metrics.port, env METRICS_PORT)")
 	fs.IntVar(&fv.shards, "shards", 0, "number of lock shards / connection workers; 0 = GOMAXPROCS (config shards, env SHARDS)")
 	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error (config log_level, env LOG_LEVEL)")
+	fs.BoolVar(&fv.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics listener")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sockudo [flags]\n\nPrecedence: flags > environment > config file > defaults.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return configs.Config{}, err
+		return configs.Config{}, options{}, err
 	}
+	opts := options{pprof: fv.pprof}
 	if fs.NArg() > 0 {
-		return configs.Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return configs.Config{}, opts, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	cfg, warnings, err := configs.Load(fv.config, getenv)
 	if err != nil {
-		return cfg, err
+		return cfg, opts, err
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "sockudo: config warning:", w)
@@ -65,7 +74,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	apply("shards", func() { cfg.Shards = fv.shards })
 	apply("log-level", func() { cfg.LogLevel = fv.logLevel })
 	if err := cfg.Validate(); err != nil {
-		return cfg, err
+		return cfg, opts, err
 	}
-	return cfg, nil
+	return cfg, opts, nil
 }

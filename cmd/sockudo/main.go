@@ -23,7 +23,7 @@ func main() {
 
 // run is main without the exit, so tests can drive it.
 func run(args []string, stderr io.Writer) int {
-	cfg, err := loadConfig(args, os.LookupEnv, stderr)
+	cfg, opts, err := loadConfig(args, os.LookupEnv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -33,7 +33,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	n, err := start(cfg, stderr)
+	n, err := start(cfg, opts, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sockudo:", err)
 		return 1

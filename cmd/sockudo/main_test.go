@@ -32,7 +32,7 @@ func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
 	file := writeConfig(t, `{"port": 7001, "host": "127.0.0.2", "shards": 3,
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s"}]}}}`)
 	var stderr bytes.Buffer
-	cfg, err := loadConfig([]string{"--config", file, "--port", "7003"}, env(map[string]string{"PORT": "7002", "HOST": "127.0.0.3"}), &stderr)
+	cfg, _, err := loadConfig([]string{"--config", file, "--port", "7003"}, env(map[string]string{"PORT": "7002", "HOST": "127.0.0.3"}), &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,17 +43,17 @@ func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
 
 func TestBadInputIsAnErrorNamingIt(t *testing.T) {
 	var stderr bytes.Buffer
-	if _, err := loadConfig([]string{"--port", "x"}, env(nil), &stderr); err == nil {
+	if _, _, err := loadConfig([]string{"--port", "x"}, env(nil), &stderr); err == nil {
 		t.Fatal("non-numeric --port accepted")
 	}
-	if _, err := loadConfig([]string{"extra"}, env(nil), &stderr); err == nil || !strings.Contains(err.Error(), "extra") {
+	if _, _, err := loadConfig([]string{"extra"}, env(nil), &stderr); err == nil || !strings.Contains(err.Error(), "extra") {
 		t.Fatalf("stray argument: %v", err)
 	}
 	file := writeConfig(t, `{"port": "many"}`)
-	if _, err := loadConfig([]string{"--config", file}, env(nil), &stderr); err == nil || !strings.Contains(err.Error(), "port") {
+	if _, _, err := loadConfig([]string{"--config", file}, env(nil), &stderr); err == nil || !strings.Contains(err.Error(), "port") {
 		t.Fatalf("wrong type: %v", err)
 	}
-	if _, err := loadConfig([]string{"--help"}, env(nil), &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "--shards") && !strings.Contains(stderr.String(), "-shards") {
+	if _, _, err := loadConfig([]string{"--help"}, env(nil), &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "--shards") && !strings.Contains(stderr.String(), "-shards") {
 		t.Fatalf("--help: %v %q", err, stderr.String())
 	}
 }
@@ -71,12 +71,12 @@ func freePort(t *testing.T) int {
 func TestStartServeAndDrain(t *testing.T) {
 	port, mport := freePort(t), freePort(t)
 	var stderr bytes.Buffer
-	cfg, err := loadConfig([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-host", "127.0.0.1", "--metrics-port", strconv.Itoa(mport), "--shards", "2"},
+	cfg, _, err := loadConfig([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-host", "127.0.0.1", "--metrics-port", strconv.Itoa(mport), "--shards", "2"},
 		env(map[string]string{"SOCKUDO_DEFAULT_APP_ID": "1", "SOCKUDO_DEFAULT_APP_KEY": "k", "SOCKUDO_DEFAULT_APP_SECRET": "s"}), &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := start(cfg, &stderr)
+	n, err := start(cfg, options{}, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

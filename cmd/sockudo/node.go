@@ -25,10 +25,11 @@ type node struct {
 	metrics *expose.Server  // nil when metrics.enabled is false
 	hooks   *webhook.Sender // nil when no app has webhooks
 	failed  chan error
+	endEdge func() // edge.go: stops the SIGHUP certificate reload
 }
 
 // start wires the adapters from cfg and starts listening.
-func start(cfg configs.Config, stderr io.Writer) (*node, error) {
+func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	log := newLogger(cfg, stderr)
 	engApps := engineApps(cfg)
 	apps, err := appstore.NewStatic(engApps)
@@ -38,7 +39,7 @@ func start(cfg configs.Config, stderr io.Writer) (*node, error) {
 	n := &node{cfg: cfg, log: log, failed: make(chan error, 2)}
 	// The metrics server observes the engine and reads its counters, so it
 	// is built first and attached once the engine exists.
-	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log})
+	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof})
 	if err != nil {
 		return nil, err
 	}
@@ -54,14 +55,20 @@ func start(cfg configs.Config, stderr io.Writer) (*node, error) {
 		return nil, err
 	}
 	n.metrics.Attach(n.eng)
-	n.api, err = httpapi.New(httpapi.Options{
+	apiOpts := httpapi.Options{
 		Engine:            n.eng,
 		Apps:              apps,
 		Logger:            log,
 		Observer:          n.metrics,
 		RequestLimitBytes: cfg.HTTPAPI.RequestLimitInMB << 20,
 		HandshakeTimeout:  cfg.Websocket.HandshakeTimeoutMs.Duration(),
-	})
+	}
+	// Rate limits, CORS, TLS and its SIGHUP reload: edge.go.
+	if n.endEdge, err = applyEdge(cfg, log, n.metrics, &apiOpts); err != nil {
+		_ = n.eng.Shutdown(context.Background())
+		return nil, err
+	}
+	n.api, err = httpapi.New(apiOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +122,7 @@ func appIDs(apps []*engine.App) []string {
 // shutdown drains: upgrades and /ready answer 503, every socket is closed
 // with 4200, and the process waits up to shutdown_grace_period.
 func (n *node) shutdown() error {
+	n.endEdge()
 	grace := n.cfg.ShutdownGracePeriod.Duration()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()

@@ -33,11 +33,11 @@ func TestWebhooksWiredEndToEnd(t *testing.T) {
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s",
 			"webhooks": [{"url": "`+recv.URL+`", "event_types": ["channel_occupied"]}]}]}}}`)
 	var stderr bytes.Buffer
-	cfg, err := loadConfig([]string{"--config", file}, env(nil), &stderr)
+	cfg, _, err := loadConfig([]string{"--config", file}, env(nil), &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := start(cfg, &stderr)
+	n, err := start(cfg, options{}, &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/sockudo/sockudo-go/configs"
+	"github.com/sockudo/sockudo-go/httpapi"
+)
+
+// applyEdge maps the rate_limiter, cors and ssl sections onto the HTTP
+// server's options and, with TLS, starts reloading the certificate on
+// SIGHUP. obs counts rate-limit refusals (the metrics server). The
+// returned stop ends the signal handling; it is never nil.
+func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserver, o *httpapi.Options) (stop func(), err error) {
+	o.LimitObserver = obs
+	if rl := cfg.RateLimiter; rl.Enabled {
+		if rl.Driver == "redis" {
+			log.Warn("rate_limiter.driver redis is not implemented: limits are per node (memory)")
+		}
+		o.RateLimits = &httpapi.RateLimits{
+			API:       ipRule(rl.APIRateLimit),
+			WebSocket: ipRule(rl.WebsocketRateLimit),
+		}
+	}
+	if c := cfg.CORS; len(c.Origin) > 0 {
+		o.CORS = &httpapi.CORS{Origins: c.Origin, Methods: c.Methods, Headers: c.AllowedHeaders, Credentials: c.Credentials}
+	}
+	var reload func() error
+	if cfg.SSL.Enabled {
+		certs, err := httpapi.NewCertReloader(cfg.SSL.CertPath, cfg.SSL.KeyPath)
+		if err != nil {
+			return nil, err
+		}
+		o.TLS = certs.TLSConfig()
+		reload = certs.Reload
+	}
+	return onSIGHUP(log, reload), nil
+}
+
+func ipRule(r configs.RateLimit) httpapi.IPRule {
+	return httpapi.IPRule{
+		Rule:      httpapi.Rule{Max: r.MaxRequests, Window: r.WindowSeconds.Duration()},
+		TrustHops: r.TrustHops,
+	}
+}
+
+// onSIGHUP calls reload on every SIGHUP until stop. SIGHUP is caught even
+// without TLS: its default action would kill the server, and operators
+// send it to reload. A failed reload keeps the old certificate.
+func onSIGHUP(log *slog.Logger, reload func() error) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ch:
+				if reload == nil {
+					log.Info("SIGHUP: nothing to reload (ssl is off)")
+				} else if err := reload(); err != nil {
+					log.Error("SIGHUP: certificate reload failed, keeping the old one", "err", err)
+				} else {
+					log.Info("SIGHUP: TLS certificate reloaded")
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			signal.Stop(ch)
+			close(done)
+		})
+	}
+}
