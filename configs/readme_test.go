@@ -6,31 +6,45 @@ import (
 	"testing"
 )
 
-// TestReadmeEmbedsReference keeps the README's configuration section equal
-// to REFERENCE.md (headings one level deeper), so the two never drift.
-func TestReadmeEmbedsReference(t *testing.T) {
+// TestReadmeEmbedsDocs keeps each document the README embeds identical to
+// its source file (headings one level deeper), so they never drift. An
+// embedded block is
+//
+//	<!-- BEGIN path -->
+//	...
+//	<!-- END path -->
+//
+// with path relative to the repository root.
+func TestReadmeEmbedsDocs(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, err := os.ReadFile("REFERENCE.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const begin, end = "(kept identical by configs.TestReadmeEmbedsReference) -->\n", "<!-- END configs/REFERENCE.md -->"
 	s := string(readme)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatal("README.md has no embedded configuration reference")
+	for _, path := range []string{"configs/REFERENCE.md", "expose/MONITORING.md"} {
+		begin, end := "<!-- BEGIN "+path+" -->\n", "<!-- END "+path+" -->"
+		i, j := strings.Index(s, begin), strings.Index(s, end)
+		if i < 0 || j < i {
+			t.Errorf("README.md does not embed %s", path)
+			continue
+		}
+		src, err := os.ReadFile("../" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s[i+len(begin) : j]; got != demote(string(src)) {
+			t.Errorf("README.md's copy of %s differs from the file: re-embed it (see .ci/embed-docs.sh)", path)
+		}
 	}
-	var want strings.Builder
-	for _, l := range strings.Split(strings.TrimRight(string(ref), "\n"), "\n") {
+}
+
+func demote(doc string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(doc, "\n"), "\n") {
 		if strings.HasPrefix(l, "#") {
 			l = "#" + l
 		}
-		want.WriteString(l + "\n")
+		b.WriteString(l + "\n")
 	}
-	if got := s[i+len(begin) : j]; got != want.String() {
-		t.Fatal("README.md's configuration section differs from configs/REFERENCE.md: re-embed it")
-	}
+	return b.String()
 }
