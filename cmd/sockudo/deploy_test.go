@@ -28,6 +28,12 @@ func needTool(t *testing.T, tool, pkg string) string {
 	if err == nil {
 		return p
 	}
+	// nginx installs to /usr/sbin, often missing from a user's PATH.
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p, err := exec.LookPath(filepath.Join(dir, tool)); err == nil {
+			return p
+		}
+	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s not found: install the Debian package %s", tool, pkg)
 	}

@@ -20,12 +20,14 @@ type flagValues struct {
 	shards      int
 	logLevel    string
 	pprof       bool
+	reusePort   bool
 }
 
 // options are the command-line settings that are not part of the
 // configuration file.
 type options struct {
-	pprof bool
+	pprof     bool
+	reusePort bool
 }
 
 // loadConfig parses args, loads the config file and the environment, and
@@ -42,6 +44,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	fs.IntVar(&fv.shards, "shards", 0, "number of lock shards / connection workers; 0 = GOMAXPROCS (config shards, env SHARDS)")
 	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error (config log_level, env LOG_LEVEL)")
 	fs.BoolVar(&fv.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics listener")
+	fs.BoolVar(&fv.reusePort, "reuse-port", false, "bind with SO_REUSEPORT so several processes (nodes on a bus) share the port")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sockudo [flags]\n\nPrecedence: flags > environment > config file > defaults.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -49,7 +52,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	if err := fs.Parse(args); err != nil {
 		return configs.Config{}, options{}, err
 	}
-	opts := options{pprof: fv.pprof}
+	opts := options{pprof: fv.pprof, reusePort: fv.reusePort}
 	if fs.NArg() > 0 {
 		return configs.Config{}, opts, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}

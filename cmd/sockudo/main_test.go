@@ -121,3 +121,36 @@ func waitStatus(t *testing.T, url string, want int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestReusePortSharesThePort: two nodes started with --reuse-port bind the
+// same port; without it the second is refused.
+func TestReusePortSharesThePort(t *testing.T) {
+	port := freePort(t)
+	startOn := func(reuse bool) (*node, error) {
+		var stderr bytes.Buffer
+		args := []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-port", strconv.Itoa(freePort(t)), "--metrics-host", "127.0.0.1"}
+		if reuse {
+			args = append(args, "--reuse-port")
+		}
+		cfg, o, err := loadConfig(args, env(map[string]string{"SOCKUDO_DEFAULT_APP_ID": "1", "SOCKUDO_DEFAULT_APP_KEY": "k", "SOCKUDO_DEFAULT_APP_SECRET": "s"}), &stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return start(cfg, o, &stderr)
+	}
+	a, err := startOn(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.shutdown()
+	if c, err := startOn(false); err == nil {
+		c.shutdown()
+		t.Fatal("a second node without --reuse-port bound a taken port")
+	}
+	b, err := startOn(true)
+	if err != nil {
+		t.Fatalf("second node with --reuse-port: %v", err)
+	}
+	defer b.shutdown()
+	waitStatus(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/up", 200)
+}

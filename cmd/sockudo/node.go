@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"syscall"
 
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
@@ -72,14 +73,14 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := n.listen(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), n.api.Serve)
+	ln, err := n.listen(net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), o.reusePort, n.api.Serve)
 	if err != nil {
 		_ = n.eng.Shutdown(context.Background())
 		return nil, err
 	}
 	if !cfg.Metrics.Enabled {
 		n.metrics = nil
-	} else if _, err := n.listen(metricsAddr(cfg), n.metrics.Serve); err != nil {
+	} else if _, err := n.listen(metricsAddr(cfg), o.reusePort, n.metrics.Serve); err != nil {
 		_ = n.eng.Shutdown(context.Background())
 		_ = n.api.Shutdown(context.Background())
 		return nil, err
@@ -98,8 +99,12 @@ func metricsAddr(cfg configs.Config) string {
 
 // listen binds addr and serves it in the background; a serve error ends
 // the process through n.failed.
-func (n *node) listen(addr string, serve func(net.Listener) error) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+func (n *node) listen(addr string, reusePort bool, serve func(net.Listener) error) (net.Listener, error) {
+	var lc net.ListenConfig
+	if reusePort {
+		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReusePort(c) }
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
