@@ -21,7 +21,7 @@ func TestReadmeEmbedsDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(readme)
-	for _, path := range []string{"configs/REFERENCE.md", "expose/MONITORING.md"} {
+	for _, path := range []string{"configs/REFERENCE.md", "expose/MONITORING.md", "httpapi/EDGE.md"} {
 		begin, end := "<!-- BEGIN "+path+" -->\n", "<!-- END "+path+" -->"
 		i, j := strings.Index(s, begin), strings.Index(s, end)
 		if i < 0 || j < i {

@@ -60,36 +60,35 @@ func (p *poller) closeFDs() {
 	syscall.Close(p.wakeW)
 }
 
-// add registers c's socket, level-triggered.
+// add registers c's socket, level-triggered. It runs on the adapter's
+// goroutine while the worker may be closing c, so both sides hold p.mu: a
+// close that came first (state closed before remove) makes add refuse, and
+// a close that comes later finds the registration to undo before the
+// descriptor is closed, so a reused descriptor number is never read for c.
 func (p *poller) add(c *Conn, raw syscall.RawConn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.state.Load() == stateClosed {
+		return errClosing
+	}
 	var fd int
 	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
 		return err
 	}
-	c.raw, c.fd = raw, int32(fd)
-	c.fr.Scratch = &p.scratch
-	p.mu.Lock()
-	p.conns[int32(fd)] = c
-	p.mu.Unlock()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		p.mu.Lock()
-		delete(p.conns, int32(fd))
-		p.mu.Unlock()
-		c.raw = nil
 		return err
 	}
+	c.raw, c.fd = raw, int32(fd)
+	c.fr.Scratch = &p.scratch
+	p.conns[int32(fd)] = c
 	return nil
 }
 
-// remove unregisters c before its socket is closed, so a descriptor
-// number reused by a new connection is never read on c's behalf.
+// remove unregisters c before its socket is closed (see add).
 func (p *poller) remove(c *Conn) {
-	if c.raw == nil {
-		return
-	}
 	p.mu.Lock()
-	if p.conns[c.fd] == c {
+	if c.raw != nil && p.conns[c.fd] == c {
 		delete(p.conns, c.fd)
 		_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	}

@@ -98,3 +98,29 @@ func TestPollerHalfFrameDoesNotStallOthers(t *testing.T) {
 	fast.Close()
 	waitFor(t, "EOF releases the fast connection", func() bool { return e.Stats().Connections == 1 })
 }
+
+// TestPollAfterCloseRefuses: a connection closed before the adapter handed
+// it to the poller is not registered (its descriptor may already be reused).
+func TestPollAfterCloseRefuses(t *testing.T) {
+	e := newEngine(t, Options{Shards: 1})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	srv, _ := ln.Accept()
+	c, err := e.Connect(ConnectRequest{AppKey: "key"}, tcpTransport{srv.(*net.TCPConn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.closeWith(protocol.CodeReconnect, "")
+	waitFor(t, "closed", func() bool { return c.state.Load() == stateClosed })
+	if c.Poll() {
+		t.Fatal("a closed connection was registered with the poller")
+	}
+}
