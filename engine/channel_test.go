@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"strconv"
+	"sync/atomic"
 	"strings"
 	"testing"
 	"time"
@@ -195,7 +196,8 @@ func TestClientEventRateLimit(t *testing.T) {
 	app := testApp()
 	app.MaxClientEventsPerSecond = 3
 	app.ClientEventWindow = time.Minute // one window for the whole test
-	e := newEngine(t, Options{}, app)
+	obs := &countingObserver{}
+	e := newEngine(t, Options{Observer: obs}, app)
 	a, b := connect(t, e, "key"), connect(t, e, "key")
 	a.mustSubscribe("private-r")
 	b.mustSubscribe("private-r")
@@ -216,7 +218,16 @@ func TestClientEventRateLimit(t *testing.T) {
 	b.quiet()
 	a.send(`{"event":"pusher:ping"}`)
 	a.expect(protocol.EventPong) // still open after the rate limit
+	if n := obs.limited.Load(); n != 1 {
+		t.Fatalf("observer counted %d limited client events, want 1", n)
+	}
 }
+
+// countingObserver counts what the engine reports.
+type countingObserver struct{ limited, broadcasts atomic.Int64 }
+
+func (o *countingObserver) ObserveBroadcast(time.Duration) { o.broadcasts.Add(1) }
+func (o *countingObserver) ClientEventLimited()            { o.limited.Add(1) }
 
 func TestClientEventsDisabled(t *testing.T) {
 	app := testApp()

@@ -36,6 +36,9 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 		return
 	}
 	if !c.allowClientEvent() {
+		if obs := c.e.opts.Observer; obs != nil {
+			obs.ClientEventLimited()
+		}
 		msg := "Client event rejected: rate limit of " + strconv.Itoa(app.MaxClientEventsPerSecond) + " events per second exceeded"
 		if app.TerminateOnClientEventLimit {
 			c.closeWith(protocol.CodeClientEventRejected, msg)

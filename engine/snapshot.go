@@ -51,6 +51,9 @@ type Observer interface {
 	// ObserveBroadcast is the time from a publish being accepted to its
 	// last frame being handed to the kernel.
 	ObserveBroadcast(d time.Duration)
+	// ClientEventLimited counts a client event refused by the
+	// per-connection rate limit.
+	ClientEventLimited()
 }
 
 // AppSnapshot returns the counters of app id (zero when it never had a

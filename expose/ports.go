@@ -97,6 +97,10 @@ func (s *Server) QueueJobFailed() { s.obs.jobsFailed.Inc() }
 // SetQueueActive sets queue_active_jobs, the jobs waiting or running.
 func (s *Server) SetQueueActive(n int) { s.obs.jobsActive.Store(int64(n)) }
 
+// ClientEventLimited counts a client event refused by the engine's
+// per-connection limit (engine.Observer).
+func (s *Server) ClientEventLimited() { s.RateLimited("client_events") }
+
 // WebhookDelivered counts one webhook delivery attempt by outcome: the
 // receiver's status class "2xx", "3xx", "4xx", "5xx" or "error" (no
 // answer), pre-created as the webhook sender reports them; other values
