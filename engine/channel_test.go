@@ -3,8 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"strconv"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
