@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
@@ -98,40 +97,9 @@ func (e *Engine) refuse(t Transport, perr *protocol.Error) {
 	_ = t.Close()
 }
 
-// originAllowed matches an Origin header against exact origins and
-// *.example.com patterns, on whole host labels; a pattern with a scheme
-// also requires that scheme. Empty allows all.
+// originAllowed applies an app's allowed_origins; empty allows all.
 func originAllowed(allowed []string, origin string) bool {
-	if len(allowed) == 0 {
-		return true
-	}
-	scheme, host := splitOrigin(origin)
-	for _, a := range allowed {
-		if a == "*" || a == origin {
-			return true
-		}
-		ps, ph := splitOrigin(a)
-		if ps != "" && ps != scheme {
-			continue
-		}
-		if ph == host {
-			return true
-		}
-		if suffix, ok := strings.CutPrefix(ph, "*"); ok && strings.HasPrefix(suffix, ".") &&
-			len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
-			return true
-		}
-	}
-	return false
-}
-
-// splitOrigin splits "https://a.example.com:443" into scheme and host
-// (port kept: origins differ by port).
-func splitOrigin(o string) (scheme, host string) {
-	if i := strings.Index(o, "://"); i >= 0 {
-		return strings.ToLower(o[:i]), strings.ToLower(o[i+3:])
-	}
-	return "", strings.ToLower(o)
+	return len(allowed) == 0 || protocol.OriginMatches(allowed, origin)
 }
 
 // release undoes everything a closed connection held: its subscriptions

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/sockudo/sockudo-go/protocol"
 	"net/http"
 	"strings"
 
@@ -93,33 +94,7 @@ func (c *cors) apply(ctx *fasthttp.RequestCtx) bool {
 
 // originMatches matches origin against exact origins and *.example.com
 // patterns on whole host labels; a pattern with a scheme requires it too.
-// It mirrors the engine's WebSocket origin check.
+// It is the same check as the engine's WebSocket origin check.
 func originMatches(allowed []string, origin string) bool {
-	scheme, host := splitOrigin(origin)
-	for _, a := range allowed {
-		if a == "*" || strings.EqualFold(a, origin) {
-			return true
-		}
-		ps, ph := splitOrigin(a)
-		if ps != "" && ps != scheme {
-			continue
-		}
-		if ph == host {
-			return true
-		}
-		if suffix, ok := strings.CutPrefix(ph, "*"); ok && strings.HasPrefix(suffix, ".") &&
-			len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
-			return true
-		}
-	}
-	return false
-}
-
-// splitOrigin splits "https://a.example.com:443" into lower-cased scheme
-// and host (port kept: origins differ by port).
-func splitOrigin(o string) (scheme, host string) {
-	if i := strings.Index(o, "://"); i >= 0 {
-		return strings.ToLower(o[:i]), strings.ToLower(o[i+3:])
-	}
-	return "", strings.ToLower(o)
+	return protocol.OriginMatches(allowed, origin)
 }
