@@ -52,7 +52,21 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	if n.hooks != nil {
 		opts.Hooks = n.hooks
 	}
-	if n.eng, err = engine.New(opts); err != nil {
+	b, err := newBus(cfg, log, n.metrics)
+	if err != nil {
+		return nil, err
+	}
+	clusterOptions(&opts, cfg, b)
+	n.eng, err = engine.New(opts)
+	if err != nil && b != nil && cfg.Adapter.FallbackToLocal {
+		// Sockudo's fallback_to_local: a node that cannot reach its bus at
+		// start serves its own connections rather than not at all.
+		log.Error("cluster bus unreachable: starting as a single node (adapter.fallback_to_local)", "driver", cfg.Adapter.Driver, "err", err)
+		clusterOptions(&opts, cfg, nil)
+		opts.Bus = nil
+		n.eng, err = engine.New(opts)
+	}
+	if err != nil {
 		return nil, err
 	}
 	n.metrics.Attach(n.eng)
