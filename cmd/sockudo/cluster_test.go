@@ -144,7 +144,9 @@ func dial(t *testing.T, port int) *wsClient {
 			w.in <- p
 		}
 	}()
-	var d struct{ SocketID string `json:"socket_id"` }
+	var d struct {
+		SocketID string `json:"socket_id"`
+	}
 	_ = json.Unmarshal([]byte(w.next(protocol.EventConnectionEstablished).data), &d)
 	w.id = d.SocketID
 	return w
