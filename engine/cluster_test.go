@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -215,4 +218,44 @@ func TestClusterAppQuota(t *testing.T) {
 		t.Fatal("third connection admitted over a cluster-wide quota of 2")
 	}
 	cl.expectClose(4004)
+}
+
+// memCache is a SharedCache shared by the nodes of a test.
+type memCache struct {
+	mu sync.Mutex
+	m  map[string][2]string
+}
+
+func (c *memCache) Set(_ context.Context, app, ch, ev, data string, _ time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string][2]string{}
+	}
+	c.m[app+"/"+ch] = [2]string{ev, data}
+	return nil
+}
+
+func (c *memCache) Get(_ context.Context, app, ch string) (string, string, time.Duration, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[app+"/"+ch]
+	return v[0], v[1], time.Minute, ok, nil
+}
+
+// TestSharedCacheReplaysOnALaterNode: a node that started after a cache
+// channel's publish still replays it, from the shared cache.
+func TestSharedCacheReplaysOnALaterNode(t *testing.T) {
+	shared := &memCache{}
+	a := newEngine(t, Options{SharedCache: shared})
+	publish(t, a, "cache-prices", "tick", "42", "")
+	b := newEngine(t, Options{SharedCache: shared}) // started later, never saw it
+	cl := connect(t, b, "key")
+	cl.mustSubscribe("cache-prices")
+	if m := cl.expect("tick"); m.DataString() != "42" {
+		t.Fatalf("replayed %s", m.Data)
+	}
+	if ce, ok := b.CachedEvent(t.Context(), testAppFrom(b), "cache-prices"); !ok || ce.Data != "42" {
+		t.Fatalf("info=cache on the later node: %+v %v", ce, ok)
+	}
 }

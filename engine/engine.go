@@ -55,6 +55,8 @@ type Options struct {
 	CacheTTL time.Duration
 	// Observer receives hot-path measurements; nil discards them.
 	Observer Observer
+	// SharedCache, when set, backs cache channels across nodes.
+	SharedCache SharedCache
 	// Bus connects this node to the others; nil runs a single node.
 	Bus Bus
 	// NodeName names this node on the bus (instance.process_id); ""

@@ -1,5 +1,10 @@
 package engine
 
+import (
+	"context"
+	"time"
+)
+
 // Transport is the byte pipe of one WebSocket connection after the upgrade.
 // The engine writes complete WebSocket frames to it; the adapter reads the
 // socket and hands the bytes to Conn.Feed. Only the owning worker (or that
@@ -55,4 +60,14 @@ type WebhookEvent struct {
 	SocketID          string // client_event
 	SubscriptionCount int    // subscription_count
 	TimeMS            int64
+}
+
+// SharedCache keeps cache channels' last events where every node can read
+// them (cache.driver = redis), so a node that started after a publish can
+// still replay it. Calls are made outside the engine's locks and may block
+// briefly; a failing store only costs the replay (the local cache still
+// serves).
+type SharedCache interface {
+	Get(ctx context.Context, appID, channel string) (event, data string, ttl time.Duration, ok bool, err error)
+	Set(ctx context.Context, appID, channel, event, data string, ttl time.Duration) error
 }

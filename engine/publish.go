@@ -10,8 +10,9 @@ import (
 // Publish delivers ev to every subscriber of its channels (a
 // #server-to-user-{id} channel reaches every connection signed in as id).
 // Each channel's frame is encoded once; Publish does not wait for writes.
-func (e *Engine) Publish(_ context.Context, app *App, ev *Event) error {
+func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 	e.publishLocal(e.runtimeFor(app), ev.Channels, ev.Name, ev.Data, "", ev.SocketID, true)
+	e.shareCache(ctx, app.ID, ev)
 	if e.cluster.enabled() {
 		e.cluster.publish(&busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name,
 			Data: ev.Data, Except: ev.SocketID, Cache: true})
@@ -86,13 +87,57 @@ func (e *Engine) replayCache(c *Conn, key chanKey) bool {
 }
 
 // CachedEvent returns the cached last event of a cache channel.
-func (e *Engine) CachedEvent(_ context.Context, app *App, channel string) (CachedEvent, bool) {
-	ce, ok := e.cache.Load(chanKey{e.runtimeFor(app), channel})
+func (e *Engine) CachedEvent(ctx context.Context, app *App, channel string) (CachedEvent, bool) {
+	key := chanKey{e.runtimeFor(app), channel}
+	e.fetchShared(ctx, key)
+	ce, ok := e.cache.Load(key)
 	left := time.Duration(ce.expires - time.Now().UnixNano())
 	if !ok || left <= 0 {
 		return CachedEvent{}, false
 	}
 	return CachedEvent{Event: ce.event, Data: ce.data, TTL: left}, true
+}
+
+// shareCache writes an HTTP publish to the shared cache for its cache
+// channels. Only the node that accepted the publish writes.
+func (e *Engine) shareCache(ctx context.Context, appID string, ev *Event) {
+	sc := e.opts.SharedCache
+	if sc == nil {
+		return
+	}
+	for _, name := range ev.Channels {
+		if _, cache := protocol.ParseChannel(name); cache {
+			if err := sc.Set(ctx, appID, name, ev.Name, ev.Data, e.opts.CacheTTL); err != nil {
+				e.log.Warn("shared cache write failed", "app", appID, "channel", name, "err", err)
+			}
+		}
+	}
+}
+
+// fetchShared fills the local cache of key from the shared cache when the
+// local copy is missing or expired (a node that started after the publish).
+func (e *Engine) fetchShared(ctx context.Context, key chanKey) {
+	sc := e.opts.SharedCache
+	if sc == nil {
+		return
+	}
+	if ce, ok := e.cache.Load(key); ok && ce.expires > time.Now().UnixNano() {
+		return
+	}
+	event, data, ttl, ok, err := sc.Get(ctx, key.app.id, key.name)
+	if err != nil {
+		e.log.Warn("shared cache read failed", "app", key.app.id, "channel", key.name, "err", err)
+		return
+	}
+	if ok && ttl > 0 {
+		ce := cachedEvent{event: event, data: data, expires: time.Now().Add(ttl).UnixNano()}
+		e.cache.Update(key, func(old cachedEvent, had bool) (cachedEvent, bool) {
+			if had && old.expires > ce.expires {
+				return old, true // a newer local publish wins
+			}
+			return ce, true
+		})
+	}
 }
 
 // sweepCache drops expired cache entries once a minute so channels that

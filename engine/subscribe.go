@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,10 @@ func (c *Conn) subscribe(data []byte) {
 	if serr != nil {
 		c.send(protocol.AppendSubscriptionError(nil, name, serr.typ, serr.msg, serr.status))
 		return
+	}
+	if sub.cache {
+		// Before any lock: the shared cache is a network round trip.
+		c.e.fetchShared(context.Background(), chanKey{c.rt, name})
 	}
 	if serr := c.e.join(c, sub, info); serr != nil {
 		c.send(protocol.AppendSubscriptionError(nil, name, serr.typ, serr.msg, serr.status))

@@ -9,6 +9,7 @@ import (
 	"github.com/sockudo/sockudo-go/engine/bus"
 	"github.com/sockudo/sockudo-go/engine/bus/natsbus"
 	"github.com/sockudo/sockudo-go/engine/bus/redisbus"
+	"github.com/sockudo/sockudo-go/engine/cache/rediscache"
 )
 
 // newBus builds the cluster bus adapter.driver names; nil for local.
@@ -32,6 +33,19 @@ func newBus(cfg configs.Config, log *slog.Logger, obs bus.Observer) (engine.Bus,
 	default:
 		return nil, fmt.Errorf("adapter.driver: %q is not supported (local, nats, redis)", a.Driver)
 	}
+}
+
+// sharedCache builds the cache.driver = redis store of cache channels;
+// nil keeps them in each node's memory.
+func sharedCache(cfg configs.Config) (engine.SharedCache, error) {
+	if cfg.Cache.Driver != "redis" {
+		return nil, nil
+	}
+	c, err := rediscache.New(rediscache.Options{URL: cfg.RedisURL(cfg.Cache.Redis.URLOverride), Prefix: cfg.Cache.Redis.Prefix})
+	if err != nil {
+		return nil, fmt.Errorf("cache.redis: %w", err)
+	}
+	return c, nil
 }
 
 // clusterOptions adds the bus and node liveness settings to opts.

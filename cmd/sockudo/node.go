@@ -57,6 +57,9 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		return nil, err
 	}
 	clusterOptions(&opts, cfg, b)
+	if opts.SharedCache, err = sharedCache(cfg); err != nil {
+		return nil, err
+	}
 	n.eng, err = engine.New(opts)
 	if err != nil && b != nil && cfg.Adapter.FallbackToLocal {
 		// Sockudo's fallback_to_local: a node that cannot reach its bus at
