@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/httpapi"
+	"github.com/sockudo/sockudo-go/httpapi/redislimit"
 )
 
 // applyEdge maps the rate_limiter, cors and ssl sections onto the HTTP
@@ -19,7 +21,11 @@ func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserv
 	o.LimitObserver = obs
 	if rl := cfg.RateLimiter; rl.Enabled {
 		if rl.Driver == "redis" {
-			log.Warn("rate_limiter.driver redis is not implemented: limits are per node (memory)")
+			lim, err := redislimit.New(redislimit.Options{URL: cfg.RedisURL(rl.Redis.URLOverride), Prefix: rl.Redis.Prefix})
+			if err != nil {
+				return nil, fmt.Errorf("rate_limiter.redis: %w", err)
+			}
+			o.Limiter = lim
 		}
 		o.RateLimits = &httpapi.RateLimits{
 			API:       ipRule(rl.APIRateLimit),
