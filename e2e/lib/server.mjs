@@ -126,7 +126,7 @@ export async function startServer(configOrFixture = 'config.json', { port: fixed
   try {
     await waitFor(
       async () => {
-        if (exitInfo) throw new Error(`sockudo exited early (${JSON.stringify(exitInfo)}):\n${output}`);
+        if (exitInfo) return true; // reported below: waitFor would retry a throw until the deadline
         const res = await fetch(`${httpUrl}/up`).catch(() => null);
         if (!res) return false;
         await res.arrayBuffer().catch(() => {});
@@ -135,6 +135,7 @@ export async function startServer(configOrFixture = 'config.json', { port: fixed
       READY_DEADLINE_MS,
       () => `GET /up == 200 (sockudo ${args.join(' ')})\n--- output ---\n${output}`,
     );
+    if (exitInfo) throw new Error(`sockudo exited early (${JSON.stringify(exitInfo)}):\n${output}`);
   } catch (err) {
     if (!exitInfo) child.kill('SIGKILL');
     await exited;

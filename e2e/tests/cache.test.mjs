@@ -1,23 +1,18 @@
 // 6. Cache channels: pusher:cache_miss when empty, replay of the last HTTP event after subscribing.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, raw, closeAll, backend, subscribe, subscribeError, collect } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, raw, backend, subscribe, subscribeError, collect } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN);
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 describe('cache channels', () => {
   it('cache- channel with nothing cached: pusher:cache_miss after subscription_succeeded', async () => {

@@ -1,23 +1,18 @@
 // 7. Client events: private and presence relays, no echo, metadata.user_id, rejections, rate limit.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, closeAll, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 const NO_CLIENT_EVENTS = '103';
 const RATE_LIMITED = '105'; // max_client_events_per_second: 5
 let server;
-before(async () => {
-  server = await startServer('config.json');
+useServer('config.json', (s) => {
+  server = s;
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 /** Two clients subscribed to `name`, with event collectors. */
 async function pair(appId, name, event) {

@@ -1,9 +1,9 @@
 // 1. Connecting: handshake, refusals (4001, 4003, 4004, 4007), ping/pong and bad input.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, raw, closeAll, waitState, SOCKET_ID_RE, dataOf } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, raw, waitState, SOCKET_ID_RE, dataOf } from '../lib/clients.mjs';
 import { waitFor, holds } from '../lib/util.mjs';
 
 const MAIN = '100';
@@ -43,15 +43,10 @@ async function assertPusherJsRefused(client, code) {
 
 let server;
 let startupOutput;
-before(async () => {
-  server = await startServer('config.json');
-  startupOutput = server.output();
+useServer('config.json', (s) => {
+  server = s;
+  startupOutput = s.output();
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 describe('connect', () => {
   it('pusher-js connects and gets a socket_id like 123.456', async () => {

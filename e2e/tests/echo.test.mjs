@@ -1,10 +1,10 @@
 // 12. laravel-echo 2 (ESM) with the pusher broadcaster over pusher-js.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import Echo from 'laravel-echo';
 
-import { startServer } from '../lib/server.mjs';
+import { useServer } from '../lib/suite.mjs';
 import { PusherJS, pusherJsOptions, backend } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
@@ -14,15 +14,10 @@ let server;
 let sdk;
 const echos = new Set();
 
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN, { encryptionMasterKeyBase64: MASTER_KEY });
-});
-after(async () => {
-  closeEchos();
-  await server?.stop();
-});
-afterEach(closeEchos);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN, { encryptionMasterKeyBase64: MASTER_KEY });
+}, { cleanup: closeEchos });
 
 function closeEchos() {
   for (const e of echos) e.disconnect();

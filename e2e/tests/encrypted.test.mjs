@@ -1,25 +1,20 @@
 // 5. End-to-end encrypted channels (private-encrypted-): the server relays ciphertext verbatim.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, raw, closeAll, backend, subscribe, subscribeError, collect } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, raw, backend, subscribe, subscribeError, collect } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 const MASTER_KEY = randomBytes(32).toString('base64');
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN, { encryptionMasterKeyBase64: MASTER_KEY });
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN, { encryptionMasterKeyBase64: MASTER_KEY });
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 describe('encrypted channels', () => {
   it('trigger with encryptionMasterKeyBase64, pusher-js decrypts', async () => {

@@ -1,23 +1,18 @@
 // 11. HTTP API through the Node SDK: channels, channel info, users, trigger with info, batch, errors.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, closeAll, backend, subscribe, collect, PusherServer } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, backend, subscribe, collect, PusherServer } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN);
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 const json = async (promise) => (await promise).json();
 

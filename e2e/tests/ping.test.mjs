@@ -1,10 +1,10 @@
 // 13. Server-initiated liveness (activity_timeout: 1, pong_timeout: 2) and the
 //     user_authentication_timeout (2 s) of an app with enable_user_authentication.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, raw, closeAll, subscribe, waitState } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, raw, subscribe, waitState } from '../lib/clients.mjs';
 import { holds, waitFor, withTimeout, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
@@ -13,17 +13,12 @@ let server;
 let activity;
 let pong;
 let authTimeout;
-before(async () => {
-  server = await startServer('config-timeouts.json');
-  activity = server.config.activity_timeout * 1000;
-  pong = server.config.pong_timeout * 1000;
-  authTimeout = server.config.user_authentication_timeout * 1000;
+useServer('config-timeouts.json', (s) => {
+  server = s;
+  activity = s.config.activity_timeout * 1000;
+  pong = s.config.pong_timeout * 1000;
+  authTimeout = s.config.user_authentication_timeout * 1000;
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 describe('server-initiated ping', () => {
   it('pusher-js adopts activity_timeout 1 and stays connected (it answers pings)', async () => {

@@ -1,25 +1,20 @@
 // 4. Presence channels: members, member_added/removed, one user on several connections,
 //    string user ids, member limit.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, closeAll, backend, subscribe, subscribeError, collect, framesOf } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, backend, subscribe, subscribeError, collect, framesOf } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 const LIMITED = '104'; // max_presence_members_per_channel: 2
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN);
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 const member = (id, name) => ({ user: { id, user_info: { name } } });
 

@@ -1,23 +1,18 @@
 // 2. Public channels: subscribe, HTTP trigger through the Node SDK, exact data, socket_id exclusion.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, raw, closeAll, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, raw, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN);
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 describe('public channels', () => {
   it('subscribe gets subscription_succeeded; object data arrives intact', async () => {

@@ -1,23 +1,17 @@
 // 14. Graceful shutdown: SIGTERM closes every socket with 4200, pusher-js retries at once, exit code 0.
-import { describe, it, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, raw, closeAll, subscribe, waitState, collect, backend } from '../lib/clients.mjs';
+import { useServers } from '../lib/suite.mjs';
+import { connect, raw, subscribe, waitState, collect, backend } from '../lib/clients.mjs';
 import { waitFor, withTimeout, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
-const servers = [];
-after(async () => {
-  await closeAll();
-  for (const s of servers) await s.stop();
-});
-afterEach(closeAll);
+const { start: startServer } = useServers();
 
 describe('graceful shutdown', () => {
   it('SIGTERM: sockets closed with 4200, pusher-js reconnects at once, exit code 0', async () => {
     const server = await startServer('config.json');
-    servers.push(server);
     const c = await connect(server, MAIN);
     await subscribe(c, unique('public-'));
     const r = raw(server, { appId: MAIN });
@@ -47,7 +41,6 @@ describe('graceful shutdown', () => {
 
   it('pusher-js comes back by itself when a server is started again on the same port', async () => {
     const first = await startServer('config.json');
-    servers.push(first);
     const c = await connect(first, MAIN);
     const name = unique('public-');
     await subscribe(c, name);
@@ -56,7 +49,6 @@ describe('graceful shutdown', () => {
     assert.equal(info.code, 0);
 
     const second = await startServer('config.json', { port: first.port });
-    servers.push(second);
     await waitState(c, 'connected', 15000);
     assert.notEqual(c.connection.socket_id, oldSocket, 'a new connection');
     // pusher-js re-subscribes its channels on the new server

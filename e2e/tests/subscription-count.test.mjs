@@ -1,22 +1,17 @@
 // 10. Subscription count (enable_subscription_count): pusher:subscription_count and channel.subscriptionCount.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, closeAll, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const COUNTED = '106'; // enable_subscription_count: true
 const MAIN = '100'; // enable_subscription_count: false
 let server;
-before(async () => {
-  server = await startServer('config.json');
+useServer('config.json', (s) => {
+  server = s;
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 describe('subscription count', () => {
   it('subscribers get pusher:subscription_count on each change and channel.subscriptionCount follows', async () => {

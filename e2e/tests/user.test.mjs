@@ -1,23 +1,18 @@
 // 8. User authentication: signin, server-to-user events, terminate_connections, bad signin.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, closeAll, backend, subscribe, collect, framesOf, waitState } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, backend, subscribe, collect, framesOf, waitState } from '../lib/clients.mjs';
 import { waitFor, holds, unique } from '../lib/util.mjs';
 
 const MAIN = '100';
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN);
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 async function signedIn(user, extra = {}) {
   const c = await connect(server, MAIN, { user, ...extra });

@@ -1,23 +1,18 @@
 // 9. Watchlist events (enable_watchlist_events): online/offline of watched users.
-import { describe, it, before, after, afterEach } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { startServer } from '../lib/server.mjs';
-import { connect, closeAll, framesOf, subscribe, backend } from '../lib/clients.mjs';
+import { useServer } from '../lib/suite.mjs';
+import { connect, framesOf, subscribe, backend } from '../lib/clients.mjs';
 import { waitFor, unique } from '../lib/util.mjs';
 
 const MAIN = '100'; // enable_watchlist_events: true
 let server;
 let sdk;
-before(async () => {
-  server = await startServer('config.json');
-  sdk = backend(server, MAIN);
+useServer('config.json', (s) => {
+  server = s;
+  sdk = backend(s, MAIN);
 });
-after(async () => {
-  await closeAll();
-  await server?.stop();
-});
-afterEach(closeAll);
 
 /** Connects, binds watchlist collectors, signs in; resolves once signed in. */
 async function watcher(user) {
