@@ -138,8 +138,6 @@ type infoFlags struct {
 	userCount, subscriptionCount, cache bool
 }
 
-func (f infoFlags) any() bool { return f.userCount || f.subscriptionCount || f.cache }
-
 // parseInfo reads a comma-separated info list. Unknown attributes are
 // ignored, as Pusher does, so newer clients keep working.
 func parseInfo(s string) infoFlags {

@@ -59,21 +59,21 @@ func (rec *recorder) fn(op Opcode, payload []byte) error {
 
 // feedAll feeds the chunks in order and returns the deliveries, the first
 // error and the largest Buffered seen.
-func feedAll(maxMessage int, chunks ...[]byte) ([]string, error, int) {
+func feedAll(maxMessage int, chunks ...[]byte) ([]string, int, error) {
 	r := FrameReader{MaxMessage: maxMessage}
 	var rec recorder
 	peak := 0
 	for _, c := range chunks {
 		orig := append([]byte(nil), c...)
 		if err := r.Feed(c, rec.fn); err != nil {
-			return rec.got, err, peak
+			return rec.got, peak, err
 		}
 		if !bytes.Equal(orig, c) {
 			panic("Feed modified its input")
 		}
 		peak = max(peak, r.Buffered())
 	}
-	return rec.got, nil, peak
+	return rec.got, peak, nil
 }
 
 // stream is a sequence of frames exercising reassembly with interleaved
@@ -110,7 +110,7 @@ func TestFrameReaderStream(t *testing.T) {
 	s, want := stream(false)
 	check := func(name string, chunks ...[]byte) {
 		t.Helper()
-		got, err, _ := feedAll(1<<17, chunks...)
+		got, _, err := feedAll(1<<17, chunks...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -150,7 +150,7 @@ func TestFrameReaderEverySplitSmall(t *testing.T) {
 	want := "9:ping|1:abcd|1:" + strings.Repeat("z", 130)
 	for i := 0; i <= len(s); i++ {
 		for j := i; j <= len(s); j++ {
-			got, err, _ := feedAll(1000, s[:i], s[i:j], s[j:])
+			got, _, err := feedAll(1000, s[:i], s[i:j], s[j:])
 			if err != nil || strings.Join(got, "|") != want {
 				t.Fatalf("split %d,%d: %q %v", i, j, got, err)
 			}
@@ -161,7 +161,7 @@ func TestFrameReaderEverySplitSmall(t *testing.T) {
 func TestFrameReaderViolations(t *testing.T) {
 	f := func(name string, code Code, maxMessage int, chunks ...[]byte) {
 		t.Helper()
-		_, err, peak := feedAll(maxMessage, chunks...)
+		_, peak, err := feedAll(maxMessage, chunks...)
 		var pe *Error
 		if !errors.As(err, &pe) || pe.Code != code {
 			t.Fatalf("%s: error %v, want code %d", name, err, code)
@@ -205,12 +205,12 @@ func TestFrameReaderViolations(t *testing.T) {
 
 func TestFrameReaderExactMax(t *testing.T) {
 	payload := bytes.Repeat([]byte("a"), 100)
-	got, err, _ := feedAll(100, clientFrame(true, OpText, payload))
+	got, _, err := feedAll(100, clientFrame(true, OpText, payload))
 	if err != nil || len(got) != 1 {
 		t.Fatalf("message of exactly MaxMessage: %v %d", err, len(got))
 	}
 	frame := append(clientFrame(false, OpText, payload[:50]), clientFrame(true, OpContinuation, payload[50:])...)
-	if got, err, _ = feedAll(100, frame); err != nil || len(got) != 1 {
+	if got, _, err = feedAll(100, frame); err != nil || len(got) != 1 {
 		t.Fatalf("reassembled exactly MaxMessage: %v %d", err, len(got))
 	}
 }

@@ -108,7 +108,7 @@ func stringValue(raw []byte, esc bool, alias bool) string {
 // for the ids clients send: integer literals are kept as written, other
 // forms go through float64.
 func numberString(raw []byte) string {
-	if bytes.IndexAny(raw, ".eE") < 0 {
+	if !bytes.ContainsAny(raw, ".eE") {
 		if string(raw) == "-0" {
 			return "0"
 		}
