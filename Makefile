@@ -4,7 +4,7 @@ BIN      ?= .ci/bin/sockudo
 CONFIG   ?= configs/config.example.json
 FUZZTIME ?= 10s
 
-.PHONY: all build run test unit race vet depcheck e2e fuzz fuzz-smoke bench bench-smoke clean
+.PHONY: all build run test unit race vet depcheck e2e fuzz fuzz-smoke bench bench-smoke soak soak-short clean
 
 all: vet test
 
@@ -45,6 +45,15 @@ bench: build
 
 bench-smoke: build
 	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode smoke
+
+# soak runs the server for 30 minutes under mixed load and checks that
+# nothing leaks or is lost (DURATION=10m to shorten); soak-short is CI's.
+DURATION ?= 30m
+soak: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/soak -duration $(DURATION)
+
+soak-short: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/soak -short
 
 clean:
 	rm -rf .ci/bin

@@ -61,6 +61,8 @@ type Conn struct {
 	pinged   bool
 	pingAt   int64
 	authDead int64 // unix nanos after which an unauthenticated conn closes
+	wslot    int32 // timer wheel slot, -1 when not filed
+	wpos     int32 // index in that slot
 
 	// Slow path: bytes the kernel did not take, drained by a flusher
 	// goroutine that exists only while there are any. slow is set by the

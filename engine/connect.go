@@ -19,7 +19,7 @@ func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
 		e.refuse(t, perr)
 		return nil, perr
 	}
-	c := &Conn{e: e, app: app, rt: rt, t: t}
+	c := &Conn{e: e, app: app, rt: rt, t: t, wslot: -1}
 	c.onFrame = c.frame
 	c.fr.MaxMessage = e.opts.MaxPayload
 	c.w = e.workers[e.next.Add(1)%uint64(len(e.workers))]

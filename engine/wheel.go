@@ -31,7 +31,25 @@ func (w *wheel) insert(c *Conn, t int64) {
 	ticks := (t - w.at + int64(wheelTick) - 1) / int64(wheelTick)
 	ticks = max(1, min(ticks, wheelSlots-1))
 	i := (w.cur + int(ticks)) % wheelSlots
+	c.wslot, c.wpos = int32(i), int32(len(w.slots[i]))
 	w.slots[i] = append(w.slots[i], c)
+}
+
+// remove takes a closed connection out of the wheel at once, so its memory
+// is not held until its slot comes round (up to the activity timeout).
+func (w *wheel) remove(c *Conn) {
+	if c.wslot < 0 {
+		return
+	}
+	s := w.slots[c.wslot]
+	last := len(s) - 1
+	if int(c.wpos) < last {
+		s[c.wpos] = s[last]
+		s[c.wpos].wpos = c.wpos
+	}
+	s[last] = nil
+	w.slots[c.wslot] = s[:last]
+	c.wslot = -1
 }
 
 // advance runs every slot up to now; check returns each connection's next
@@ -45,6 +63,7 @@ func (w *wheel) advance(now time.Time, check func(*Conn, int64) int64) {
 		w.slots[w.cur] = nil
 		for i, c := range due {
 			due[i] = nil
+			c.wslot = -1
 			w.insert(c, check(c, n))
 		}
 		if w.slots[w.cur] == nil && cap(due) <= 1024 {

@@ -274,6 +274,7 @@ func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string)
 		delete(w.conns, c)
 		w.nconns.Add(-1)
 	}
+	w.wheel.remove(c)
 	w.e.release(c, code, reason)
 }
 

@@ -38,8 +38,7 @@ type subscribers interface {
 // ---- local ----
 
 type localSubs struct {
-	g  *localGroup
-	gc gcMark
+	g *localGroup
 }
 
 func (l *localSubs) connect() connectResult {

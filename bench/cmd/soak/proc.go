@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Process bookkeeping, as in cmd/scenarios: every process started is
+// killed on exit, on failure and on SIGINT/SIGTERM; it also carries
+// PR_SET_PDEATHSIG=SIGKILL.
+var (
+	procMu sync.Mutex
+	procs  = map[int]*exec.Cmd{}
+)
+
+func track(c *exec.Cmd)   { procMu.Lock(); procs[c.Process.Pid] = c; procMu.Unlock() }
+func untrack(c *exec.Cmd) { procMu.Lock(); delete(procs, c.Process.Pid); procMu.Unlock() }
+
+func killAll() {
+	procMu.Lock()
+	defer procMu.Unlock()
+	for pid, c := range procs {
+		_ = c.Process.Signal(syscall.SIGKILL)
+		delete(procs, pid)
+	}
+}
+
+// listenPort listens on 127.0.0.1 on a random port in 20000–31999 (below
+// the ephemeral range, so no client socket can hold it).
+func listenPort() (net.Listener, int, error) {
+	for tries := 0; tries < 200; tries++ {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			return ln, p, nil
+		}
+	}
+	return nil, 0, fmt.Errorf("no free port in 20000–31999")
+}
+
+// freePort picks a port in 20000–31999 that binds on every address.
+func freePort() (int, error) {
+	for tries := 0; tries < 200; tries++ {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port in 20000–31999")
+}
+
+// server is the started server process.
+type server struct {
+	cmd    *exec.Cmd
+	exited chan error
+	log    *os.File
+}
+
+func startServer(bin, cfgPath, logPath string, pprof bool) (*server, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--config", cfgPath}
+	if pprof {
+		args = append([]string{"--pprof"}, args...)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	track(cmd)
+	s := &server{cmd: cmd, exited: make(chan error, 1), log: logf}
+	go func() { s.exited <- cmd.Wait() }()
+	return s, nil
+}
+
+// alive reports whether the server is still running.
+func (s *server) alive() error {
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		return fmt.Errorf("server exited: %v (log %s)", err, s.log.Name())
+	default:
+		return nil
+	}
+}
+
+// stop sends SIGTERM and SIGKILL after 5 s.
+func (s *server) stop() {
+	defer s.log.Close()
+	defer untrack(s.cmd)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		err := <-s.exited
+		s.exited <- err
+	}
+}
+
+func (s *server) waitUp(url string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if err := s.alive(); err != nil {
+			return err
+		}
+		if resp, err := scrapeClient.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server not up at %s after %v", url, d)
+}
