@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine/redistest"
 
 	"github.com/fasthttp/websocket"
 	"github.com/nats-io/nats-server/v2/server"
@@ -48,35 +48,11 @@ func natsBackend(t *testing.T) backend {
 }
 
 func redisBackend(t *testing.T) backend {
-	bin := ""
-	for _, p := range []string{"redis-server", "/usr/bin/redis-server"} {
-		if path, err := exec.LookPath(p); err == nil {
-			bin = path
-			break
-		}
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found: install the Debian package redis-server")
-		}
-		t.Skip("redis-server not found: install the Debian package redis-server to run this test")
-	}
-	port := freePort(t)
-	var cmd *exec.Cmd
-	start := func() {
-		cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitDial(t, "127.0.0.1:"+strconv.Itoa(port))
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	start()
-	t.Cleanup(stop)
+	srv := redistest.Start(t, false)
 	return backend{
-		adapter: `{"driver": "redis", "redis": {"redis_pub_options": {"url": "redis://127.0.0.1:` + strconv.Itoa(port) + `/0"}}}`,
-		outage:  stop,
-		restore: start,
+		adapter: `{"driver": "redis", "redis": {"redis_pub_options": {"url": "` + srv.URL + `"}}}`,
+		outage:  srv.Stop,
+		restore: srv.Restart,
 	}
 }
 

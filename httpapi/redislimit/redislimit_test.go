@@ -1,33 +1,16 @@
 package redislimit
 
 import (
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine/redistest"
 
 	"github.com/sockudo/sockudo-go/httpapi"
 )
 
 func TestSharedWindowAgainstRedis(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server not found: install the Debian package redis-server")
-		}
-		t.Skip("redis-server not found: install the Debian package redis-server to run this test")
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	url := "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"
+	url := redistest.Start(t, false).URL
 	a, _ := New(Options{URL: url})
 	b, _ := New(Options{URL: url}) // a second node
 	defer a.Close()
