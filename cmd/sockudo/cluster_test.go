@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,22 +52,6 @@ func redisBackend(t *testing.T) backend {
 		adapter: `{"driver": "redis", "redis": {"redis_pub_options": {"url": "` + srv.URL + `"}}}`,
 		outage:  srv.Stop,
 		restore: srv.Restart,
-	}
-}
-
-func waitDial(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never accepted: %v", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
