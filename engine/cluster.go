@@ -14,7 +14,15 @@ import (
 // signs in or out, its connection counts) and every node applies them, so
 // counts, member lists and online users are answered without asking. A
 // channel's transitions that must be reported once (webhooks) are reported
-// by its owner: the live node that wins a rendezvous hash of the channel.
+// by its owner: the settled node that wins a rendezvous hash of the channel.
+//
+// A node settles one heartbeat interval after it joins the bus (by then it
+// has heard every live node and holds their state) and says so in every
+// message. Until then it owns nothing: what it learns from the others'
+// state is history their owners reported long ago, and its own changes
+// reach the settled nodes, which report them. Only while no settled node
+// is known at all (a cluster starting) are its reports deferred, and
+// delivered when it settles unless another node settled first.
 //
 // Without a bus the cluster is empty and this node owns everything.
 type cluster struct {
@@ -32,6 +40,15 @@ type cluster struct {
 	up         atomic.Bool
 	downLogged atomic.Bool
 
+	// ready says this node has settled and may own channels; settleGen
+	// tells a settle timer from an older (re)connection's.
+	ready     atomic.Bool
+	settleGen atomic.Uint64
+
+	hmu      sync.Mutex // serialises owned webhooks with the deferred ones
+	deferred []deferredHook
+	overflow int // deferred reports beyond maxDeferred
+
 	pmu         sync.Mutex // guards the pending announcements
 	pendingChan map[chanKey]struct{}
 	pendingApp  map[*appRuntime]struct{}
@@ -43,6 +60,7 @@ type cluster struct {
 // peer is another node and what it holds.
 type peer struct {
 	lastSeen int64
+	ready    bool                            // settled: may own channels
 	counts   map[chanKey]int                 // subscribers per channel (> 0)
 	members  map[chanKey]map[string]struct{} // presence users it holds
 	users    map[userKey]struct{}            // users signed in on it
@@ -74,6 +92,7 @@ const (
 type busMsg struct {
 	T        string          `json:"t"`
 	From     string          `json:"f"`
+	Ready    bool            `json:"r,omitempty"` // the sender has settled
 	App      string          `json:"a,omitempty"`
 	Channels []string        `json:"cs,omitempty"`
 	Channel  string          `json:"c,omitempty"`
@@ -180,7 +199,7 @@ func (c *cluster) publish(m *busMsg) {
 	if c.bus == nil {
 		return
 	}
-	m.From = c.self
+	m.From, m.Ready = c.self, c.ready.Load()
 	b, err := json.Marshal(m)
 	if err == nil {
 		err = c.bus.Publish(b)
@@ -191,15 +210,20 @@ func (c *cluster) publish(m *busMsg) {
 }
 
 func (c *cluster) send(node string, m *busMsg) {
-	m.From = c.self
+	m.From, m.Ready = c.self, c.ready.Load()
 	if b, err := json.Marshal(m); err == nil {
 		_ = c.bus.Send(node, b)
 	}
 }
 
-// Up is BusHandler.Up: (re)announce ourselves and ask for everyone's state.
+// Up is BusHandler.Up: (re)announce ourselves and ask for everyone's state,
+// then settle again: what we missed while away reaches us as state, and
+// the nodes that stayed have reported it.
 func (c *cluster) Up() {
 	c.up.Store(true)
+	c.ready.Store(false)
+	gen := c.settleGen.Add(1)
+	time.AfterFunc(c.e.opts.HeartbeatInterval, func() { c.settle(gen) })
 	if c.downLogged.Swap(false) {
 		c.e.log.Info("cluster bus reconnected: resynchronising")
 	}
@@ -228,7 +252,7 @@ func (c *cluster) Message(b []byte) {
 	}
 	c.apply.Lock()
 	defer c.apply.Unlock()
-	p := c.touch(m.From, m.T)
+	p := c.touch(m.From, m.T, m.Ready)
 	e := c.e
 	switch m.T {
 	case msgPublish:
@@ -253,7 +277,7 @@ func (c *cluster) Message(b []byte) {
 
 // touch records that node is alive and returns its peer entry. A node we
 // did not know gets our state, so it can answer with its own.
-func (c *cluster) touch(node, typ string) *peer {
+func (c *cluster) touch(node, typ string, ready bool) *peer {
 	now := time.Now().UnixNano()
 	c.mu.Lock()
 	p, ok := c.peers[node]
@@ -261,7 +285,7 @@ func (c *cluster) touch(node, typ string) *peer {
 		p = newPeer(now)
 		c.peers[node] = p
 	}
-	p.lastSeen = now
+	p.lastSeen, p.ready = now, ready
 	c.mu.Unlock()
 	if !ok && typ != msgHello && typ != msgState && typ != msgBye {
 		c.send(node, &busMsg{T: msgHello, State: c.e.localSnapshot()})
@@ -292,28 +316,130 @@ func (c *cluster) expire(now int64) {
 	}
 }
 
-// owns reports whether this node reports the channel's transitions.
-func (c *cluster) owns(name string) bool {
+// ownership says who reports a channel's transitions.
+type ownership uint8
+
+const (
+	notOwner     ownership = iota
+	owner                  // this node
+	ownerUnknown           // no settled node is known yet
+)
+
+// owner picks the settled node that wins the channel's rendezvous hash.
+func (c *cluster) owner(name string) ownership {
 	if c.bus == nil {
-		return true
+		return owner
 	}
-	best, bestNode := rendezvous(c.self, name), c.self
+	var best uint64
+	bestNode := ""
+	if c.ready.Load() {
+		best, bestNode = rendezvous(c.self, name), c.self
+	}
 	c.mu.Lock()
-	for id := range c.peers {
-		if h := rendezvous(id, name); h > best || h == best && id > bestNode {
+	for id, p := range c.peers {
+		if !p.ready {
+			continue
+		}
+		if h := rendezvous(id, name); bestNode == "" || h > best || h == best && id > bestNode {
 			best, bestNode = h, id
 		}
 	}
 	c.mu.Unlock()
-	return bestNode == c.self
+	switch bestNode {
+	case "":
+		return ownerUnknown
+	case c.self:
+		return owner
+	}
+	return notOwner
 }
 
+// deferredHook is a report held until this node settles.
+type deferredHook struct {
+	app *App
+	ev  WebhookEvent
+}
+
+// maxDeferred bounds what a starting cluster holds: one heartbeat
+// interval of transitions.
+const maxDeferred = 1 << 16
+
+// report hands a channel transition's webhook to the sink if this node
+// owns the channel, or holds it while no node has settled.
+func (c *cluster) report(app *App, ev WebhookEvent) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	switch c.owner(ev.Channel) {
+	case owner:
+		c.e.opts.Hooks.Webhook(app, ev)
+	case ownerUnknown:
+		if len(c.deferred) < maxDeferred {
+			c.deferred = append(c.deferred, deferredHook{app, ev})
+		} else {
+			c.overflow++
+		}
+	}
+}
+
+// settle makes this node an owner, unless a newer connection restarted
+// the wait or the node stopped, and delivers the reports held meanwhile
+// if no other node settled first (that one reported them).
+func (c *cluster) settle(gen uint64) {
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	c.hmu.Lock()
+	if gen != c.settleGen.Load() || !c.up.Load() {
+		c.hmu.Unlock()
+		return
+	}
+	c.ready.Store(true)
+	held, overflow := c.deferred, c.overflow
+	c.deferred, c.overflow = nil, 0
+	others := c.readyPeers()
+	if others == 0 {
+		for _, h := range held {
+			c.e.opts.Hooks.Webhook(h.app, h.ev)
+		}
+	}
+	c.hmu.Unlock()
+	if overflow > 0 && others == 0 {
+		c.e.log.Warn("cluster start-up: webhooks of channel transitions dropped, more than could be held before the node settled",
+			"dropped", overflow, "held", len(held))
+	}
+	c.publish(&busMsg{T: msgHeartbeat}) // tell the others at once
+}
+
+func (c *cluster) readyPeers() int {
+	n := 0
+	c.mu.Lock()
+	for _, p := range c.peers {
+		if p.ready {
+			n++
+		}
+	}
+	c.mu.Unlock()
+	return n
+}
+
+// rendezvous scores node for key. FNV alone is not enough: names that
+// differ only in their first bytes keep correlated high bits, so one node
+// would win most channels; the finaliser (MurmurHash3's fmix64) spreads
+// them.
 func rendezvous(node, key string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(node))
 	_, _ = h.Write([]byte{0})
 	_, _ = h.Write([]byte(key))
-	return h.Sum64()
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // countChanged announces a channel's local count: at once when it crossed

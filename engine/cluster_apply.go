@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/sockudo/sockudo-go/protocol"
 	"github.com/sockudo/sockudo-go/shard"
 )
@@ -81,7 +83,7 @@ func (e *Engine) reportOccupancy(key chanKey, kind protocol.Kind, t *transition)
 	if t.vacated {
 		st.channels[kind].Add(-1)
 	}
-	if e.opts.Hooks == nil || !e.cluster.owns(key.name) {
+	if e.opts.Hooks == nil {
 		return
 	}
 	app := e.appOf(key.app)
@@ -89,14 +91,21 @@ func (e *Engine) reportOccupancy(key chanKey, kind protocol.Kind, t *transition)
 		return
 	}
 	if t.occupied {
-		e.webhook(app, WebhookEvent{Kind: WebhookChannelOccupied, Channel: key.name})
+		e.ownedWebhook(app, WebhookEvent{Kind: WebhookChannelOccupied, Channel: key.name})
 	}
 	if t.vacated {
-		e.webhook(app, WebhookEvent{Kind: WebhookChannelVacated, Channel: key.name})
+		e.ownedWebhook(app, WebhookEvent{Kind: WebhookChannelVacated, Channel: key.name})
 	}
 	if kind != protocol.KindPresence && !t.vacated && (t.occupied || t.countChanged) {
-		e.webhook(app, WebhookEvent{Kind: WebhookSubscriptionCount, Channel: key.name, SubscriptionCount: t.count})
+		e.ownedWebhook(app, WebhookEvent{Kind: WebhookSubscriptionCount, Channel: key.name, SubscriptionCount: t.count})
 	}
+}
+
+// ownedWebhook reports a cluster-wide transition of a channel: once, from
+// the channel's owner.
+func (e *Engine) ownedWebhook(app *App, ev WebhookEvent) {
+	ev.TimeMS = time.Now().UnixMilli()
+	e.cluster.report(app, ev)
 }
 
 // remoteMember applies a presence user another node starts or stops
@@ -134,11 +143,11 @@ func (e *Engine) reportMember(key chanKey, user string, added bool) {
 	} else {
 		key.app.stats.presenceUsers.Add(-1)
 	}
-	if e.opts.Hooks == nil || !e.cluster.owns(key.name) {
+	if e.opts.Hooks == nil {
 		return
 	}
 	if app := e.appOf(key.app); app != nil {
-		e.webhook(app, WebhookEvent{Kind: kind, Channel: key.name, UserID: user})
+		e.ownedWebhook(app, WebhookEvent{Kind: kind, Channel: key.name, UserID: user})
 	}
 }
 

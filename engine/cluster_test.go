@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,22 @@ func subscriptions(t *testing.T, e *Engine, channel string) int {
 	t.Helper()
 	info, _ := e.Channel(t.Context(), testAppFrom(e), channel)
 	return info.SubscriptionCount
+}
+
+// holds reports whether e knows that node holds user in a presence channel.
+func holds(e *Engine, node, channel, user string) bool {
+	e.cluster.mu.Lock()
+	defer e.cluster.mu.Unlock()
+	p := e.cluster.peers[node]
+	if p == nil {
+		return false
+	}
+	for k, set := range p.members {
+		if _, ok := set[user]; ok && k.name == channel {
+			return true
+		}
+	}
+	return false
 }
 
 func TestClusterBroadcastAndExclusion(t *testing.T) {
@@ -89,6 +106,9 @@ func TestClusterPresence(t *testing.T) {
 	if m := b1.joinPresence("presence-room", "u1", `{"n":"one"}`); m.Event != protocol.EventSubscriptionSucceeded {
 		t.Fatalf("join: %s", m.Event)
 	}
+	// Leaving before a hears that b holds u1 too would be a real
+	// remove-and-add on a: the two messages cross.
+	waitFor(t, "a learns b holds u1", func() bool { return holds(a, "b", "presence-room", "u1") })
 	a1.c.Gone(nil) // u1 left node a but is still on node b
 	b2.quiet()     // so nobody hears member_removed
 	b1.c.Gone(nil)
@@ -123,6 +143,94 @@ func TestClusterOccupancyWebhooksOnce(t *testing.T) {
 	waitFor(t, "vacated", func() bool { return hooks.count(WebhookChannelVacated, "room") == 1 })
 	if n := hooks.count(WebhookChannelOccupied, "room"); n != 1 {
 		t.Fatalf("occupied fired %d times across 3 nodes, want 1", n)
+	}
+}
+
+// TestRendezvousSpreadsOwnership: every node owns its share of channels,
+// whatever the node names look like.
+func TestRendezvousSpreadsOwnership(t *testing.T) {
+	const channels = 6000
+	for _, nodes := range [][]string{{"a", "b", "c"}, {"node-1", "node-2", "node-3", "node-4"}, {"3f2a9c1e", "77b1d0aa", "c0ffee12"}} {
+		wins := map[string]int{}
+		for i := range channels {
+			key := fmt.Sprintf("presence-room-%d", i)
+			best, bestNode := uint64(0), ""
+			for _, n := range nodes {
+				if h := rendezvous(n, key); bestNode == "" || h > best {
+					best, bestNode = h, n
+				}
+			}
+			wins[bestNode]++
+		}
+		fair := channels / len(nodes)
+		for _, n := range nodes {
+			if w := wins[n]; w < fair*85/100 || w > fair*115/100 {
+				t.Errorf("nodes %v: %s owns %d of %d channels, fair share %d", nodes, n, w, channels, fair)
+			}
+		}
+	}
+}
+
+// TestClusterJoinReportsNoHistory: a node joining a cluster learns the
+// channels and members that exist, but reports none of them again; later
+// transitions are still reported once.
+func TestClusterJoinReportsNoHistory(t *testing.T) {
+	hub := newHub()
+	hooks := &hookLog{}
+	a, _ := clusterNode(t, hub, "a", hooks)
+	b, _ := clusterNode(t, hub, "b", hooks)
+	var rooms []string
+	var clients []*client
+	for i := range 12 { // enough channels that the newcomer owns some
+		room := fmt.Sprintf("presence-r%d", i)
+		cl := connect(t, []*Engine{a, b}[i%2], "key")
+		cl.joinPresence(room, fmt.Sprintf("u%d", i), `{}`)
+		rooms, clients = append(rooms, room), append(clients, cl)
+	}
+	for _, room := range rooms {
+		waitFor(t, "occupied "+room, func() bool { return hooks.count(WebhookChannelOccupied, room) == 1 })
+	}
+	c, _ := clusterNode(t, hub, "c", hooks)
+	waitFor(t, "c learns the members", func() bool { return members(t, c, rooms[len(rooms)-1]) == 1 })
+	owned := 0
+	for _, room := range rooms {
+		if c.cluster.owner(room) == owner {
+			owned++
+		}
+	}
+	if owned == 0 {
+		t.Fatal("the newcomer owns none of the channels: the test proves nothing")
+	}
+	for _, cl := range clients {
+		cl.c.Gone(nil)
+	}
+	for _, room := range rooms {
+		waitFor(t, "vacated "+room, func() bool { return hooks.count(WebhookChannelVacated, room) == 1 })
+		for kind, want := range map[WebhookKind]int{WebhookChannelOccupied: 1, WebhookMemberAdded: 1, WebhookMemberRemoved: 1} {
+			if n := hooks.count(kind, room); n != want {
+				t.Errorf("%s: %s fired %d times, want %d", room, kind, n, want)
+			}
+		}
+	}
+}
+
+// TestClusterStartDefersReports: a node alone on the bus owns nothing
+// until it settles; what happened meanwhile is reported then, once.
+func TestClusterStartDefersReports(t *testing.T) {
+	hub := newHub()
+	hooks := &hookLog{}
+	e := newEngine(t, Options{Bus: hub.bus(), NodeName: "a", Hooks: hooks, HeartbeatInterval: time.Second,
+		NodeTimeout: 3 * time.Second, CleanupInterval: 50 * time.Millisecond})
+	cl := connect(t, e, "key")
+	cl.mustSubscribe("room")
+	if n := hooks.count(WebhookChannelOccupied, "room"); n != 0 || e.cluster.ready.Load() {
+		t.Fatalf("occupied reported %d times before the node settled (settled: %v)", n, e.cluster.ready.Load())
+	}
+	waitFor(t, "deferred occupied", func() bool { return hooks.count(WebhookChannelOccupied, "room") == 1 })
+	cl.c.Gone(nil)
+	waitFor(t, "vacated", func() bool { return hooks.count(WebhookChannelVacated, "room") == 1 })
+	if n := hooks.count(WebhookChannelOccupied, "room"); n != 1 {
+		t.Fatalf("occupied fired %d times, want 1", n)
 	}
 }
 

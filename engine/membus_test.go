@@ -144,5 +144,33 @@ func clusterNode(t *testing.T, hub *memHub, name string, hooks *hookLog, apps ..
 	if hooks != nil {
 		opts.Hooks = hooks
 	}
-	return newEngine(t, opts, apps...), b
+	e := newEngine(t, opts, apps...)
+	hub.settled(t)
+	return e, b
+}
+
+// settled waits until every node on the hub has settled and knows that
+// every other one has: the steady state the exactly-once tests assume.
+func (h *memHub) settled(t *testing.T) {
+	t.Helper()
+	waitFor(t, "cluster settled", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for id, b := range h.nodes {
+			c := b.h.(*cluster)
+			if !c.ready.Load() {
+				return false
+			}
+			for other := range h.nodes {
+				c.mu.Lock()
+				p := c.peers[other]
+				known := p != nil && p.ready
+				c.mu.Unlock()
+				if other != id && !known {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
