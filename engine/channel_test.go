@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -276,6 +277,31 @@ func TestSubscriptionCountEvents(t *testing.T) {
 	}
 	b.c.Gone(nil)
 	a.expect(protocol.EventSubscriptionCount)
+}
+
+// TestSubscriptionCountThrottleTrails: above 100 subscribers counts are
+// throttled, and the last change inside a window still reaches clients.
+func TestSubscriptionCountThrottleTrails(t *testing.T) {
+	app := testApp()
+	app.EnableSubscriptionCount = true
+	e := newEngine(t, Options{}, app)
+	e.countWindow = 1500 * time.Millisecond
+	watcher := connect(t, e, "key")
+	watcher.mustSubscribe("crowd")
+	for range 99 {
+		connect(t, e, "key").mustSubscribe("crowd")
+	}
+	for n := 1; n <= 100; n++ {
+		if m := watcher.expect(protocol.EventSubscriptionCount); m.DataString() != fmt.Sprintf(`{"subscription_count":%d}`, n) {
+			t.Fatalf("count %d: %s", n, m.DataString())
+		}
+	}
+	connect(t, e, "key").mustSubscribe("crowd") // 101 and 102: inside the window
+	connect(t, e, "key").mustSubscribe("crowd")
+	if m := watcher.expect(protocol.EventSubscriptionCount); m.DataString() != `{"subscription_count":102}` {
+		t.Fatalf("trailing count %s, want 102 (throttled, then the last value)", m.DataString())
+	}
+	watcher.quiet()
 }
 
 // TestPublishRightAfterSubscriptionSucceeded: an event published after the

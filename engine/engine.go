@@ -136,6 +136,8 @@ type Engine struct {
 	frames    framePool
 	pingFrame []byte
 	stats     nodeStats
+
+	countWindow time.Duration // subscription_count throttle window
 }
 
 // appRuntime is the engine's per-app state, created once per app id.
@@ -166,6 +168,8 @@ func New(opts Options) (*Engine, error) {
 		users:    shard.NewMap[userKey, *userState](registryShards),
 		watchers: shard.NewMap[userKey, []*Conn](registryShards),
 		cache:    shard.NewMap[chanKey, cachedEvent](registryShards),
+
+		countWindow: 5 * time.Second,
 	}
 	e.frames.obs = opts.Observer
 	e.pingFrame = protocol.AppendFrame(nil, protocol.OpText, protocol.AppendEventObject(nil, protocol.EventPing, "", []byte("{}")))

@@ -18,6 +18,9 @@ type channelState struct {
 	remote  map[string]int // other nodes' subscriber counts (> 0 only)
 	members shard.Members  // presence users, local and remote holders
 	countAt int64          // unix nanos of the last subscription_count event
+	// countTrail: a count change was held back by the throttle and is
+	// sent when the window ends.
+	countTrail bool
 }
 
 // total is the cluster-wide subscriber count.
@@ -312,20 +315,51 @@ func (c *Conn) subIndex(name string) int {
 }
 
 // countEventLocked sends pusher_internal:subscription_count to a
-// non-presence channel of an app that enabled it, at most once per 5 s
-// above 100 subscribers. The channel's shard lock must be held.
+// non-presence channel of an app that enabled it. Above
+// countThrottleAbove subscribers it goes out at most once per
+// countWindow, and a change held back is sent when the window ends, so
+// clients always end up with the current count. The channel's shard lock
+// must be held.
 func (e *Engine) countEventLocked(app *App, key chanKey, ch *channelState, kind protocol.Kind) bool {
 	if !app.EnableSubscriptionCount || kind == protocol.KindPresence {
 		return false
 	}
 	now := time.Now().UnixNano()
-	if ch.total() > 100 && now-ch.countAt < int64(5*time.Second) {
-		return false
+	if ch.total() > countThrottleAbove {
+		if wait := ch.countAt + int64(e.countWindow) - now; wait > 0 {
+			if !ch.countTrail {
+				ch.countTrail = true
+				time.AfterFunc(time.Duration(wait), func() { e.trailingCount(key) })
+			}
+			return false
+		}
 	}
-	ch.countAt = now
+	e.sendCountLocked(key, ch, now)
+	return true
+}
+
+// countThrottleAbove is the subscriber count above which
+// subscription_count events are throttled (Pusher's rule).
+const countThrottleAbove = 100
+
+func (e *Engine) sendCountLocked(key chanKey, ch *channelState, now int64) {
+	ch.countAt, ch.countTrail = now, false
 	data := `{"subscription_count":` + strconv.Itoa(ch.total()) + `}`
 	e.broadcast(key, protocol.AppendEvent(nil, protocol.EventSubscriptionCount, key.name, data, ""), "")
-	return true
+}
+
+// trailingCount sends the count held back during a throttle window, unless
+// a count went out meanwhile or the channel was emptied.
+func (e *Engine) trailingCount(key chanKey) {
+	e.channels.Update(key, func(ch *channelState, ok bool) (*channelState, bool) {
+		if !ok {
+			return nil, false
+		}
+		if ch.countTrail {
+			e.sendCountLocked(key, ch, time.Now().UnixNano())
+		}
+		return ch, !ch.empty()
+	})
 }
 
 // succeeded encodes subscription_succeeded: "{}" data for ordinary
