@@ -20,8 +20,8 @@ func TestObserversDoNotAllocate(t *testing.T) {
 		}
 	}
 	f("ObserveBroadcast", func() { s.ObserveBroadcast(time.Millisecond) })
-	f("ObserveHTTP", func() { s.ObserveHTTP("/apps/{app_id}/events", "POST", 200, time.Millisecond, 10, 2) })
-	f("ObserveHTTP unmatched", func() { s.ObserveHTTP("", "GET", 404, 0, 0, 2) })
+	f("ObserveHTTP", func() { s.ObserveHTTP("/apps/{app_id}/events", "POST", "app-1", 200, time.Millisecond, 10, 2) })
+	f("ObserveHTTP unmatched", func() { s.ObserveHTTP("", "GET", "", 404, 0, 0, 2) })
 	f("RateLimited", func() { s.RateLimited("api") })
 	f("WebhookDelivered", func() { s.WebhookDelivered("2xx") })
 	f("QueueJobProcessed", func() { s.QueueJobProcessed(time.Millisecond) })

@@ -32,12 +32,34 @@ type httpMetrics struct {
 	requests map[httpKey]*metrics.Counter
 	duration map[string]*metrics.PrometheusHistogram
 
-	calls      *metrics.Counter
-	rxBytes    *metrics.Counter
-	txBytes    *metrics.Counter
+	// The Sockudo-compatible totals, per app as Sockudo labels them; a
+	// request naming no known app counts in the unlabelled series.
+	calls   *metrics.Counter
+	rxBytes *metrics.Counter
+	txBytes *metrics.Counter
+	perApp  atomic.Pointer[map[string]*appHTTP] // copy-on-write
+
 	authFailed atomic.Uint64 // 401 answers
 	client     atomic.Uint64 // 4xx answers
 	server     atomic.Uint64 // 5xx answers
+}
+
+// appHTTP is one app's Sockudo-compatible HTTP totals.
+type appHTTP struct{ calls, rxBytes, txBytes *metrics.Counter }
+
+// addApp creates app id's series; the caller holds Server.appsMu.
+func (h *httpMetrics) addApp(id, label string) {
+	old := *h.perApp.Load()
+	if old[id] != nil {
+		return
+	}
+	next := make(map[string]*appHTTP, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	series := func(base string) *metrics.Counter { return h.s.set.NewCounter(h.s.name(base) + "{" + label + "}") }
+	next[id] = &appHTTP{series("http_calls_received_total"), series("http_received_bytes"), series("http_transmitted_bytes")}
+	h.perApp.Store(&next)
 }
 
 // route is one parsed Options.Routes entry.
@@ -66,6 +88,7 @@ func (h *httpMetrics) init(s *Server, routes []route) {
 	h.calls = s.set.NewCounter(s.name("http_calls_received_total"))
 	h.rxBytes = s.set.NewCounter(s.name("http_received_bytes"))
 	h.txBytes = s.set.NewCounter(s.name("http_transmitted_bytes"))
+	h.perApp.Store(&map[string]*appHTTP{})
 	for _, r := range routes {
 		h.counter(httpKey{r.pattern, r.method, 200})
 		h.histogram(r.pattern)
@@ -73,18 +96,23 @@ func (h *httpMetrics) init(s *Server, routes []route) {
 }
 
 // ObserveHTTP counts one HTTP API request. It satisfies the httpapi
-// adapter's Observer port: route is the router pattern ("" when none
-// matched), never the raw URL; reqBytes and respBytes count bodies.
-func (s *Server) ObserveHTTP(route, method string, status int, dur time.Duration, reqBytes, respBytes int) {
+// adapter's Observer port. appID is the app the request named, when the
+// app store knows it ("" otherwise); apps this Server was not told about
+// count in the unlabelled totals, so no request creates a series.
+func (s *Server) ObserveHTTP(route, method, appID string, status int, dur time.Duration, reqBytes, respBytes int) {
 	if route == "" {
 		route = unmatchedRoute
 	}
 	h := &s.http
 	h.counter(httpKey{route, method, status}).Inc()
 	h.histogram(route).Update(dur.Seconds())
-	h.calls.Inc()
-	h.rxBytes.Add(max(reqBytes, 0))
-	h.txBytes.Add(max(respBytes, 0))
+	calls, rx, tx := h.calls, h.rxBytes, h.txBytes
+	if a := (*h.perApp.Load())[appID]; a != nil {
+		calls, rx, tx = a.calls, a.rxBytes, a.txBytes
+	}
+	calls.Inc()
+	rx.Add(max(reqBytes, 0))
+	tx.Add(max(respBytes, 0))
 	switch {
 	case status == 401:
 		h.authFailed.Add(1)

@@ -106,8 +106,8 @@ func TestPrometheusScrapesServer(t *testing.T) {
 
 	n := newNode(t, Options{}, true)
 	traffic(t, n.eng, 3)
-	n.srv.ObserveHTTP("/apps/{app_id}/events", "POST", 200, 2*time.Millisecond, 60, 2)
-	n.srv.ObserveHTTP("/apps/{app_id}/channels", "GET", 401, time.Millisecond, 0, 40)
+	n.srv.ObserveHTTP("/apps/{app_id}/events", "POST", "app-1", 200, 2*time.Millisecond, 60, 2)
+	n.srv.ObserveHTTP("/apps/{app_id}/channels", "GET", "", 401, time.Millisecond, 0, 40)
 	n.srv.QueueJobProcessed(30 * time.Millisecond)
 	n.srv.AdapterPublished()
 

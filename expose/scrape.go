@@ -150,6 +150,10 @@ func (r *render) shards(n *engine.NodeSnapshot) {
 func (r *render) network() {
 	h := &r.s.http
 	tx, rx := h.txBytes.Get(), h.rxBytes.Get()
+	for _, a := range *h.perApp.Load() {
+		tx += a.txBytes.Get()
+		rx += a.rxBytes.Get()
+	}
 	for i := range r.snaps {
 		tx += r.snaps[i].BytesSent
 		rx += r.snaps[i].BytesReceived

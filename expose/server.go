@@ -142,6 +142,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.families = s.familyIndex()
+	s.http.init(s, parsed)
 	empty := []appLabel{}
 	s.apps.Store(&empty)
 	for _, id := range opts.AppIDs {
@@ -150,7 +151,6 @@ func New(opts Options) (*Server, error) {
 	if opts.Engine != nil {
 		s.Attach(opts.Engine)
 	}
-	s.http.init(s, parsed)
 	s.obs.init(s)
 	s.set.RegisterMetricsWriter(s.writeEngine)
 	s.handler = s.route
@@ -199,8 +199,10 @@ func (s *Server) AddApp(id string) {
 			return
 		}
 	}
-	next := append(old[:len(old):len(old)], appLabel{id: id, label: labelPair("app_id", id)})
+	label := labelPair("app_id", id)
+	next := append(old[:len(old):len(old)], appLabel{id: id, label: label})
 	s.apps.Store(&next)
+	s.http.addApp(id, label)
 }
 
 // WritePrometheus writes every metric to w in the Prometheus text format

@@ -150,10 +150,10 @@ func TestCustomPrefixAndTwoServers(t *testing.T) {
 func TestObserveHTTP(t *testing.T) {
 	n := newNode(t, Options{}, false)
 	s := n.srv
-	s.ObserveHTTP("/apps/{app_id}/events", "POST", 200, 3*time.Millisecond, 120, 2)
-	s.ObserveHTTP("/apps/{app_id}/events", "POST", 401, time.Millisecond, 50, 30)
-	s.ObserveHTTP("", "OTHER", 404, 0, 0, 20)
-	s.ObserveHTTP("/apps/{app_id}/channels", "GET", 500, time.Millisecond, 0, 10)
+	s.ObserveHTTP("/apps/{app_id}/events", "POST", "app-1", 200, 3*time.Millisecond, 120, 2)
+	s.ObserveHTTP("/apps/{app_id}/events", "POST", "app-1", 401, time.Millisecond, 50, 30)
+	s.ObserveHTTP("", "OTHER", "", 404, 0, 0, 20)
+	s.ObserveHTTP("/apps/{app_id}/channels", "GET", "ghost", 500, time.Millisecond, 0, 10) // not an app of this server
 	got := samples(t, n.scrape(t))
 	for series, want := range map[string]float64{
 		`sockudo_http_api_requests_total{path="/apps/{app_id}/events",method="POST",status_code="200"}`: 1,
@@ -161,20 +161,27 @@ func TestObserveHTTP(t *testing.T) {
 		`sockudo_http_api_requests_total{path="unmatched",method="OTHER",status_code="404"}`:            1,
 		`sockudo_http_api_request_duration_seconds_count{path="/apps/{app_id}/events"}`:                 2,
 		`sockudo_http_api_request_duration_seconds_bucket{path="/apps/{app_id}/events",le="0.005"}`:     2,
-		`sockudo_http_calls_received_total`:                      4,
-		`sockudo_http_received_bytes`:                            170,
-		`sockudo_http_transmitted_bytes`:                         62,
-		`sockudo_authentication_failures_total{type="http_api"}`: 1,
-		`sockudo_errors_total{type="http_client_error"}`:         2,
-		`sockudo_errors_total{type="http_server_error"}`:         1,
-		`process_network_receive_bytes_total`:                    170,
-		`process_network_transmit_bytes_total`:                   62,
+		`sockudo_http_calls_received_total{app_id="app-1"}`:                                             2,
+		`sockudo_http_received_bytes{app_id="app-1"}`:                                                   170,
+		`sockudo_http_transmitted_bytes{app_id="app-1"}`:                                                32,
+		`sockudo_http_calls_received_total{app_id="app-2"}`:                                             0,
+		`sockudo_http_calls_received_total`:                                                             2,
+		`sockudo_http_received_bytes`:                                                                   0,
+		`sockudo_http_transmitted_bytes`:                                                                30,
+		`sockudo_authentication_failures_total{type="http_api"}`:                                        1,
+		`sockudo_errors_total{type="http_client_error"}`:                                                2,
+		`sockudo_errors_total{type="http_server_error"}`:                                                1,
+		`process_network_receive_bytes_total`:                                                           170,
+		`process_network_transmit_bytes_total`:                                                          62,
 	} {
 		if got[series] != want {
 			t.Errorf("%s = %v, want %v", series, got[series], want)
 		}
 	}
 	for series := range got {
+		if strings.Contains(series, "ghost") {
+			t.Errorf("an unknown app id created a series: %s", series)
+		}
 		if strings.Contains(series, "/apps/app-1") {
 			t.Errorf("raw URL in a label: %s", series)
 		}
@@ -294,7 +301,7 @@ func TestConcurrentObserveAndScrape(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := 0; i < 200; i++ {
-				n.srv.ObserveHTTP("/apps/{app_id}/events", "POST", 200+i%5, time.Microsecond, 1, 1)
+				n.srv.ObserveHTTP("/apps/{app_id}/events", "POST", "", 200+i%5, time.Microsecond, 1, 1)
 				n.srv.RateLimited("api")
 				n.srv.ObserveBroadcast(time.Microsecond)
 			}
@@ -333,7 +340,7 @@ func TestMonitoringDocListsEveryMetric(t *testing.T) {
 // httpObserver is the httpapi adapter's Observer port; expose may not
 // import httpapi, so the method set is checked here.
 type httpObserver interface {
-	ObserveHTTP(route, method string, status int, dur time.Duration, reqBytes, respBytes int)
+	ObserveHTTP(route, method, appID string, status int, dur time.Duration, reqBytes, respBytes int)
 }
 
 var _ httpObserver = (*Server)(nil)

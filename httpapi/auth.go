@@ -41,6 +41,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 	if !ok || app == nil {
 		return nil, &apiError{http.StatusNotFound, "app not found"}
 	}
+	ctx.SetUserValue(requestApp{}, app)
 	if !app.Enabled {
 		return nil, &apiError{http.StatusForbidden, "app is disabled"}
 	}

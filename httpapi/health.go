@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/sockudo/sockudo-go/engine"
 )
 
 // Health answers are plain text, as Sockudo's, so existing load-balancer
@@ -37,13 +39,15 @@ func (s *Server) up(ctx *fasthttp.RequestCtx) {
 // upApp serves GET /up/{app_id}: like /up, and 404 for an unknown app.
 func (s *Server) upApp(ctx *fasthttp.RequestCtx) {
 	id, ok := pathParam(ctx, "app_id")
+	var app *engine.App
 	if ok {
-		_, ok = s.apps.AppByID(id)
+		app, ok = s.apps.AppByID(id)
 	}
-	if !ok {
+	if !ok || app == nil {
 		writeText(ctx, http.StatusNotFound, bodyNotFound)
 		return
 	}
+	ctx.SetUserValue(requestApp{}, app)
 	s.up(ctx)
 }
 

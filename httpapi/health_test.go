@@ -96,16 +96,16 @@ type countingObserver struct {
 }
 
 type observation struct {
-	route, method string
-	status        int
-	dur           time.Duration
-	req, resp     int
+	route, method, app string
+	status             int
+	dur                time.Duration
+	req, resp          int
 }
 
-func (o *countingObserver) ObserveHTTP(route, method string, status int, dur time.Duration, req, resp int) {
+func (o *countingObserver) ObserveHTTP(route, method, app string, status int, dur time.Duration, req, resp int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.calls = append(o.calls, observation{route, method, status, dur, req, resp})
+	o.calls = append(o.calls, observation{route, method, app, status, dur, req, resp})
 }
 
 func (o *countingObserver) find(route string, status int) (observation, bool) {
@@ -127,9 +127,13 @@ func TestObserver(t *testing.T) {
 	ts.get(t, "/channels/bad%20name", nil)
 	ts.raw(t, "GET", "/nope/really", "")
 	ts.raw(t, "GET", "/up", "")
+	ts.raw(t, "GET", "/apps/no-such-app/channels", "")
 
-	if c, ok := obs.find("/apps/{app_id}/events", 200); !ok || c.method != "POST" || c.req != len(body) || c.resp != 2 {
+	if c, ok := obs.find("/apps/{app_id}/events", 200); !ok || c.method != "POST" || c.req != len(body) || c.resp != 2 || c.app != "1" {
 		t.Fatalf("events observation %+v %v (all %+v)", c, ok, obs.calls)
+	}
+	if c, ok := obs.find("/apps/{app_id}/channels", 404); !ok || c.app != "" {
+		t.Fatalf("an unknown app id must be observed without an app: %+v %v (all %+v)", c, ok, obs.calls)
 	}
 	if _, ok := obs.find("/apps/{app_id}/channels/{channel_name}", 400); !ok {
 		t.Fatalf("channel observation missing: %+v", obs.calls)

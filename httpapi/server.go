@@ -33,11 +33,25 @@ const (
 
 // Observer receives one call per HTTP request, for metrics. route is the
 // router pattern (e.g. "/apps/{app_id}/events"), never the raw URL, so label
-// cardinality stays bounded; it is "" when no route matched. reqBytes and
-// respBytes count bodies only. Implementations must be safe for concurrent
-// use and fast: they run on the request path.
+// cardinality stays bounded; it is "" when no route matched. appID is the
+// app the request named when the app store knows it, else "" (an unknown
+// id in a URL must not create series). reqBytes and respBytes count bodies
+// only. Implementations must be safe for concurrent use and fast: they run
+// on the request path.
 type Observer interface {
-	ObserveHTTP(route, method string, status int, dur time.Duration, reqBytes, respBytes int)
+	ObserveHTTP(route, method, appID string, status int, dur time.Duration, reqBytes, respBytes int)
+}
+
+// requestApp is the user-value key under which a request's known app is
+// kept for the Observer.
+type requestApp struct{}
+
+// observedApp returns the id of the known app the request named, or "".
+func observedApp(ctx *fasthttp.RequestCtx) string {
+	if app, ok := ctx.UserValue(requestApp{}).(*engine.App); ok {
+		return app.ID
+	}
+	return ""
 }
 
 // Options configures a Server.
@@ -296,7 +310,7 @@ func (s *Server) guard(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 // observeUnrouted reports a request answered before routing.
 func (s *Server) observeUnrouted(ctx *fasthttp.RequestCtx) {
 	if s.obs != nil {
-		s.obs.ObserveHTTP("", methodLabel(ctx), ctx.Response.StatusCode(), 0,
+		s.obs.ObserveHTTP("", methodLabel(ctx), "", ctx.Response.StatusCode(), 0,
 			len(ctx.Request.Body()), len(ctx.Response.Body()))
 	}
 }
@@ -330,7 +344,7 @@ func (s *Server) observed(route, method string, h fasthttp.RequestHandler) fasth
 		if m == "" {
 			m = methodLabel(ctx)
 		}
-		s.obs.ObserveHTTP(route, m, ctx.Response.StatusCode(), time.Since(start),
+		s.obs.ObserveHTTP(route, m, observedApp(ctx), ctx.Response.StatusCode(), time.Since(start),
 			len(ctx.Request.Body()), len(ctx.Response.Body()))
 	}
 }
