@@ -6,6 +6,10 @@ import "time"
 // so a quarter second is precise enough and costs four wake-ups a second.
 const wheelTick = 250 * time.Millisecond
 
+// wheelMaxSleep bounds how long an idle worker sleeps, so its wheel's
+// clock never falls far behind.
+const wheelMaxSleep = time.Minute
+
 // wheelSlots × wheelTick is the horizon (~17 min); later deadlines sit in
 // the last slot and are re-filed when it comes round.
 const wheelSlots = 4096
@@ -14,7 +18,9 @@ const wheelSlots = 4096
 // connection costs no goroutine and no runtime timer. Entries are lazy: a
 // connection is filed under its next check time and, when the slot comes
 // up, the callback says when to look again (activity since filing just
-// moves it later). Owned by the worker goroutine.
+// moves it later). The worker sleeps until the next filed slot (see due),
+// not every tick: idle connections are checked once per activity timeout
+// and cost no wake-ups in between. Owned by the worker goroutine.
 type wheel struct {
 	slots [wheelSlots][]*Conn
 	cur   int
@@ -70,4 +76,20 @@ func (w *wheel) advance(now time.Time, check func(*Conn, int64) int64) {
 			w.slots[w.cur] = due[:0]
 		}
 	}
+}
+
+// due returns when the next non-empty slot comes up (unix nanos), at most
+// wheelMaxSleep after now.
+func (w *wheel) due(now int64) int64 {
+	limit := now + int64(wheelMaxSleep)
+	for k := 1; k < wheelSlots; k++ {
+		t := w.at + int64(k)*int64(wheelTick)
+		if t >= limit {
+			break
+		}
+		if len(w.slots[(w.cur+k)%wheelSlots]) > 0 {
+			return t
+		}
+	}
+	return limit
 }

@@ -30,3 +30,33 @@ func TestWheelRemoveKeepsOthersFiled(t *testing.T) {
 		}
 	}
 }
+
+// TestWheelDueSleepsUntilTheNextFiledSlot: an idle worker wakes for the
+// next connection to check, not every tick, and never sleeps unbounded.
+func TestWheelDueSleepsUntilTheNextFiledSlot(t *testing.T) {
+	var w wheel
+	now := time.Unix(1000, 0)
+	w.init(now)
+	n := now.UnixNano()
+	if got := w.due(n); got != n+int64(wheelMaxSleep) {
+		t.Fatalf("empty wheel due in %v, want the %v cap", time.Duration(got-n), wheelMaxSleep)
+	}
+	w.insert(&Conn{wslot: -1}, now.Add(10*time.Second).UnixNano())
+	w.insert(&Conn{wslot: -1}, now.Add(30*time.Second).UnixNano())
+	if got := time.Duration(w.due(n) - n); got != 10*time.Second {
+		t.Fatalf("due in %v, want 10s", got)
+	}
+	checked := 0
+	w.advance(now.Add(10*time.Second), func(*Conn, int64) int64 { checked++; return 0 })
+	if checked != 1 {
+		t.Fatalf("%d checked at the first due time, want 1", checked)
+	}
+	if got := time.Duration(w.due(n+int64(10*time.Second)) - n); got != 30*time.Second {
+		t.Fatalf("next due at %v, want 30s", got)
+	}
+	w.insert(&Conn{wslot: -1}, now.Add(5*time.Minute).UnixNano())
+	w.advance(now.Add(30*time.Second), func(*Conn, int64) int64 { return 0 })
+	if got := time.Duration(w.due(n+int64(30*time.Second)) - n); got != 30*time.Second+wheelMaxSleep {
+		t.Fatalf("far deadline: due at %v, want the cap", got)
+	}
+}

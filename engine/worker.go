@@ -59,9 +59,11 @@ type worker struct {
 	subs  map[chanKey]map[*Conn]bool // value: live (acknowledged)
 
 	// Owned by the worker goroutine.
-	conns map[*Conn]struct{}
-	dirty []*Conn
-	wheel wheel
+	conns  map[*Conn]struct{}
+	dirty  []*Conn
+	wheel  wheel
+	timer  *time.Timer // fires when the wheel's next slot is due
+	wakeAt int64       // unix nanos the timer is set for
 
 	// poll reads this worker's pollable connections; nil where the
 	// platform has no epoll.
@@ -81,7 +83,10 @@ func newWorker(e *Engine, id int) *worker {
 		subs:  make(map[chanKey]map[*Conn]bool),
 		conns: make(map[*Conn]struct{}),
 	}
-	w.wheel.init(time.Now())
+	now := time.Now()
+	w.wheel.init(now)
+	w.wakeAt = now.Add(wheelMaxSleep).UnixNano()
+	w.timer = time.NewTimer(wheelMaxSleep)
 	return w
 }
 
@@ -101,16 +106,16 @@ func (w *worker) push(j job) {
 // every event of the worker goes through.
 func (w *worker) run() {
 	defer close(w.done)
-	t := time.NewTicker(wheelTick)
-	defer t.Stop()
+	defer w.timer.Stop()
 	for {
 		select {
 		case <-w.wake:
 			w.drain()
-		case now := <-t.C:
+		case now := <-w.timer.C:
 			w.wheel.advance(now, w.check)
 			w.flush()
 			w.drain()
+			w.sleepUntilDue(time.Now().UnixNano())
 		case <-w.quit:
 			w.drain()
 			return
@@ -187,7 +192,19 @@ func (w *worker) fanout(j *job) {
 func (w *worker) adopt(c *Conn) {
 	w.conns[c] = struct{}{}
 	w.nconns.Add(1)
-	w.wheel.insert(c, c.nextCheck(time.Now().UnixNano()))
+	now := time.Now().UnixNano()
+	t := c.nextCheck(now)
+	w.wheel.insert(c, t)
+	if t < w.wakeAt {
+		w.wakeAt = t
+		w.timer.Reset(time.Duration(t - now))
+	}
+}
+
+// sleepUntilDue sets the timer for the wheel's next non-empty slot.
+func (w *worker) sleepUntilDue(now int64) {
+	w.wakeAt = w.wheel.due(now)
+	w.timer.Reset(time.Duration(w.wakeAt - now))
 }
 
 // queue adds b to c's pending writes. b must stay valid until the next
