@@ -47,7 +47,8 @@ type cluster struct {
 
 	hmu      sync.Mutex // serialises owned webhooks with the deferred ones
 	deferred []deferredHook
-	overflow int // deferred reports beyond maxDeferred
+	overflow int            // deferred reports beyond maxDeferred
+	leftTo   []deferredHook // reports other nodes own, oldest first
 
 	pmu         sync.Mutex // guards the pending announcements
 	pendingChan map[chanKey]struct{}
@@ -271,7 +272,7 @@ func (c *cluster) Message(b []byte) {
 	case msgState:
 		e.applySnapshot(m.From, p, m.State)
 	case msgBye:
-		e.dropPeer(m.From)
+		e.dropPeer(m.From, time.Now().UnixNano()-int64(reclaimMargin))
 	}
 }
 
@@ -300,21 +301,27 @@ func (c *cluster) expire(now int64) {
 		return
 	}
 	limit := now - int64(c.e.opts.NodeTimeout)
-	var dead []string
+	dead := map[string]int64{}
 	c.mu.Lock()
 	for id, p := range c.peers {
 		if p.lastSeen < limit {
-			dead = append(dead, id)
+			dead[id] = p.lastSeen
 		}
 	}
 	c.mu.Unlock()
-	for _, id := range dead {
+	for id, lastSeen := range dead {
 		c.e.log.Warn("cluster node timed out: removing its connections and members", "node", id)
 		c.apply.Lock()
-		c.e.dropPeer(id)
+		// What it was left since shortly before it was last heard from
+		// may never have been reported.
+		c.e.dropPeer(id, lastSeen-int64(reclaimMargin))
 		c.apply.Unlock()
 	}
 }
+
+// reclaimMargin covers the skew between a transition reaching this node
+// and reaching the node that owned it, when that node leaves or dies.
+const reclaimMargin = time.Second
 
 // ownership says who reports a channel's transitions.
 type ownership uint8
@@ -325,10 +332,11 @@ const (
 	ownerUnknown           // no settled node is known yet
 )
 
-// owner picks the settled node that wins the channel's rendezvous hash.
-func (c *cluster) owner(name string) ownership {
+// owner picks the settled node that wins the channel's rendezvous hash,
+// and names it.
+func (c *cluster) owner(name string) (ownership, string) {
 	if c.bus == nil {
-		return owner
+		return owner, c.self
 	}
 	var best uint64
 	bestNode := ""
@@ -347,17 +355,21 @@ func (c *cluster) owner(name string) ownership {
 	c.mu.Unlock()
 	switch bestNode {
 	case "":
-		return ownerUnknown
+		return ownerUnknown, ""
 	case c.self:
-		return owner
+		return owner, bestNode
 	}
-	return notOwner
+	return notOwner, bestNode
 }
 
-// deferredHook is a report held until this node settles.
+// deferredHook is a report held until this node settles, or one left to
+// another node (owner), kept a while in case that node died before it
+// could report it.
 type deferredHook struct {
-	app *App
-	ev  WebhookEvent
+	app   *App
+	ev    WebhookEvent
+	owner string
+	at    int64 // unix nanos
 }
 
 // maxDeferred bounds what a starting cluster holds: one heartbeat
@@ -369,16 +381,58 @@ const maxDeferred = 1 << 16
 func (c *cluster) report(app *App, ev WebhookEvent) {
 	c.hmu.Lock()
 	defer c.hmu.Unlock()
-	switch c.owner(ev.Channel) {
+	switch o, node := c.owner(ev.Channel); o {
 	case owner:
 		c.e.opts.Hooks.Webhook(app, ev)
 	case ownerUnknown:
 		if len(c.deferred) < maxDeferred {
-			c.deferred = append(c.deferred, deferredHook{app, ev})
+			c.deferred = append(c.deferred, deferredHook{app: app, ev: ev})
 		} else {
 			c.overflow++
 		}
+	case notOwner:
+		c.remember(deferredHook{app: app, ev: ev, owner: node, at: time.Now().UnixNano()})
 	}
+}
+
+// remember keeps a report left to another node for as long as that node
+// could be dead unnoticed (node timeout, cleanup interval, reclaim
+// margin); c.hmu is held. Past maxDeferred the oldest go first.
+func (c *cluster) remember(h deferredHook) {
+	o := &c.e.opts
+	keep := h.at - int64(o.NodeTimeout+o.CleanupInterval+o.HeartbeatInterval+reclaimMargin)
+	i := 0
+	for i < len(c.leftTo) && (c.leftTo[i].at < keep || len(c.leftTo)-i >= maxDeferred) {
+		i++
+	}
+	c.leftTo = append(c.leftTo[i:], h)
+}
+
+// reclaim reports what was left to node, a node now gone, from since on:
+// it may have died before reporting it. The reports this node now owns go
+// out (at least once: the dead node may have sent some); node must already
+// be out of the peers.
+func (c *cluster) reclaim(node string, since int64) {
+	if c.e.opts.Hooks == nil {
+		return
+	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	kept := c.leftTo[:0]
+	for _, h := range c.leftTo {
+		if h.owner != node {
+			kept = append(kept, h)
+			continue
+		}
+		if h.at < since {
+			continue
+		}
+		if o, _ := c.owner(h.ev.Channel); o == owner {
+			c.e.opts.Hooks.Webhook(h.app, h.ev)
+		}
+	}
+	clear(c.leftTo[len(kept):])
+	c.leftTo = kept
 }
 
 // settle makes this node an owner, unless a newer connection restarted

@@ -315,8 +315,10 @@ func (e *Engine) applySnapshot(node string, p *peer, s *snapshot) {
 
 // dropPeer removes a node that said goodbye or stopped beating, with
 // everything it held: its members leave (member_removed where it was
-// their last holder), its counts drop, its users go offline.
-func (e *Engine) dropPeer(node string) {
+// their last holder), its counts drop, its users go offline. First the
+// webhooks it owned from reclaimSince on are reported again by their new
+// owners: it may have gone before sending them.
+func (e *Engine) dropPeer(node string, reclaimSince int64) {
 	e.cluster.mu.Lock()
 	p := e.cluster.peers[node]
 	delete(e.cluster.peers, node)
@@ -324,6 +326,7 @@ func (e *Engine) dropPeer(node string) {
 	if p == nil {
 		return
 	}
+	e.cluster.reclaim(node, reclaimSince)
 	e.applySnapshot(node, p, nil)
 }
 

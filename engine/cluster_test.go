@@ -194,7 +194,7 @@ func TestClusterJoinReportsNoHistory(t *testing.T) {
 	waitFor(t, "c learns the members", func() bool { return members(t, c, rooms[len(rooms)-1]) == 1 })
 	owned := 0
 	for _, room := range rooms {
-		if c.cluster.owner(room) == owner {
+		if o, _ := c.cluster.owner(room); o == owner {
 			owned++
 		}
 	}
@@ -231,6 +231,36 @@ func TestClusterStartDefersReports(t *testing.T) {
 	waitFor(t, "vacated", func() bool { return hooks.count(WebhookChannelVacated, "room") == 1 })
 	if n := hooks.count(WebhookChannelOccupied, "room"); n != 1 {
 		t.Fatalf("occupied fired %d times, want 1", n)
+	}
+}
+
+// TestClusterDeadOwnerLosesNoWebhook: a channel's transitions that happen
+// after its owner died, while the others still believe it alive, are
+// reported by the new owner once the dead node times out.
+func TestClusterDeadOwnerLosesNoWebhook(t *testing.T) {
+	hub := newHub()
+	hooks := &hookLog{}
+	a, _ := clusterNode(t, hub, "a", hooks)
+	_, bbus := clusterNode(t, hub, "b", nil) // "crashed" but still running here: its reports would not be real
+	c, _ := clusterNode(t, hub, "c", hooks)
+	room := ""
+	for i := 0; room == ""; i++ { // a channel b owns
+		if _, node := a.cluster.owner(fmt.Sprintf("room-%d", i)); node == "b" {
+			room = fmt.Sprintf("room-%d", i)
+		}
+	}
+	ca := connect(t, a, "key")
+	ca.mustSubscribe(room)
+	waitFor(t, "c counts a's subscriber", func() bool { return subscriptions(t, c, room) == 1 })
+	if n := hooks.count(WebhookChannelOccupied, room); n != 0 {
+		t.Fatalf("a survivor reported occupied for b's channel while b was alive (%d)", n)
+	}
+	bbus.crash()
+	ca.c.Gone(nil) // vacated while a and c still think b reports it
+	waitFor(t, "vacated after b's timeout", func() bool { return hooks.count(WebhookChannelVacated, room) >= 1 })
+	time.Sleep(100 * time.Millisecond) // a second report would come from the other survivor at the same moment
+	if n := hooks.count(WebhookChannelVacated, room); n != 1 {
+		t.Fatalf("vacated reported %d times, want 1", n)
 	}
 }
 
