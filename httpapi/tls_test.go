@@ -64,7 +64,7 @@ func TestTLSAndCertificateReload(t *testing.T) {
 	dir := t.TempDir()
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	oldPool := writeCert(t, certPath, keyPath, 1)
-	certs, err := NewCertReloader(certPath, keyPath)
+	certs, err := NewCertReloader(certPath, keyPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,10 +149,51 @@ func TestTLSAndCertificateReload(t *testing.T) {
 }
 
 func TestNewCertReloaderErrors(t *testing.T) {
-	if _, err := NewCertReloader("", ""); err == nil {
+	if _, err := NewCertReloader("", "", ""); err == nil {
 		t.Fatal("empty paths accepted")
 	}
-	if _, err := NewCertReloader("/nonexistent/cert.pem", "/nonexistent/key.pem"); err == nil {
+	if _, err := NewCertReloader("/nonexistent/cert.pem", "/nonexistent/key.pem", ""); err == nil {
 		t.Fatal("missing files accepted")
+	}
+}
+
+// TestCertReloaderPassphrase: ssl.passphrase decrypts a traditionally
+// encrypted key; a wrong or missing one, and PKCS#8 encryption, are clear
+// errors.
+func TestCertReloaderPassphrase(t *testing.T) {
+	dir := t.TempDir()
+	certPath, plainPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "plain.pem")
+	writeCert(t, certPath, plainPath, 1)
+	plain, _ := os.ReadFile(plainPath)
+	b, _ := pem.Decode(plain)
+	//lint:ignore SA1019 the legacy format is what ssl.passphrase is for
+	enc, err := x509.EncryptPEMBlock(rand.Reader, b.Type, b.Bytes, []byte("s3cret"), x509.PEMCipherAES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encPath := filepath.Join(dir, "enc.pem")
+	if err := os.WriteFile(encPath, pem.EncodeToMemory(enc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCertReloader(certPath, encPath, "s3cret"); err != nil {
+		t.Fatalf("encrypted key with its passphrase: %v", err)
+	}
+	if _, err := NewCertReloader(certPath, plainPath, "unused"); err != nil {
+		t.Fatalf("plain key with a passphrase set: %v", err)
+	}
+	for _, tc := range []struct{ path, pass, want string }{
+		{encPath, "", "set ssl.passphrase"},
+		{encPath, "wrong", "decrypt with ssl.passphrase"},
+	} {
+		if _, err := NewCertReloader(certPath, tc.path, tc.pass); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("passphrase %q: error %v, want %q", tc.pass, err, tc.want)
+		}
+	}
+	pkcs8Path := filepath.Join(dir, "pkcs8.pem")
+	if err := os.WriteFile(pkcs8Path, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0}}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewCertReloader(certPath, pkcs8Path, "s3cret"); err == nil || !strings.Contains(err.Error(), "PKCS#8") {
+		t.Errorf("PKCS#8-encrypted key: %v", err)
 	}
 }

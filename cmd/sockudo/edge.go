@@ -3,10 +3,15 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/httpapi"
@@ -36,8 +41,11 @@ func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserv
 		o.CORS = &httpapi.CORS{Origins: c.Origin, Methods: c.Methods, Headers: c.AllowedHeaders, Credentials: c.Credentials}
 	}
 	var reload func() error
+	if cfg.SSL.CAPath != "" {
+		log.Warn("ssl.ca_path is accepted for compatibility and not used: serve the whole chain from ssl.cert_path", "ca_path", cfg.SSL.CAPath)
+	}
 	if cfg.SSL.Enabled {
-		certs, err := httpapi.NewCertReloader(cfg.SSL.CertPath, cfg.SSL.KeyPath)
+		certs, err := httpapi.NewCertReloader(cfg.SSL.CertPath, cfg.SSL.KeyPath, cfg.SSL.Passphrase)
 		if err != nil {
 			return nil, err
 		}
@@ -46,6 +54,34 @@ func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserv
 	}
 	return onSIGHUP(log, reload), nil
 }
+
+// startRedirect serves ssl.redirect_http's plain listener on ssl.http_port,
+// sending every request to https on the main port.
+func (n *node) startRedirect(reusePort bool) error {
+	ssl := n.cfg.SSL
+	if !ssl.RedirectHTTP {
+		return nil
+	}
+	if !ssl.Enabled {
+		n.log.Warn("ssl.redirect_http is on but ssl.enabled is off: no redirect listener")
+		return nil
+	}
+	n.redirect = &fasthttp.Server{
+		Handler:               httpapi.RedirectToHTTPS(n.cfg.Port),
+		Logger:                printfLogger{n.log},
+		ReadTimeout:           10 * time.Second,
+		WriteTimeout:          10 * time.Second,
+		IdleTimeout:           30 * time.Second,
+		NoDefaultServerHeader: true,
+	}
+	_, err := n.listen(net.JoinHostPort(n.cfg.Host, strconv.Itoa(ssl.HTTPPort)), reusePort, n.redirect.Serve)
+	return err
+}
+
+// printfLogger sends fasthttp's messages to the structured log.
+type printfLogger struct{ l *slog.Logger }
+
+func (p printfLogger) Printf(format string, args ...any) { p.l.Warn(fmt.Sprintf(format, args...)) }
 
 func ipRule(r configs.RateLimit) httpapi.IPRule {
 	return httpapi.IPRule{

@@ -22,10 +22,10 @@ func TestEdgeTLSReloadOnSIGHUPAndRateLimits(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeTestCert(t, cert, key)
-	port, mport := freePort(t), freePort(t)
+	port, mport, rport := freePort(t), freePort(t), freePort(t)
 	file := writeConfig(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`, "shards": 1,
 		"metrics": {"enabled": true, "host": "127.0.0.1", "port": `+strconv.Itoa(mport)+`},
-		"ssl": {"enabled": true, "cert_path": "`+cert+`", "key_path": "`+key+`"},
+		"ssl": {"enabled": true, "cert_path": "`+cert+`", "key_path": "`+key+`", "redirect_http": true, "http_port": `+strconv.Itoa(rport)+`},
 		"rate_limiter": {"enabled": true, "api_rate_limit": {"max_requests": 1, "window_seconds": 60}},
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s"}]}}}`)
 	var stderr bytes.Buffer
@@ -53,6 +53,17 @@ func TestEdgeTLSReloadOnSIGHUPAndRateLimits(t *testing.T) {
 		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
 	}
 	first := serial()
+
+	// ssl.redirect_http: the plain port sends clients to https.
+	plain := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	redir, err := plain.Get("http://127.0.0.1:" + strconv.Itoa(rport) + "/apps/1/channels?info=user_count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redir.Body.Close()
+	if want := "https://127.0.0.1:" + strconv.Itoa(port) + "/apps/1/channels?info=user_count"; redir.StatusCode != http.StatusMovedPermanently || redir.Header.Get("Location") != want {
+		t.Fatalf("redirect: %d %q, want 301 %q", redir.StatusCode, redir.Header.Get("Location"), want)
+	}
 
 	https := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: certPool(t, cert)}}}
 	status := func(path string) int {

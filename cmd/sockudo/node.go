@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/engine/appstore"
@@ -19,14 +21,15 @@ import (
 
 // node is one running server: the engine and its listeners.
 type node struct {
-	cfg     configs.Config
-	log     *slog.Logger
-	eng     *engine.Engine
-	api     *httpapi.Server
-	metrics *expose.Server  // nil when metrics.enabled is false
-	hooks   *webhook.Sender // nil when no app has webhooks
-	failed  chan error
-	endEdge func() // edge.go: stops the SIGHUP certificate reload
+	cfg      configs.Config
+	log      *slog.Logger
+	eng      *engine.Engine
+	api      *httpapi.Server
+	metrics  *expose.Server  // nil when metrics.enabled is false
+	hooks    *webhook.Sender // nil when no app has webhooks
+	failed   chan error
+	endEdge  func()           // edge.go: stops the SIGHUP certificate reload
+	redirect *fasthttp.Server // edge.go: ssl.redirect_http's listener, or nil
 }
 
 // start wires the adapters from cfg and starts listening.
@@ -102,6 +105,10 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		_ = n.api.Shutdown(context.Background())
 		return nil, err
 	}
+	if err := n.startRedirect(o.reusePort); err != nil {
+		_ = n.shutdown()
+		return nil, err
+	}
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
 		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())
 	return n, nil
@@ -162,6 +169,11 @@ func (n *node) shutdown() error {
 	if n.metrics != nil {
 		if merr := n.metrics.Shutdown(ctx); err == nil {
 			err = merr
+		}
+	}
+	if n.redirect != nil {
+		if rerr := n.redirect.ShutdownWithContext(ctx); err == nil {
+			err = rerr
 		}
 	}
 	return err
