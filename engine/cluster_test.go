@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -360,8 +361,10 @@ func TestClusterAppQuota(t *testing.T) {
 
 // memCache is a SharedCache shared by the nodes of a test.
 type memCache struct {
-	mu sync.Mutex
-	m  map[string][2]string
+	mu   sync.Mutex
+	m    map[string][2]string
+	gets int
+	err  error // every Get fails with it
 }
 
 func (c *memCache) Set(_ context.Context, app, ch, ev, data string, _ time.Duration) error {
@@ -377,6 +380,10 @@ func (c *memCache) Set(_ context.Context, app, ch, ev, data string, _ time.Durat
 func (c *memCache) Get(_ context.Context, app, ch string) (string, string, time.Duration, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gets++
+	if c.err != nil {
+		return "", "", 0, false, c.err
+	}
 	v, ok := c.m[app+"/"+ch]
 	return v[0], v[1], time.Minute, ok, nil
 }
@@ -395,5 +402,47 @@ func TestSharedCacheReplaysOnALaterNode(t *testing.T) {
 	}
 	if ce, ok := b.CachedEvent(t.Context(), testAppFrom(b), "cache-prices"); !ok || ce.Data != "42" {
 		t.Fatalf("info=cache on the later node: %+v %v", ce, ok)
+	}
+}
+
+func (c *memCache) getCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gets
+}
+
+// TestSharedCacheMissIsRemembered: the shared cache is asked once about
+// a channel it has nothing for, and a publish still replaces the miss.
+func TestSharedCacheMissIsRemembered(t *testing.T) {
+	shared := &memCache{}
+	e := newEngine(t, Options{SharedCache: shared})
+	for range 3 {
+		cl := connect(t, e, "key")
+		cl.mustSubscribe("cache-empty")
+		cl.expect(protocol.EventCacheMiss)
+	}
+	if n := shared.getCount(); n != 1 {
+		t.Fatalf("shared cache asked %d times about one empty channel, want 1", n)
+	}
+	publish(t, e, "cache-empty", "tick", "7", "")
+	cl := connect(t, e, "key")
+	cl.mustSubscribe("cache-empty")
+	if m := cl.expect("tick"); m.DataString() != "7" {
+		t.Fatalf("after a publish: %s", m.Data)
+	}
+}
+
+// TestSharedCacheOutageBacksOff: while the shared cache fails, subscribes
+// answer from the local copy without asking it each time.
+func TestSharedCacheOutageBacksOff(t *testing.T) {
+	shared := &memCache{err: errors.New("redis: connection refused")}
+	e := newEngine(t, Options{SharedCache: shared})
+	for i := range 5 {
+		cl := connect(t, e, "key")
+		cl.mustSubscribe(fmt.Sprintf("cache-%d", i))
+		cl.expect(protocol.EventCacheMiss)
+	}
+	if n := shared.getCount(); n != 1 {
+		t.Fatalf("failing shared cache asked %d times, want 1 (then backed off)", n)
 	}
 }

@@ -138,6 +138,8 @@ type Engine struct {
 	stats     nodeStats
 
 	countWindow time.Duration // subscription_count throttle window
+
+	sharedDownUntil atomic.Int64 // unix nanos: skip the shared cache until then
 }
 
 // appRuntime is the engine's per-app state, created once per app id.

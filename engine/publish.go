@@ -63,11 +63,23 @@ func (e *Engine) targets(key chanKey, dst []*worker) []*worker {
 	return dst
 }
 
-// cachedEvent is the last event published to a cache channel.
+// cachedEvent is the last event published to a cache channel. absent
+// records that the shared cache had none: a later publish reaches this
+// node over the bus and replaces it, so the shared cache need not be
+// asked again for every subscribe until it expires.
 type cachedEvent struct {
 	event, data string
 	expires     int64 // unix nanos
+	absent      bool
 }
+
+// Shared-cache timings: how long a miss is remembered, and how long the
+// shared cache is left alone after an error, so subscribes (read on a
+// worker's poller) do not each wait for an unreachable Redis.
+const (
+	sharedMissTTL = 10 * time.Second
+	sharedBackoff = 5 * time.Second
+)
 
 func (e *Engine) storeCache(key chanKey, event, data string) {
 	ce := cachedEvent{event: event, data: data, expires: time.Now().Add(e.opts.CacheTTL).UnixNano()}
@@ -78,7 +90,7 @@ func (e *Engine) storeCache(key chanKey, event, data string) {
 // and reports whether there was one.
 func (e *Engine) replayCache(c *Conn, key chanKey) bool {
 	ce, ok := e.cache.Load(key)
-	if ok && ce.expires > time.Now().UnixNano() {
+	if ok && !ce.absent && ce.expires > time.Now().UnixNano() {
 		c.send(protocol.AppendEvent(nil, ce.event, key.name, ce.data, ""))
 		return true
 	}
@@ -92,7 +104,7 @@ func (e *Engine) CachedEvent(ctx context.Context, app *App, channel string) (Cac
 	e.fetchShared(ctx, key)
 	ce, ok := e.cache.Load(key)
 	left := time.Duration(ce.expires - time.Now().UnixNano())
-	if !ok || left <= 0 {
+	if !ok || ce.absent || left <= 0 {
 		return CachedEvent{}, false
 	}
 	return CachedEvent{Event: ce.event, Data: ce.data, TTL: left}, true
@@ -121,23 +133,30 @@ func (e *Engine) fetchShared(ctx context.Context, key chanKey) {
 	if sc == nil {
 		return
 	}
-	if ce, ok := e.cache.Load(key); ok && ce.expires > time.Now().UnixNano() {
+	now := time.Now().UnixNano()
+	if ce, ok := e.cache.Load(key); ok && ce.expires > now {
+		return
+	}
+	if now < e.sharedDownUntil.Load() {
 		return
 	}
 	event, data, ttl, ok, err := sc.Get(ctx, key.app.id, key.name)
 	if err != nil {
-		e.log.Warn("shared cache read failed", "app", key.app.id, "channel", key.name, "err", err)
+		e.sharedDownUntil.Store(time.Now().Add(sharedBackoff).UnixNano())
+		e.log.Warn("shared cache read failed: cache channels answer from this node's copy for a while",
+			"app", key.app.id, "channel", key.name, "retry_in", sharedBackoff, "err", err)
 		return
 	}
+	ce := cachedEvent{absent: true, expires: time.Now().Add(sharedMissTTL).UnixNano()}
 	if ok && ttl > 0 {
-		ce := cachedEvent{event: event, data: data, expires: time.Now().Add(ttl).UnixNano()}
-		e.cache.Update(key, func(old cachedEvent, had bool) (cachedEvent, bool) {
-			if had && old.expires > ce.expires {
-				return old, true // a newer local publish wins
-			}
-			return ce, true
-		})
+		ce = cachedEvent{event: event, data: data, expires: time.Now().Add(ttl).UnixNano()}
 	}
+	e.cache.Update(key, func(old cachedEvent, had bool) (cachedEvent, bool) {
+		if had && !old.absent && old.expires > now {
+			return old, true // a publish arrived meanwhile: it is newer
+		}
+		return ce, true
+	})
 }
 
 // sweepCache drops expired cache entries once a minute so channels that
