@@ -35,14 +35,21 @@ const (
 )
 
 // hostileServer starts a server with short timers: a silent connection is
-// pinged after 1 s and closed (4201) 1 s later.
+// pinged after 1 s and closed (4201) 1 s later. The handshake timeout is
+// the default: on a loaded machine a legitimate request can take longer
+// than hostileHandshake to be read, which only the slowloris test wants.
 func hostileServer(t *testing.T) (*testServer, *watcher) {
+	t.Helper()
+	return hostileServerWith(t, DefaultHandshakeTimeout)
+}
+
+func hostileServerWith(t *testing.T, handshake time.Duration) (*testServer, *watcher) {
 	t.Helper()
 	ts := startServerWith(t, func(o *engine.Options) {
 		o.ActivityTimeout = time.Second
 		o.PongTimeout = time.Second
 	}, func(o *Options) {
-		o.HandshakeTimeout = hostileHandshake
+		o.HandshakeTimeout = handshake
 		app := o.Apps.(*staticApps).apps[0]
 		app.MaxSubscriptionsPerConnection = hostileSubLimit
 		app.MaxPresenceMemberSizeKB = 2
@@ -406,7 +413,7 @@ func TestHostileManySubscribes(t *testing.T) {
 }
 
 func TestHostileSlowloris(t *testing.T) {
-	ts, w := hostileServer(t)
+	ts, w := hostileServerWith(t, hostileHandshake)
 	c, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
