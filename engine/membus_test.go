@@ -140,7 +140,7 @@ func clusterNode(t *testing.T, hub *memHub, name string, hooks *hookLog, apps ..
 	t.Helper()
 	b := hub.bus()
 	opts := Options{Bus: b, NodeName: name, HeartbeatInterval: 50 * time.Millisecond,
-		NodeTimeout: 300 * time.Millisecond, CleanupInterval: 50 * time.Millisecond}
+		NodeTimeout: time.Second, CleanupInterval: 50 * time.Millisecond} // a stall of the loaded test machine must not look like a dead node
 	if hooks != nil {
 		opts.Hooks = hooks
 	}
