@@ -195,7 +195,15 @@ func (c *crashable) Receive(ctx context.Context) (*webhook.Delivery, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	return c.Queue.Receive(ctx)
+	d, err := c.Queue.Receive(ctx)
+	if err == nil && c.dead.Load() {
+		// A Receive that began before the crash must not hand out what it
+		// claims after it: a dead process delivers nothing new. Its lease
+		// lapses like any other.
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return d, err
 }
 
 func (c *crashable) Ack(ctx context.Context, d *webhook.Delivery) error {
