@@ -49,6 +49,7 @@ type cluster struct {
 	deferred []deferredHook
 	overflow int            // deferred reports beyond maxDeferred
 	leftTo   []deferredHook // reports other nodes own, oldest first
+	leftFull bool           // the cap on leftTo was reached (logged once)
 
 	pmu         sync.Mutex // guards the pending announcements
 	pendingChan map[chanKey]struct{}
@@ -402,8 +403,16 @@ func (c *cluster) remember(h deferredHook) {
 	o := &c.e.opts
 	keep := h.at - int64(o.NodeTimeout+o.CleanupInterval+o.HeartbeatInterval+reclaimMargin)
 	i := 0
-	for i < len(c.leftTo) && (c.leftTo[i].at < keep || len(c.leftTo)-i >= maxDeferred) {
+	for i < len(c.leftTo) && c.leftTo[i].at < keep {
 		i++
+	}
+	if n := len(c.leftTo) - i - maxDeferred + 1; n > 0 {
+		i += n
+		if !c.leftFull {
+			c.leftFull = true
+			c.e.log.Warn("cluster: more channel transitions than can be kept for a dead owner's recovery; the oldest are forgotten (logged once)",
+				"kept", maxDeferred)
+		}
 	}
 	c.leftTo = append(c.leftTo[i:], h)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -444,5 +445,25 @@ func TestSharedCacheOutageBacksOff(t *testing.T) {
 	}
 	if n := shared.getCount(); n != 1 {
 		t.Fatalf("failing shared cache asked %d times, want 1 (then backed off)", n)
+	}
+}
+
+// TestRememberedReportsAreBounded: what a node keeps for a dead owner's
+// recovery is capped, the oldest going first.
+func TestRememberedReportsAreBounded(t *testing.T) {
+	e, _ := clusterNode(t, newHub(), "a", &hookLog{})
+	c := e.cluster
+	now := time.Now().UnixNano()
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	for i := range maxDeferred + 10 {
+		c.remember(deferredHook{ev: WebhookEvent{Channel: strconv.Itoa(i)}, owner: "b", at: now})
+	}
+	if len(c.leftTo) != maxDeferred || c.leftTo[0].ev.Channel != "10" || !c.leftFull {
+		t.Fatalf("kept %d, oldest %q, full %v; want %d from \"10\"", len(c.leftTo), c.leftTo[0].ev.Channel, c.leftFull, maxDeferred)
+	}
+	c.remember(deferredHook{ev: WebhookEvent{Channel: "late"}, owner: "b", at: now + int64(time.Hour)})
+	if len(c.leftTo) != 1 {
+		t.Fatalf("an hour later %d old reports are still kept", len(c.leftTo)-1)
 	}
 }
