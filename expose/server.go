@@ -3,7 +3,6 @@ package expose
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp/pprofhandler"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/httpapi/serving"
 )
 
 // The Server is the engine's Observer.
@@ -103,11 +103,7 @@ type Server struct {
 	obs     observed
 	handler fasthttp.RequestHandler
 	pprof   bool
-	srv     *fasthttp.Server
-
-	mu     sync.Mutex
-	closed bool
-	lns    []net.Listener
+	srv     *serving.Server
 }
 
 // appLabel is one app and its pre-rendered label pair.
@@ -155,15 +151,15 @@ func New(opts Options) (*Server, error) {
 	s.set.RegisterMetricsWriter(s.writeEngine)
 	s.handler = s.route
 	s.pprof = opts.Pprof
-	s.srv = &fasthttp.Server{
+	s.srv = serving.New(&fasthttp.Server{
 		Handler:               s.handler,
-		Logger:                printfLogger{s.log},
+		Logger:                serving.Logger(s.log, "expose: "),
 		ReadTimeout:           readTimeout,
 		WriteTimeout:          writeTimeout,
 		IdleTimeout:           idleTimeout,
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
-	}
+	}, nil)
 	return s, nil
 }
 
@@ -261,47 +257,8 @@ func writeText(ctx *fasthttp.RequestCtx, status int, body string) {
 }
 
 // Serve accepts connections on ln until Shutdown; it then returns nil.
-func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("expose: server is shut down")
-	}
-	s.lns = append(s.lns, ln)
-	s.mu.Unlock()
-	err := s.srv.Serve(ln)
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil
-	}
-	return err
-}
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown closes the listeners and waits, until ctx ends, for scrapes in
 // flight. Metrics stay readable through WritePrometheus.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	lns := s.lns
-	s.lns = nil
-	s.mu.Unlock()
-	// Closing the listeners ourselves covers a Serve that has not yet
-	// handed its listener to fasthttp, which Shutdown would not see.
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	err := s.srv.ShutdownWithContext(ctx)
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
-	return err
-}
-
-// printfLogger routes fasthttp's Printf logging to slog.
-type printfLogger struct{ l *slog.Logger }
-
-func (p printfLogger) Printf(format string, args ...any) {
-	p.l.Warn("expose: " + fmt.Sprintf(format, args...))
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }

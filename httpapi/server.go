@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/httpapi/serving"
 )
 
 // Defaults for the zero values of Options.
@@ -124,7 +125,6 @@ type Server struct {
 	limiter  Limiter
 	limitObs RateLimitObserver
 	cors     *cors
-	tls      *tls.Config
 	maxURL   int
 	maxQuery int
 
@@ -136,11 +136,7 @@ type Server struct {
 	upgrader websocket.FastHTTPUpgrader
 	iovs     iovecPool
 	handler  fasthttp.RequestHandler
-	srv      *fasthttp.Server
-
-	mu     sync.Mutex
-	closed bool
-	lns    []net.Listener
+	srv      *serving.Server
 }
 
 // New validates opts and builds the Server; it does not listen yet.
@@ -167,7 +163,6 @@ func New(opts Options) (*Server, error) {
 		limiter:      opts.Limiter,
 		limitObs:     opts.LimitObserver,
 		cors:         newCORS(opts.CORS),
-		tls:          opts.TLS,
 		maxURL:       orDefault(opts.MaxURLBytes, DefaultMaxURLBytes),
 		maxQuery:     orDefault(opts.MaxQueryParams, DefaultMaxQueryParams),
 	}
@@ -182,10 +177,10 @@ func New(opts Options) (*Server, error) {
 	}
 	s.upgrader = newUpgrader()
 	s.handler = s.guard(s.routes().Handler)
-	s.srv = &fasthttp.Server{
+	s.srv = serving.New(&fasthttp.Server{
 		Handler:               s.handler,
 		ErrorHandler:          s.parseError,
-		Logger:                printfLogger{s.log},
+		Logger:                serving.Logger(s.log, "fasthttp: "),
 		ReadTimeout:           orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout),
 		WriteTimeout:          s.writeTimeout,
 		IdleTimeout:           idleTimeout,
@@ -194,7 +189,7 @@ func New(opts Options) (*Server, error) {
 		KeepHijackedConns:     true, // the engine owns upgraded sockets
 		NoDefaultServerHeader: true,
 		CloseOnShutdown:       true,
-	}
+	}, opts.TLS)
 	return s, nil
 }
 
@@ -205,48 +200,12 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handler }
 
 // Serve accepts connections on ln until Shutdown; it then returns nil.
-func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return errors.New("httpapi: server is shut down")
-	}
-	s.lns = append(s.lns, ln)
-	s.mu.Unlock()
-	if s.tls != nil {
-		// Wrapped after recording ln: Shutdown closes the TCP listener.
-		ln = tls.NewListener(ln, s.tls)
-	}
-	err := s.srv.Serve(ln)
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return nil
-	}
-	return err
-}
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops the listeners and waits, until ctx ends, for in-flight
 // HTTP requests. Upgraded WebSockets are not touched: closing them (with
 // 4200) is the engine's Shutdown.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	lns := s.lns
-	s.lns = nil
-	s.mu.Unlock()
-	// Closing the listeners ourselves covers a Serve that has not yet
-	// handed its listener to fasthttp, which Shutdown would not see.
-	for _, ln := range lns {
-		_ = ln.Close()
-	}
-	err := s.srv.ShutdownWithContext(ctx)
-	if errors.Is(err, net.ErrClosed) {
-		err = nil // we closed the listeners first
-	}
-	return err
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
 // routes builds the route table.
 func (s *Server) routes() *router.Router {
@@ -367,14 +326,6 @@ func methodLabel(ctx *fasthttp.RequestCtx) string {
 		}
 	}
 	return "OTHER"
-}
-
-// printfLogger routes fasthttp's Printf logging to slog, so nothing goes
-// through the standard library's default logger.
-type printfLogger struct{ l *slog.Logger }
-
-func (p printfLogger) Printf(format string, args ...any) {
-	p.l.Warn("fasthttp: " + fmt.Sprintf(format, args...))
 }
 
 func orDefault[T int | time.Duration](v, def T) T {

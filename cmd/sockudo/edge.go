@@ -16,6 +16,7 @@ import (
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/httpapi"
 	"github.com/sockudo/sockudo-go/httpapi/redislimit"
+	"github.com/sockudo/sockudo-go/httpapi/serving"
 )
 
 // applyEdge maps the rate_limiter, cors and ssl sections onto the HTTP
@@ -66,22 +67,18 @@ func (n *node) startRedirect(reusePort bool) error {
 		n.log.Warn("ssl.redirect_http is on but ssl.enabled is off: no redirect listener")
 		return nil
 	}
-	n.redirect = &fasthttp.Server{
+	n.redirect = serving.New(&fasthttp.Server{
 		Handler:               httpapi.RedirectToHTTPS(n.cfg.Port),
-		Logger:                printfLogger{n.log},
+		Logger:                serving.Logger(n.log, "redirect: "),
 		ReadTimeout:           10 * time.Second,
 		WriteTimeout:          10 * time.Second,
 		IdleTimeout:           30 * time.Second,
 		NoDefaultServerHeader: true,
-	}
+		CloseOnShutdown:       true,
+	}, nil)
 	_, err := n.listen(net.JoinHostPort(n.cfg.Host, strconv.Itoa(ssl.HTTPPort)), reusePort, n.redirect.Serve)
 	return err
 }
-
-// printfLogger sends fasthttp's messages to the structured log.
-type printfLogger struct{ l *slog.Logger }
-
-func (p printfLogger) Printf(format string, args ...any) { p.l.Warn(fmt.Sprintf(format, args...)) }
 
 func ipRule(r configs.RateLimit) httpapi.IPRule {
 	return httpapi.IPRule{

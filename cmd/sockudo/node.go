@@ -9,14 +9,13 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/engine/appstore"
 	"github.com/sockudo/sockudo-go/engine/webhook"
 	"github.com/sockudo/sockudo-go/expose"
 	"github.com/sockudo/sockudo-go/httpapi"
+	"github.com/sockudo/sockudo-go/httpapi/serving"
 )
 
 // node is one running server: the engine and its listeners.
@@ -28,8 +27,8 @@ type node struct {
 	metrics  *expose.Server  // nil when metrics.enabled is false
 	hooks    *webhook.Sender // nil when no app has webhooks
 	failed   chan error
-	endEdge  func()           // edge.go: stops the SIGHUP certificate reload
-	redirect *fasthttp.Server // edge.go: ssl.redirect_http's listener, or nil
+	endEdge  func()          // edge.go: stops the SIGHUP certificate reload
+	redirect *serving.Server // edge.go: ssl.redirect_http's listener, or nil
 }
 
 // start wires the adapters from cfg and starts listening.
@@ -172,7 +171,7 @@ func (n *node) shutdown() error {
 		}
 	}
 	if n.redirect != nil {
-		if rerr := n.redirect.ShutdownWithContext(ctx); err == nil {
+		if rerr := n.redirect.Shutdown(ctx); err == nil {
 			err = rerr
 		}
 	}
