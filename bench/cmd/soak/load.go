@@ -532,8 +532,15 @@ func (s *soak) clientEventLoop(ctx context.Context) {
 // ---- churn and presence ----
 
 func (s *soak) churnLoop(ctx context.Context, wg *sync.WaitGroup) {
+	s.paceBounded(ctx, wg, s.cfg.churn, s.churnOne)
+}
+
+// paceBounded starts one(ctx, i) rate times a second, each on its own
+// goroutine, at most maxChurnConc at once; a start that finds them all
+// busy is skipped and counted, so a slow server cannot pile them up.
+func (s *soak) paceBounded(ctx context.Context, wg *sync.WaitGroup, rate float64, one func(context.Context, int)) {
 	sem := make(chan struct{}, s.cfg.maxChurnConc)
-	pace(ctx, s.cfg.churn, func(i int) {
+	pace(ctx, rate, func(i int) {
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -543,7 +550,7 @@ func (s *soak) churnLoop(ctx context.Context, wg *sync.WaitGroup) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			s.churnOne(ctx, i)
+			one(ctx, i)
 		}()
 	})
 }
@@ -629,20 +636,7 @@ func (s *soak) presenceLoop(ctx context.Context, wg *sync.WaitGroup) {
 	if len(s.observers) == 0 {
 		return
 	}
-	sem := make(chan struct{}, s.cfg.maxChurnConc)
-	pace(ctx, s.cfg.presence, func(i int) {
-		select {
-		case sem <- struct{}{}:
-		default:
-			s.churnSkipped.Add(1)
-			return
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			s.presenceOne(ctx, i)
-		}()
-	})
+	s.paceBounded(ctx, wg, s.cfg.presence, s.presenceOne)
 }
 
 func (s *soak) presenceOne(ctx context.Context, i int) {
