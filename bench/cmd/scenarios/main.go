@@ -20,14 +20,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/sockudo/sockudo-go/bench/internal/children"
 	"github.com/sockudo/sockudo-go/bench/internal/floor"
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
 )
@@ -161,25 +160,6 @@ func broadcastCheck(r *loadgen.Result, floorUs, p99ms float64) string {
 
 func a(s string) []string { return strings.Fields(s) }
 
-// ---- process bookkeeping: everything started is killed on exit ----
-
-var (
-	procMu sync.Mutex
-	procs  = map[int]*exec.Cmd{}
-)
-
-func track(c *exec.Cmd)   { procMu.Lock(); procs[c.Process.Pid] = c; procMu.Unlock() }
-func untrack(c *exec.Cmd) { procMu.Lock(); delete(procs, c.Process.Pid); procMu.Unlock() }
-
-func killAll() {
-	procMu.Lock()
-	defer procMu.Unlock()
-	for pid, c := range procs {
-		_ = c.Process.Signal(syscall.SIGKILL)
-		delete(procs, pid)
-	}
-}
-
 func run() int {
 	fs := flag.NewFlagSet("scenarios", flag.ExitOnError)
 	mode := fs.String("mode", "smoke", "smoke (≈3 s per scenario, small sizes, fails unless 100 % delivered) or full (issue 6 sizes)")
@@ -223,15 +203,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		s := <-sig
-		fmt.Fprintf(os.Stderr, "scenarios: %v, killing child processes\n", s)
-		killAll()
-		os.Exit(130)
-	}()
-	defer killAll()
+	children.KillOnSignal("scenarios", "killing child processes")
+	defer children.KillAll()
 
 	start := time.Now()
 	fmt.Printf("scenarios -mode %s, server %s, output %s\n", *mode, bin, *outDir)
@@ -381,13 +354,11 @@ func runSelf(exe string, args []string, w io.Writer) (string, error) {
 	var buf strings.Builder
 	cmd.Stdout = io.MultiWriter(&buf, w)
 	cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := children.Start(cmd); err != nil {
 		return "", err
 	}
-	track(cmd)
 	err := cmd.Wait()
-	untrack(cmd)
+	children.Done(cmd)
 	return buf.String(), err
 }
 
@@ -429,15 +400,13 @@ func runScenario(exe, bin, dir string, s scenario, srcBase string, quiet bool) (
 	defer logf.Close()
 	srv := exec.Command(bin, "--config", cfgPath)
 	srv.Stdout, srv.Stderr = logf, logf
-	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.Start(); err != nil {
+	if err := children.Start(srv); err != nil {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	track(srv)
 	exited := make(chan error, 1)
 	go func() { exited <- srv.Wait() }()
 	defer func() {
-		untrack(srv)
+		children.Done(srv)
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:

@@ -31,13 +31,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sockudo/sockudo-go/bench/internal/children"
 )
 
 type config struct {
@@ -146,15 +146,8 @@ func run() int {
 		return 1
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	go func() {
-		s := <-sig
-		fmt.Fprintf(os.Stderr, "soak: %v, killing the server\n", s)
-		killAll()
-		os.Exit(130)
-	}()
-	defer killAll()
+	children.KillOnSignal("soak", "killing the server")
+	defer children.KillAll()
 
 	r, err := soakRun(c, bin, *outDir)
 	if err != nil {

@@ -6,30 +6,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sockudo/sockudo-go/bench/internal/children"
 )
-
-// Process bookkeeping, as in cmd/scenarios: every process started is
-// killed on exit, on failure and on SIGINT/SIGTERM; it also carries
-// PR_SET_PDEATHSIG=SIGKILL.
-var (
-	procMu sync.Mutex
-	procs  = map[int]*exec.Cmd{}
-)
-
-func track(c *exec.Cmd)   { procMu.Lock(); procs[c.Process.Pid] = c; procMu.Unlock() }
-func untrack(c *exec.Cmd) { procMu.Lock(); delete(procs, c.Process.Pid); procMu.Unlock() }
-
-func killAll() {
-	procMu.Lock()
-	defer procMu.Unlock()
-	for pid, c := range procs {
-		_ = c.Process.Signal(syscall.SIGKILL)
-		delete(procs, pid)
-	}
-}
 
 // listenPort listens on 127.0.0.1 on a random port in 20000–31999 (below
 // the ephemeral range, so no client socket can hold it).
@@ -76,12 +57,10 @@ func startServer(bin, cfgPath, logPath string, pprof bool) (*server, error) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := children.Start(cmd); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
-	track(cmd)
 	s := &server{cmd: cmd, exited: make(chan error, 1), log: logf}
 	go func() { s.exited <- cmd.Wait() }()
 	return s, nil
@@ -101,7 +80,7 @@ func (s *server) alive() error {
 // stop sends SIGTERM and SIGKILL after 5 s.
 func (s *server) stop() {
 	defer s.log.Close()
-	defer untrack(s.cmd)
+	defer children.Done(s.cmd)
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-s.exited:
