@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockudo/sockudo-go/engine/redistest"
-
 	"github.com/fasthttp/websocket"
-	"github.com/nats-io/nats-server/v2/server"
 	pusher "github.com/pusher/pusher-http-go/v5"
 
+	"github.com/sockudo/sockudo-go/engine/bus/natsbus/natstest"
+	"github.com/sockudo/sockudo-go/engine/redistest"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -25,24 +24,11 @@ type backend struct {
 }
 
 func natsBackend(t *testing.T) backend {
-	port := freePort(t)
-	start := func() *server.Server {
-		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		if !s.ReadyForConnections(5 * time.Second) {
-			t.Fatal("nats server did not start")
-		}
-		return s
-	}
-	s := start()
-	t.Cleanup(func() { s.Shutdown() })
+	srv := natstest.Start(t)
 	return backend{
-		adapter: `{"driver": "nats", "nats": {"servers": ["nats://127.0.0.1:` + strconv.Itoa(port) + `"]}}`,
-		outage:  func() { s.Shutdown(); s.WaitForShutdown() },
-		restore: func() { s = start() },
+		adapter: `{"driver": "nats", "nats": {"servers": ["` + srv.URL + `"]}}`,
+		outage:  srv.Stop,
+		restore: srv.Restart,
 	}
 }
 
