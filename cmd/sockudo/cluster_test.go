@@ -45,20 +45,11 @@ func redisBackend(t *testing.T) backend {
 func clusterNode(t *testing.T, b backend, name string) (int, *node) {
 	t.Helper()
 	port := freePort(t)
-	file := writeConfig(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`,
+	n, _ := startNode(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`,
 		"metrics": {"host": "127.0.0.1", "port": `+strconv.Itoa(freePort(t))+`},
 		"instance": {"process_id": "`+name+`"}, "adapter": `+b.adapter+`,
 		"cluster_health": {"heartbeat_interval_ms": 100, "node_timeout_ms": 600, "cleanup_interval_ms": 50},
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s", "enable_client_messages": true}]}}}`)
-	var stderr bytes.Buffer
-	cfg, o, err := loadConfig([]string{"--config", file}, env(nil), &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := start(cfg, o, &stderr)
-	if err != nil {
-		t.Fatalf("start %s: %v\n%s", name, err, stderr.String())
-	}
 	t.Cleanup(func() { _ = n.shutdown() })
 	return port, n
 }

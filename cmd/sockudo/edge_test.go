@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -23,20 +22,11 @@ func TestEdgeTLSReloadOnSIGHUPAndRateLimits(t *testing.T) {
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeTestCert(t, cert, key)
 	port, mport, rport := freePort(t), freePort(t), freePort(t)
-	file := writeConfig(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`, "shards": 1,
+	n, stderr := startNode(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`, "shards": 1,
 		"metrics": {"enabled": true, "host": "127.0.0.1", "port": `+strconv.Itoa(mport)+`},
 		"ssl": {"enabled": true, "cert_path": "`+cert+`", "key_path": "`+key+`", "redirect_http": true, "http_port": `+strconv.Itoa(rport)+`},
 		"rate_limiter": {"enabled": true, "api_rate_limit": {"max_requests": 1, "window_seconds": 60}},
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s"}]}}}`)
-	var stderr bytes.Buffer
-	cfg, _, err := loadConfig([]string{"--config", file}, env(nil), &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := start(cfg, options{}, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer func() {
 		if err := n.shutdown(); err != nil {
 			t.Error(err)

@@ -28,6 +28,22 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
+// startNode starts a node from configJSON as `sockudo --config FILE`
+// would, logging to the returned buffer; the caller shuts it down.
+func startNode(t *testing.T, configJSON string) (*node, *bytes.Buffer) {
+	t.Helper()
+	var stderr bytes.Buffer
+	cfg, o, err := loadConfig([]string{"--config", writeConfig(t, configJSON)}, env(nil), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := start(cfg, o, &stderr)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, stderr.String())
+	}
+	return n, &stderr
+}
+
 func TestPrecedenceFlagsOverEnvOverFile(t *testing.T) {
 	file := writeConfig(t, `{"port": 7001, "host": "127.0.0.2", "shards": 3,
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s"}]}}}`)

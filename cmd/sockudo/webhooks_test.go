@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -27,20 +26,11 @@ func TestWebhooksWiredEndToEnd(t *testing.T) {
 	}))
 	defer recv.Close()
 	port, mport := freePort(t), freePort(t)
-	file := writeConfig(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`,
+	n, _ := startNode(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`,
 		"metrics": {"host": "127.0.0.1", "port": `+strconv.Itoa(mport)+`},
 		"webhooks": {"batching": {"enabled": true, "duration": 20}},
 		"app_manager": {"driver": "memory", "array": {"apps": [{"id": "1", "key": "k", "secret": "s",
 			"webhooks": [{"url": "`+recv.URL+`", "event_types": ["channel_occupied"]}]}]}}}`)
-	var stderr bytes.Buffer
-	cfg, _, err := loadConfig([]string{"--config", file}, env(nil), &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := start(cfg, options{}, &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer n.shutdown()
 	ws, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+strconv.Itoa(port)+"/app/k?protocol=7", nil)
 	if err != nil {
