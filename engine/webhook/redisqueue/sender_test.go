@@ -220,6 +220,21 @@ func (c *crashable) Nack(ctx context.Context, d *webhook.Delivery, delay time.Du
 	return c.Queue.Nack(ctx, d, delay)
 }
 
+// failingSink is the receiver of the crash tests: until healthy, /a hangs
+// until release (node A holds its lease and dies meanwhile) and every
+// other path answers 500 (node A backs off); then everything is 200.
+func failingSink(t *testing.T, healthy *atomic.Bool, release <-chan struct{}) *sink {
+	return newSink(t, func(path string) int {
+		if healthy.Load() {
+			return 200
+		}
+		if path == "/a" {
+			<-release
+		}
+		return 500
+	})
+}
+
 // TestCrashRecovery: node A queues jobs in Redis while the receiver
 // hangs (/a: A holds a lease) or fails (/b, /c: A backs off), then dies
 // without shutting down. Node B, a fresh Sender on the same Redis,
@@ -229,15 +244,7 @@ func TestCrashRecovery(t *testing.T) {
 	url := startRedis(t, true)
 	var healthy atomic.Bool
 	release := make(chan struct{})
-	sk := newSink(t, func(path string) int {
-		if healthy.Load() {
-			return 200
-		}
-		if path == "/a" {
-			<-release // A's delivery hangs; A dies meanwhile
-		}
-		return 500
-	})
+	sk := failingSink(t, &healthy, release)
 	defer sk.Close()
 	paths := []string{"/a", "/b", "/c"}
 
@@ -307,15 +314,7 @@ func TestKilledProcess(t *testing.T) {
 	url := startRedis(t, false)
 	var healthy atomic.Bool
 	release := make(chan struct{})
-	sk := newSink(t, func(path string) int {
-		if healthy.Load() {
-			return 200
-		}
-		if path == "/a" {
-			<-release
-		}
-		return 500
-	})
+	sk := failingSink(t, &healthy, release)
 	defer sk.Close()
 	defer close(release)
 	paths := []string{"/a", "/b"}
