@@ -172,22 +172,7 @@ func (cl *client) sendJSON(event string, data any, channel string) {
 }
 
 func maskedFrame(op protocol.Opcode, p []byte) []byte {
-	b := []byte{0x80 | byte(op)}
-	switch {
-	case len(p) < 126:
-		b = append(b, 0x80|byte(len(p)))
-	case len(p) < 1<<16:
-		b = append(b, 0x80|126, byte(len(p)>>8), byte(len(p)))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(len(p)))
-	}
-	key := [4]byte{1, 2, 3, 4}
-	b = append(b, key[:]...)
-	for i, c := range p {
-		b = append(b, c^key[i%4])
-	}
-	return b
+	return protocol.AppendClientFrame(nil, op, p, [4]byte{1, 2, 3, 4})
 }
 
 // next returns the next server message, waiting up to 2 s.

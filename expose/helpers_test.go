@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/protocol"
 )
 
 // staticApps is an AppStore over a fixed list.
@@ -197,19 +197,5 @@ func traffic(t *testing.T, e *engine.Engine, clients int) []*engine.Conn {
 
 // clientFrame is a masked WebSocket text frame, as clients send.
 func clientFrame(s string) []byte {
-	p := []byte(s)
-	b := []byte{0x81}
-	switch {
-	case len(p) < 126:
-		b = append(b, 0x80|byte(len(p)))
-	default:
-		b = append(b, 0x80|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
-	}
-	key := [4]byte{7, 1, 9, 3}
-	b = append(b, key[:]...)
-	for i, c := range p {
-		b = append(b, c^key[i%4])
-	}
-	return b
+	return protocol.AppendClientFrame(nil, protocol.OpText, []byte(s), [4]byte{7, 1, 9, 3})
 }

@@ -346,3 +346,14 @@ func TestFrameReaderSharedScratch(t *testing.T) {
 		t.Fatalf("got %q, shared cap %d", got, cap(shared))
 	}
 }
+
+// TestAppendClientFrame: the exported client frame encoder writes what a
+// browser does, at every length encoding.
+func TestAppendClientFrame(t *testing.T) {
+	for _, n := range []int{0, 1, 125, 126, 0xFFFF, 0x10000} {
+		p := bytes.Repeat([]byte{'x'}, n)
+		if got, want := AppendClientFrame([]byte("prefix"), OpText, p, testMaskKey), append([]byte("prefix"), clientFrame(true, OpText, p)...); !bytes.Equal(got, want) {
+			t.Errorf("%d-byte payload: frames differ", n)
+		}
+	}
+}

@@ -46,6 +46,20 @@ func AppendFrame(dst []byte, op Opcode, payload []byte) []byte {
 	return append(AppendFrameHeader(dst, op, len(payload)), payload...)
 }
 
+// AppendClientFrame appends a whole masked frame with FIN set, as a client
+// sends it (RFC 6455 §5.3): for load generators and tests that speak to
+// the server as clients do.
+func AppendClientFrame(dst []byte, op Opcode, payload []byte, mask [4]byte) []byte {
+	start := len(dst)
+	dst = AppendFrameHeader(dst, op, len(payload))
+	dst[start+1] |= 0x80
+	dst = append(dst, mask[:]...)
+	for i, c := range payload {
+		dst = append(dst, c^mask[i&3])
+	}
+	return dst
+}
+
 // AppendCloseFrame appends a close frame with code and reason (reason cut to
 // 123 bytes on a UTF-8 boundary).
 func AppendCloseFrame(dst []byte, code Code, reason string) []byte {
