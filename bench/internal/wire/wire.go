@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
+
+	"github.com/sockudo/sockudo-go/protocol"
 )
 
 // Opcodes the loader cares about (RFC 6455 §5.2).
@@ -127,24 +129,10 @@ func parseDigits(p []byte) (int64, bool) {
 }
 
 // AppendClientFrame appends a masked client frame (FIN set) with the given
-// mask key.
+// mask key: the server's own encoder, protocol.AppendClientFrame, with the
+// loader's byte opcodes.
 func AppendClientFrame(dst []byte, op byte, payload []byte, mask [4]byte) []byte {
-	dst = append(dst, 0x80|op)
-	switch n := len(payload); {
-	case n <= 125:
-		dst = append(dst, 0x80|byte(n))
-	case n <= 0xFFFF:
-		dst = append(dst, 0x80|126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, 0x80|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	dst = append(dst, mask[:]...)
-	for i, c := range payload {
-		dst = append(dst, c^mask[i&3])
-	}
-	return dst
+	return protocol.AppendClientFrame(dst, protocol.Opcode(op), payload, mask)
 }
 
 // SubscribeMessage is the pusher:subscribe frame payload for a public
