@@ -32,6 +32,7 @@ unit:
 	$(GO) test -count=1 ./...
 
 fuzz-smoke:
+	bash .ci/fuzz-selftest.sh
 	FUZZTIME=$(FUZZTIME) bash .ci/fuzz.sh
 
 fuzz:

@@ -1,13 +1,72 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for FUZZTIME (CI: a short smoke; make fuzz: longer).
+#
+# A failing target never fails silently:
+#   - a crasher (the fuzzer wrote a failing input) fails the run at once,
+#     printing the fuzzer's output, the input's path and its contents: CI's
+#     clone is thrown away afterwards, so the input must be copied from the
+#     log. Once the bug is fixed, commit it under the package's
+#     testdata/fuzz/<Target>/ as a regression case.
+#   - a failing seed-corpus entry (a test failure without a new input) fails
+#     at once too: it is a regression in the code, not in the fuzzer.
+#   - anything else (no input written: a worker that hung or was killed on a
+#     loaded machine, the engine's own error) is retried once; a second such
+#     failure fails the run, saying that the fuzzing engine failed.
+# GO picks the go command (the self-test substitutes one); PKGS limits the
+# packages (default: every package of the module).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${FUZZ_DIR:-$(dirname "$0")/..}"
+GO=${GO:-go}
 t=${FUZZTIME:-10s}
-for pkg in $(go list ./... ); do
-	dir=$(go list -f '{{.Dir}}' "$pkg")
+# One worker: on CI's 2 loaded cores more workers only add the coordinator
+# time-outs the engine-failure retry exists for.
+par=${FUZZPARALLEL:-1}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# run_target PKG DIR TARGET: 0 ok, 1 real failure, 2 engine failure.
+run_target() {
+	local pkg=$1 dir=$2 f=$3
+	if "$GO" test -run='^$' -fuzz="^$f\$" -fuzztime="$t" -parallel="$par" "$pkg" >"$log" 2>&1; then
+		return 0
+	fi
+	local input
+	input=$(sed -n 's/.*Failing input written to \([^ ]*\).*/\1/p' "$log" | tail -n 1)
+	if [ -n "$input" ]; then
+		cat "$log"
+		echo "fuzz: $pkg $f found a crashing input: $dir/$input"
+		if [ -f "$dir/$input" ]; then
+			echo "fuzz: its contents (commit it under $dir/testdata/fuzz/$f/ once fixed):"
+			cat "$dir/$input"
+		fi
+		return 1
+	fi
+	if grep -q -- '--- FAIL' "$log"; then
+		cat "$log"
+		echo "fuzz: $pkg $f failed on its seed corpus (no new input was written)"
+		return 1
+	fi
+	return 2
+}
+
+pkgs=${PKGS:-$("$GO" list ./...)}
+for pkg in $pkgs; do
+	dir=$("$GO" list -f '{{.Dir}}' "$pkg")
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //' | sort -u); do
 		echo "fuzz $pkg $f ($t)"
-		go test -run='^$' -fuzz="^$f\$" -fuzztime="$t" "$pkg" >/dev/null
+		rc=0
+		run_target "$pkg" "$dir" "$f" || rc=$?
+		if [ "$rc" -eq 2 ]; then
+			cat "$log"
+			echo "fuzz: $pkg $f: the fuzzing engine failed without writing a crashing input; retrying once"
+			rc=0
+			run_target "$pkg" "$dir" "$f" || rc=$?
+			if [ "$rc" -eq 2 ]; then
+				cat "$log"
+				echo "fuzz: $pkg $f: the fuzzing engine failed twice without a crashing input (not a bug found in the code; see the output above)"
+			fi
+		fi
+		[ "$rc" -eq 0 ] || exit 1
 	done
 done
 echo "fuzz: ok"
