@@ -178,17 +178,22 @@ func New(opts Options) (*Server, error) {
 	s.upgrader = newUpgrader()
 	s.handler = s.guard(s.routes().Handler)
 	s.srv = serving.New(&fasthttp.Server{
-		Handler:               s.handler,
-		ErrorHandler:          s.parseError,
-		Logger:                serving.Logger(s.log, "fasthttp: "),
-		ReadTimeout:           orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout),
-		WriteTimeout:          s.writeTimeout,
-		IdleTimeout:           idleTimeout,
-		MaxRequestBodySize:    s.limit,
-		ReadBufferSize:        orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
-		KeepHijackedConns:     true, // the engine owns upgraded sockets
-		NoDefaultServerHeader: true,
-		CloseOnShutdown:       true,
+		Handler:      s.handler,
+		ErrorHandler: s.parseError,
+		Logger:       serving.Logger(s.log, "fasthttp: "),
+		ReadTimeout:  orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout),
+		WriteTimeout: s.writeTimeout,
+		IdleTimeout:  idleTimeout,
+		// Bodies are streamed and read by readBody, which stops at the
+		// limit; fasthttp would first buffer a chunked body up to it in a
+		// doubling buffer (about three times the limit allocated).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true, // would spool multipart bodies to disk
+		MaxRequestBodySize:           s.limit,
+		ReadBufferSize:               orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		KeepHijackedConns:            true, // the engine owns upgraded sockets
+		NoDefaultServerHeader:        true,
+		CloseOnShutdown:              true,
 	}, opts.TLS)
 	return s, nil
 }
@@ -249,11 +254,17 @@ func (s *Server) routes() *router.Router {
 	return r
 }
 
-// guard runs before routing: absurd request targets are refused
-// (checkRequest) and CORS applied, preflights answered there.
+// guard runs before routing: the body is read within the limit
+// (readBody), absurd request targets are refused (checkRequest) and CORS
+// applied, preflights answered there. The body comes first so that any
+// later refusal leaves nothing unread and the connection reusable.
 func (s *Server) guard(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if aerr := s.checkRequest(ctx); aerr != nil {
+		aerr := s.readBody(ctx)
+		if aerr == nil {
+			aerr = s.checkRequest(ctx)
+		}
+		if aerr != nil {
 			writeError(ctx, aerr.status, aerr.msg)
 			s.observeUnrouted(ctx)
 			return
@@ -308,10 +319,15 @@ func (s *Server) observed(route, method string, h fasthttp.RequestHandler) fasth
 	}
 }
 
-// parseError answers requests fasthttp could not parse (oversized body,
-// slow or malformed request) with the JSON error shape.
+// parseError answers requests fasthttp could not parse (oversized
+// headers, slow or malformed request) with the JSON error shape. fasthttp
+// then closes the connection with the rest of the request unread, so it
+// closes lingeringly, except after a timeout (see refuseBody).
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	status, msg := parseErrorStatus(err)
+	if status != http.StatusRequestTimeout {
+		serving.LingerOnClose(ctx.Conn())
+	}
 	writeError(ctx, status, msg)
 	s.observeUnrouted(ctx)
 }
