@@ -35,16 +35,17 @@ const (
 // Observer receives one call per HTTP request, for metrics. route is the
 // router pattern (e.g. "/apps/{app_id}/events"), never the raw URL, so label
 // cardinality stays bounded; it is "" when no route matched. appID is the
-// app the request named when the app store knows it, else "" (an unknown
-// id in a URL must not create series). reqBytes and respBytes count bodies
-// only. Implementations must be safe for concurrent use and fast: they run
-// on the request path.
+// app of a REST API request (/apps/{app_id}/…) when the app store knows
+// it, else "": an unknown id in a URL must not create series, and
+// WebSocket upgrades and health checks are no app's API calls. reqBytes
+// and respBytes count bodies only. Implementations must be safe for
+// concurrent use and fast: they run on the request path.
 type Observer interface {
 	ObserveHTTP(route, method, appID string, status int, dur time.Duration, reqBytes, respBytes int)
 }
 
-// requestApp is the user-value key under which a request's known app is
-// kept for the Observer.
+// requestApp is the user-value key under which the known app of a REST API
+// request is kept for the Observer.
 type requestApp struct{}
 
 // observedApp returns the id of the known app the request named, or "".
