@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +40,11 @@ func rawExchange(addr, head string, body []byte) exchange {
 	if err != nil {
 		return exchange{readErr: err}
 	}
+	return exchangeOn(c, head, body)
+}
+
+// exchangeOn is rawExchange on the connection c, which it closes.
+func exchangeOn(c net.Conn, head string, body []byte) exchange {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * waitFor))
 	wrote := make(chan error, 1)
@@ -68,8 +76,8 @@ type exchange struct {
 }
 
 // writeRequest writes head, 16 KiB at a time with a pause between, as a
-// request arrives from a slower network than the loopback; then body in
-// 64 KiB chunks and the last chunk.
+// request arrives from a slower network than the loopback; then body 64
+// KiB at a time, in chunked encoding if head says so.
 func writeRequest(c net.Conn, head string, body []byte) error {
 	for off := 0; off < len(head); off += 16 << 10 {
 		if off > 0 {
@@ -82,18 +90,25 @@ func writeRequest(c net.Conn, head string, body []byte) error {
 	if body == nil {
 		return nil
 	}
+	chunked := strings.Contains(head, "Transfer-Encoding: chunked")
 	const chunk = 64 << 10
 	bw := bufio.NewWriterSize(c, chunk+16)
 	for off := 0; off < len(body); off += chunk {
 		p := body[off:min(off+chunk, len(body))]
-		fmt.Fprintf(bw, "%x\r\n", len(p))
+		if chunked {
+			fmt.Fprintf(bw, "%x\r\n", len(p))
+		}
 		_, _ = bw.Write(p)
-		_, _ = bw.WriteString("\r\n")
+		if chunked {
+			_, _ = bw.WriteString("\r\n")
+		}
 		if err := bw.Flush(); err != nil {
 			return err
 		}
 	}
-	_, _ = bw.WriteString("0\r\n\r\n")
+	if chunked {
+		_, _ = bw.WriteString("0\r\n\r\n")
+	}
 	return bw.Flush()
 }
 
@@ -134,6 +149,31 @@ func TestRefusalOfAGrowingChunkedBodyReachesTheClient(t *testing.T) {
 		requireRefusal(t, i, rawExchange(ts.addr, head, body), http.StatusRequestEntityTooLarge)
 	}
 	requireStatus(t, ts.post(t, "/events", `{"name":"small","channel":"c","data":"still served"}`), http.StatusOK)
+}
+
+// TestRefusalOfOtherEarlyRefusalsReachesTheClient: a Content-Length over
+// the limit and a malformed header, each followed by a body the server
+// never reads.
+func TestRefusalOfOtherEarlyRefusalsReachesTheClient(t *testing.T) {
+	ts := startServer(t, func(o *Options) { o.RequestLimitBytes = refusalLimit })
+	body := []byte(`{"name":"big","channel":"c","data":"` + strings.Repeat("x", 3*refusalLimit) + `"}`)
+	path := "/apps/1/events"
+	query := protocol.SignRequest(http.MethodPost, path, nil, body, testKey, testSecret, time.Now())
+	request := "POST " + path + "?" + query + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	length := "Content-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	for _, tc := range []struct {
+		name, head string
+		want       int
+	}{
+		{"Content-Length over the limit", request + length + "\r\n", http.StatusRequestEntityTooLarge},
+		{"malformed header", request + "No colon here\r\n" + length + "\r\n", http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range refusalAttempts {
+				requireRefusal(t, i, rawExchange(ts.addr, tc.head, body), tc.want)
+			}
+		})
+	}
 }
 
 func TestRefusalOfTenThousandQueryParamsReachesTheClient(t *testing.T) {
@@ -184,5 +224,30 @@ func TestRefusedChunkedBodyMemory(t *testing.T) {
 	}
 	if after.HeapInuse > before.HeapInuse+slack {
 		t.Fatalf("heap in use %d after the request, %d before", after.HeapInuse, before.HeapInuse)
+	}
+}
+
+// TestRefusalOverTLSReachesTheClient: the lingering close works beneath
+// TLS too.
+func TestRefusalOverTLSReachesTheClient(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	pool := writeCert(t, certPath, keyPath, 1)
+	certs, err := NewCertReloader(certPath, keyPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(o *Options) {
+		o.TLS = certs.TLSConfig()
+		o.RequestLimitBytes = refusalLimit
+	})
+	body := []byte(`{"name":"big","channel":"c","data":"` + strings.Repeat("x", 5*refusalLimit) + `"}`)
+	head := "POST /apps/1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	for i := range refusalAttempts {
+		c, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		requireRefusal(t, i, exchangeOn(c, head, body), http.StatusRequestEntityTooLarge)
 	}
 }
