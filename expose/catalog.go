@@ -36,9 +36,9 @@ var catalog = [...]family{
 	// HTTP API
 	{"http_api_requests_total", typeCounter, "HTTP requests on the API port, by route pattern, method and status code."},
 	{"http_api_request_duration_seconds", typeHistogram, "Time to answer an HTTP request, by route pattern."},
-	{"http_calls_received_total", typeCounter, "HTTP requests received on the API port (Sockudo-compatible)."},
-	{"http_received_bytes", typeCounter, "HTTP request body bytes received."},
-	{"http_transmitted_bytes", typeCounter, "HTTP response body bytes sent."},
+	{"http_calls_received_total", typeCounter, "REST API requests received, by app_id (Sockudo-compatible); WebSocket upgrades and unknown apps are not counted."},
+	{"http_received_bytes", typeCounter, "REST API request body bytes received, by app_id."},
+	{"http_transmitted_bytes", typeCounter, "REST API response body bytes sent, by app_id."},
 	// channels
 	{"active_channels", typeGauge, "Occupied channels, by channel_type."},
 	{"channel_subscriptions_total", typeCounter, "Successful channel subscriptions, by channel_type."},

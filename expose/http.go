@@ -32,12 +32,14 @@ type httpMetrics struct {
 	requests map[httpKey]*metrics.Counter
 	duration map[string]*metrics.PrometheusHistogram
 
-	// The Sockudo-compatible totals, per app as Sockudo labels them; a
-	// request naming no known app counts in the unlabelled series.
-	calls   *metrics.Counter
-	rxBytes *metrics.Counter
-	txBytes *metrics.Counter
-	perApp  atomic.Pointer[map[string]*appHTTP] // copy-on-write
+	// The Sockudo-compatible totals count REST API requests per app, as
+	// Sockudo does: only requests naming an app of this Server. There is
+	// no series without app_id, so sum by (app_id) means what it says.
+	perApp atomic.Pointer[map[string]*appHTTP] // copy-on-write
+
+	// Body bytes of every HTTP request, for the process_network totals.
+	rxBytes atomic.Uint64
+	txBytes atomic.Uint64
 
 	authFailed atomic.Uint64 // 401 answers
 	client     atomic.Uint64 // 4xx answers
@@ -85,9 +87,6 @@ func (h *httpMetrics) init(s *Server, routes []route) {
 	h.s = s
 	h.requests = make(map[httpKey]*metrics.Counter)
 	h.duration = make(map[string]*metrics.PrometheusHistogram)
-	h.calls = s.set.NewCounter(s.name("http_calls_received_total"))
-	h.rxBytes = s.set.NewCounter(s.name("http_received_bytes"))
-	h.txBytes = s.set.NewCounter(s.name("http_transmitted_bytes"))
 	h.perApp.Store(&map[string]*appHTTP{})
 	for _, r := range routes {
 		h.counter(httpKey{r.pattern, r.method, 200})
@@ -95,24 +94,27 @@ func (h *httpMetrics) init(s *Server, routes []route) {
 	}
 }
 
-// ObserveHTTP counts one HTTP API request. It satisfies the httpapi
-// adapter's Observer port. appID is the app the request named, when the
-// app store knows it ("" otherwise); apps this Server was not told about
-// count in the unlabelled totals, so no request creates a series.
+// ObserveHTTP counts one HTTP request on the API port. It satisfies the
+// httpapi adapter's Observer port. appID is the app of a REST API request
+// when the app store knows it, "" for any other request (WebSocket
+// upgrades, health checks, unknown apps): those count in
+// http_api_requests_total only, as do apps this Server was not told
+// about, so no request creates a series.
 func (s *Server) ObserveHTTP(route, method, appID string, status int, dur time.Duration, reqBytes, respBytes int) {
 	if route == "" {
 		route = unmatchedRoute
 	}
+	reqBytes, respBytes = max(reqBytes, 0), max(respBytes, 0)
 	h := &s.http
 	h.counter(httpKey{route, method, status}).Inc()
 	h.histogram(route).Update(dur.Seconds())
-	calls, rx, tx := h.calls, h.rxBytes, h.txBytes
+	h.rxBytes.Add(uint64(reqBytes))
+	h.txBytes.Add(uint64(respBytes))
 	if a := (*h.perApp.Load())[appID]; a != nil {
-		calls, rx, tx = a.calls, a.rxBytes, a.txBytes
+		a.calls.Inc()
+		a.rxBytes.Add(reqBytes)
+		a.txBytes.Add(respBytes)
 	}
-	calls.Inc()
-	rx.Add(max(reqBytes, 0))
-	tx.Add(max(respBytes, 0))
 	switch {
 	case status == 401:
 		h.authFailed.Add(1)

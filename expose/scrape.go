@@ -149,11 +149,7 @@ func (r *render) shards(n *engine.NodeSnapshot) {
 // container or host), not this process.
 func (r *render) network() {
 	h := &r.s.http
-	tx, rx := h.txBytes.Get(), h.rxBytes.Get()
-	for _, a := range *h.perApp.Load() {
-		tx += a.txBytes.Get()
-		rx += a.rxBytes.Get()
-	}
+	tx, rx := h.txBytes.Load(), h.rxBytes.Load()
 	for i := range r.snaps {
 		tx += r.snaps[i].BytesSent
 		rx += r.snaps[i].BytesReceived

@@ -165,9 +165,6 @@ func TestObserveHTTP(t *testing.T) {
 		`sockudo_http_received_bytes{app_id="app-1"}`:                                                   170,
 		`sockudo_http_transmitted_bytes{app_id="app-1"}`:                                                32,
 		`sockudo_http_calls_received_total{app_id="app-2"}`:                                             0,
-		`sockudo_http_calls_received_total`:                                                             2,
-		`sockudo_http_received_bytes`:                                                                   0,
-		`sockudo_http_transmitted_bytes`:                                                                30,
 		`sockudo_authentication_failures_total{type="http_api"}`:                                        1,
 		`sockudo_errors_total{type="http_client_error"}`:                                                2,
 		`sockudo_errors_total{type="http_server_error"}`:                                                1,
@@ -185,7 +182,18 @@ func TestObserveHTTP(t *testing.T) {
 		if strings.Contains(series, "/apps/app-1") {
 			t.Errorf("raw URL in a label: %s", series)
 		}
+		if name, _, _ := strings.Cut(series, "{"); sockudoHTTPTotals[name] && !strings.Contains(series, `{app_id="`) {
+			t.Errorf("a series without app_id: %s", series)
+		}
 	}
+}
+
+// sockudoHTTPTotals are the Sockudo-compatible HTTP families, which count
+// REST API calls per app and have no series without app_id.
+var sockudoHTTPTotals = map[string]bool{
+	"sockudo_http_calls_received_total": true,
+	"sockudo_http_received_bytes":       true,
+	"sockudo_http_transmitted_bytes":    true,
 }
 
 func TestLaterAdapterPorts(t *testing.T) {
@@ -301,7 +309,7 @@ func TestConcurrentObserveAndScrape(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := 0; i < 200; i++ {
-				n.srv.ObserveHTTP("/apps/{app_id}/events", "POST", "", 200+i%5, time.Microsecond, 1, 1)
+				n.srv.ObserveHTTP("/apps/{app_id}/events", "POST", "app-1", 200+i%5, time.Microsecond, 1, 1)
 				n.srv.RateLimited("api")
 				n.srv.ObserveBroadcast(time.Microsecond)
 			}
@@ -314,8 +322,8 @@ func TestConcurrentObserveAndScrape(t *testing.T) {
 		<-done
 	}
 	got := samples(t, n.scrape(t))
-	if got[`sockudo_http_calls_received_total`] != 800 || got[`sockudo_broadcast_latency_seconds_count`] != 800 {
-		t.Errorf("lost updates: calls %v, broadcasts %v", got[`sockudo_http_calls_received_total`],
+	if got[`sockudo_http_calls_received_total{app_id="app-1"}`] != 800 || got[`sockudo_broadcast_latency_seconds_count`] != 800 {
+		t.Errorf("lost updates: calls %v, broadcasts %v", got[`sockudo_http_calls_received_total{app_id="app-1"}`],
 			got[`sockudo_broadcast_latency_seconds_count`])
 	}
 	if got[`sockudo_http_api_requests_total{path="/apps/{app_id}/events",method="POST",status_code="204"}`] != 160 {

@@ -47,8 +47,7 @@ func (s *Server) upApp(ctx *fasthttp.RequestCtx) {
 		writeText(ctx, http.StatusNotFound, bodyNotFound)
 		return
 	}
-	ctx.SetUserValue(requestApp{}, app)
-	s.up(ctx)
+	s.up(ctx) // not reported to the Observer under the app: not a REST API call
 }
 
 // live serves GET /live: the process answers, nothing more.

@@ -65,13 +65,13 @@ type testServer struct {
 
 // startServer runs an engine and a Server on 127.0.0.1:0 until the test
 // ends. tweak, when not nil, adjusts the httpapi options.
-func startServer(t *testing.T, tweak func(*Options)) *testServer {
+func startServer(t testing.TB, tweak func(*Options)) *testServer {
 	t.Helper()
 	return startServerWith(t, nil, tweak)
 }
 
 // startServerWith is startServer with engine options adjusted by engTweak.
-func startServerWith(t *testing.T, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
+func startServerWith(t testing.TB, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
 	t.Helper()
 	apps := testApps()
 	eopts := engine.Options{Apps: apps, Shards: 2}

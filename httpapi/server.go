@@ -35,16 +35,17 @@ const (
 // Observer receives one call per HTTP request, for metrics. route is the
 // router pattern (e.g. "/apps/{app_id}/events"), never the raw URL, so label
 // cardinality stays bounded; it is "" when no route matched. appID is the
-// app the request named when the app store knows it, else "" (an unknown
-// id in a URL must not create series). reqBytes and respBytes count bodies
-// only. Implementations must be safe for concurrent use and fast: they run
-// on the request path.
+// app of a REST API request (/apps/{app_id}/…) when the app store knows
+// it, else "": an unknown id in a URL must not create series, and
+// WebSocket upgrades and health checks are no app's API calls. reqBytes
+// and respBytes count bodies only. Implementations must be safe for
+// concurrent use and fast: they run on the request path.
 type Observer interface {
 	ObserveHTTP(route, method, appID string, status int, dur time.Duration, reqBytes, respBytes int)
 }
 
-// requestApp is the user-value key under which a request's known app is
-// kept for the Observer.
+// requestApp is the user-value key under which the known app of a REST API
+// request is kept for the Observer.
 type requestApp struct{}
 
 // observedApp returns the id of the known app the request named, or "".
@@ -178,17 +179,22 @@ func New(opts Options) (*Server, error) {
 	s.upgrader = newUpgrader()
 	s.handler = s.guard(s.routes().Handler)
 	s.srv = serving.New(&fasthttp.Server{
-		Handler:               s.handler,
-		ErrorHandler:          s.parseError,
-		Logger:                serving.Logger(s.log, "fasthttp: "),
-		ReadTimeout:           orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout),
-		WriteTimeout:          s.writeTimeout,
-		IdleTimeout:           idleTimeout,
-		MaxRequestBodySize:    s.limit,
-		ReadBufferSize:        orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
-		KeepHijackedConns:     true, // the engine owns upgraded sockets
-		NoDefaultServerHeader: true,
-		CloseOnShutdown:       true,
+		Handler:      s.handler,
+		ErrorHandler: s.parseError,
+		Logger:       serving.Logger(s.log, "fasthttp: "),
+		ReadTimeout:  orDefault(opts.HandshakeTimeout, DefaultHandshakeTimeout),
+		WriteTimeout: s.writeTimeout,
+		IdleTimeout:  idleTimeout,
+		// Bodies are streamed and read by readBody, which stops at the
+		// limit; fasthttp would first buffer a chunked body up to it in a
+		// doubling buffer (about three times the limit allocated).
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true, // would spool multipart bodies to disk
+		MaxRequestBodySize:           s.limit,
+		ReadBufferSize:               orDefault(opts.MaxHeaderBytes, DefaultMaxHeaderBytes),
+		KeepHijackedConns:            true, // the engine owns upgraded sockets
+		NoDefaultServerHeader:        true,
+		CloseOnShutdown:              true,
 	}, opts.TLS)
 	return s, nil
 }
@@ -249,11 +255,17 @@ func (s *Server) routes() *router.Router {
 	return r
 }
 
-// guard runs before routing: absurd request targets are refused
-// (checkRequest) and CORS applied, preflights answered there.
+// guard runs before routing: the body is read within the limit
+// (readBody), absurd request targets are refused (checkRequest) and CORS
+// applied, preflights answered there. The body comes first so that any
+// later refusal leaves nothing unread and the connection reusable.
 func (s *Server) guard(next fasthttp.RequestHandler) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		if aerr := s.checkRequest(ctx); aerr != nil {
+		aerr := s.readBody(ctx)
+		if aerr == nil {
+			aerr = s.checkRequest(ctx)
+		}
+		if aerr != nil {
 			writeError(ctx, aerr.status, aerr.msg)
 			s.observeUnrouted(ctx)
 			return
@@ -308,10 +320,15 @@ func (s *Server) observed(route, method string, h fasthttp.RequestHandler) fasth
 	}
 }
 
-// parseError answers requests fasthttp could not parse (oversized body,
-// slow or malformed request) with the JSON error shape.
+// parseError answers requests fasthttp could not parse (oversized
+// headers, slow or malformed request) with the JSON error shape. fasthttp
+// then closes the connection with the rest of the request unread, so it
+// closes lingeringly, except after a timeout (see refuseBody).
 func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	status, msg := parseErrorStatus(err)
+	if status != http.StatusRequestTimeout {
+		serving.LingerOnClose(ctx.Conn())
+	}
 	writeError(ctx, status, msg)
 	s.observeUnrouted(ctx)
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/sockudo/sockudo-go/httpapi/serving"
 )
 
 // maxIovecs caps the buffers of one writev(2) at the kernel's IOV_MAX.
@@ -36,11 +38,14 @@ type transport struct {
 
 // newTransport wraps the hijacked conn. fasthttp hands hijack handlers a
 // wrapper whose reads drain its buffered reader first; writes bypass it
-// and go to the socket underneath, whose descriptor TryWrite needs.
+// and go to the socket underneath, whose descriptor TryWrite needs, below
+// the serving package's wrapper too: an upgraded socket is never closed
+// lingeringly.
 func newTransport(nc net.Conn, timeout time.Duration, iovs *iovecPool) *transport {
 	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
 		nc = u.UnsafeConn()
 	}
+	nc = serving.Unwrap(nc)
 	t := &transport{conn: nc, timeout: timeout, iovs: iovs}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {

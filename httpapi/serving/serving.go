@@ -1,5 +1,6 @@
 // Package serving runs a fasthttp.Server on the listeners handed to it
-// and shuts it down without leaving one open, and routes fasthttp's
+// and shuts it down without leaving one open, closes the connections of
+// refused requests lingeringly (LingerOnClose), and routes fasthttp's
 // logging to slog. The API server, the metrics server and the https
 // redirect listener share it.
 package serving
@@ -28,6 +29,8 @@ type Server struct {
 	mu     sync.Mutex
 	closed bool
 	lns    []net.Listener
+
+	lingerBufs sync.Pool // drain buffers of lingering closes
 }
 
 // New wraps srv; with tlsConfig, every listener is served over TLS.
@@ -44,8 +47,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
+	// Wrapped after recording ln: Shutdown closes the TCP listener. The
+	// lingering close works on the TCP connection, under TLS.
+	ln = lingerListener{Listener: ln, bufs: &s.lingerBufs}
 	if s.tls != nil {
-		// Wrapped after recording ln: Shutdown closes the TCP listener.
 		ln = tls.NewListener(ln, s.tls)
 	}
 	err := s.srv.Serve(ln)
