@@ -106,10 +106,15 @@ func TestClusterChurnLeavesNothing(t *testing.T) {
 	for _, e := range []*Engine{a, b} {
 		waitLong(t, e.opts.NodeName+" back to empty", func() bool { return registryLeft(e) == "" }, func() string { return registryLeft(e) })
 	}
-	used, _ := a.Channel(t.Context(), testAppFrom(a), name(1))
-	never, _ := a.Channel(t.Context(), testAppFrom(a), "never-used")
-	used.Name, never.Name = "", ""
-	if used != never {
-		t.Fatalf("channel emptied on both nodes: %+v; never used: %+v", used, never)
+	for _, e := range []*Engine{a, b} {
+		app := testAppFrom(e)
+		never, _ := e.Channel(t.Context(), app, "never-used")
+		for i := range channels {
+			got, _ := e.Channel(t.Context(), app, name(i))
+			if got.Name = never.Name; got != never {
+				t.Fatalf("%s answers %+v for %s, emptied on both nodes; %+v for a channel never used",
+					e.opts.NodeName, got, name(i), never)
+			}
+		}
 	}
 }
