@@ -118,3 +118,29 @@ func TestClusterChurnLeavesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterResyncDropsWhatLeftDuringOutage: what another node stopped
+// holding while this node's bus was down is dropped by the resync, its
+// connection count included (else the app's quota would count ghosts).
+func TestClusterResyncDropsWhatLeftDuringOutage(t *testing.T) {
+	hub := newHub()
+	a, abus := clusterNode(t, hub, "a", nil)
+	b, _ := clusterNode(t, hub, "b", nil)
+	cb := connect(t, b, "key")
+	cb.mustSubscribe("news")
+	cb.signin(`{"id":"u1"}`)
+	cb.expect(protocol.EventSigninSuccess)
+	cb.joinPresence("presence-room", "u1", `{}`)
+	rt := a.runtimeFor(testAppFrom(a))
+	waitFor(t, "a learns b's state", func() bool {
+		r := a.Registries()
+		return r[RegistryPeerChannels] == 2 && r[RegistryPeerMembers] == 1 && r[RegistryPeerUsers] == 1 &&
+			a.cluster.remoteConns(rt) == 1
+	})
+	abus.setDown(true)
+	cb.c.Gone(nil)
+	waitFor(t, "b announced the release (to nobody)", func() bool { return b.Stats().Connections == 0 && b.cluster.pendingLen() == 0 })
+	abus.setDown(false)
+	waitLong(t, "a resynchronised", func() bool { return registryLeft(a) == "" && a.cluster.remoteConns(rt) == 0 },
+		func() string { return fmt.Sprintf("%s remote connections=%d", registryLeft(a), a.cluster.remoteConns(rt)) })
+}
