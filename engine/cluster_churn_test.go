@@ -142,5 +142,7 @@ func TestClusterResyncDropsWhatLeftDuringOutage(t *testing.T) {
 	waitFor(t, "b announced the release (to nobody)", func() bool { return b.Stats().Connections == 0 && b.cluster.pendingLen() == 0 })
 	abus.setDown(false)
 	waitLong(t, "a resynchronised", func() bool { return registryLeft(a) == "" && a.cluster.remoteConns(rt) == 0 },
-		func() string { return fmt.Sprintf("%s remote connections=%d", registryLeft(a), a.cluster.remoteConns(rt)) })
+		func() string {
+			return fmt.Sprintf("%s remote connections=%d", registryLeft(a), a.cluster.remoteConns(rt))
+		})
 }
