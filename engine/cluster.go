@@ -55,6 +55,14 @@ type cluster struct {
 	pendingChan map[chanKey]struct{}
 	pendingApp  map[*appRuntime]struct{}
 
+	// cmu orders what this node says about its counts: a count is read
+	// and published under it, so the bus carries the readings in the
+	// order they were taken and the last one a peer applies is the
+	// newest. Without it a coalesced batch read before a channel's last
+	// leave could overtake that leave's zero, and the peer would keep the
+	// stale count for good.
+	cmu sync.Mutex
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -175,6 +183,7 @@ func (c *cluster) loop() {
 			c.publish(&busMsg{T: msgHeartbeat})
 		case now := <-sweep.C:
 			c.expire(now.UnixNano())
+			c.forget(now.UnixNano())
 		}
 	}
 }
@@ -211,6 +220,14 @@ func (c *cluster) publish(m *busMsg) {
 	}
 }
 
+// sendState sends this node's full state to node; its counts are read
+// under cmu like every count announcement.
+func (c *cluster) sendState(node, typ string) {
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	c.send(node, &busMsg{T: typ, State: c.e.localSnapshot()})
+}
+
 func (c *cluster) send(node string, m *busMsg) {
 	m.From, m.Ready = c.self, c.ready.Load()
 	if b, err := json.Marshal(m); err == nil {
@@ -235,7 +252,9 @@ func (c *cluster) Up() {
 		p.lastSeen = now // we could not hear them: give them a fresh window
 	}
 	c.mu.Unlock()
+	c.cmu.Lock()
 	c.publish(&busMsg{T: msgHello, State: c.e.localSnapshot()})
+	c.cmu.Unlock()
 }
 
 // Down is BusHandler.Down.
@@ -269,7 +288,7 @@ func (c *cluster) Message(b []byte) {
 		e.peerCounts(m.From, p, m.Counts, m.Conns)
 	case msgHello:
 		e.applySnapshot(m.From, p, m.State)
-		c.send(m.From, &busMsg{T: msgState, State: e.localSnapshot()})
+		c.sendState(m.From, msgState)
 	case msgState:
 		e.applySnapshot(m.From, p, m.State)
 	case msgBye:
@@ -290,7 +309,7 @@ func (c *cluster) touch(node, typ string, ready bool) *peer {
 	p.lastSeen, p.ready = now, ready
 	c.mu.Unlock()
 	if !ok && typ != msgHello && typ != msgState && typ != msgBye {
-		c.send(node, &busMsg{T: msgHello, State: c.e.localSnapshot()})
+		c.sendState(node, msgHello)
 	}
 	return p
 }
@@ -400,12 +419,7 @@ func (c *cluster) report(app *App, ev WebhookEvent) {
 // could be dead unnoticed (node timeout, cleanup interval, reclaim
 // margin); c.hmu is held. Past maxDeferred the oldest go first.
 func (c *cluster) remember(h deferredHook) {
-	o := &c.e.opts
-	keep := h.at - int64(o.NodeTimeout+o.CleanupInterval+o.HeartbeatInterval+reclaimMargin)
-	i := 0
-	for i < len(c.leftTo) && c.leftTo[i].at < keep {
-		i++
-	}
+	i := c.expired(h.at)
 	if n := len(c.leftTo) - i - maxDeferred + 1; n > 0 {
 		i += n
 		if !c.leftFull {
@@ -415,6 +429,32 @@ func (c *cluster) remember(h deferredHook) {
 		}
 	}
 	c.leftTo = append(c.leftTo[i:], h)
+}
+
+// expired counts the oldest remembered reports no dead owner can need any
+// more at now; c.hmu is held.
+func (c *cluster) expired(now int64) int {
+	o := &c.e.opts
+	keep := now - int64(o.NodeTimeout+o.CleanupInterval+o.HeartbeatInterval+reclaimMargin)
+	i := 0
+	for i < len(c.leftTo) && c.leftTo[i].at < keep {
+		i++
+	}
+	return i
+}
+
+// forget drops the remembered reports that expired by now, so a cluster
+// whose channel churn stops does not keep the last burst's reports.
+func (c *cluster) forget(now int64) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if i := c.expired(now); i > 0 {
+		clear(c.leftTo[:i])
+		c.leftTo = c.leftTo[i:]
+		if len(c.leftTo) == 0 {
+			c.leftTo = nil // let the backing array go after a burst
+		}
+	}
 }
 
 // reclaim reports what was left to node, a node now gone, from since on:
@@ -513,12 +553,51 @@ func (c *cluster) countChanged(k chanKey, edge bool) {
 		return
 	}
 	if edge {
+		c.cmu.Lock()
 		c.publish(&busMsg{T: msgCounts, Counts: []countEntry{{A: k.app.id, C: k.name, N: c.e.localCount(k)}}})
+		c.cmu.Unlock()
 		return
 	}
 	c.pmu.Lock()
 	c.pendingChan[k] = struct{}{}
 	c.pmu.Unlock()
+}
+
+// announceMember tells the others whether this node holds user in a
+// presence channel, as the registry says now. Reading under cmu, rather
+// than announcing the transition that was made, keeps a join and a leave
+// racing on two connections from reaching the peers in the wrong order:
+// the last announcement is always the current truth.
+func (c *cluster) announceMember(k chanKey, user string) {
+	if c.bus == nil {
+		return
+	}
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	m := &busMsg{T: msgLeave, App: k.app.id, Channel: k.name, User: user}
+	c.e.channels.View(k, func(ch *channelState) {
+		if info, ok := ch.members.LocalInfo(user); ok {
+			m.T, m.Info = msgJoin, info
+		}
+	})
+	c.publish(m)
+}
+
+// announceUser tells the others whether a user is signed in on this node
+// now; see announceMember.
+func (c *cluster) announceUser(uk userKey) {
+	if c.bus == nil {
+		return
+	}
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
+	m := &busMsg{T: msgOffline, App: uk.app.id, User: uk.id}
+	c.e.users.View(uk, func(us *userState) {
+		if len(us.conns) > 0 {
+			m.T = msgOnline
+		}
+	})
+	c.publish(m)
 }
 
 // markConns queues an app's local connection count.
@@ -541,6 +620,8 @@ func (c *cluster) flushCounts() {
 	}
 	c.pendingChan, c.pendingApp = map[chanKey]struct{}{}, map[*appRuntime]struct{}{}
 	c.pmu.Unlock()
+	c.cmu.Lock()
+	defer c.cmu.Unlock()
 	m := &busMsg{T: msgCounts}
 	for k := range chans {
 		m.Counts = append(m.Counts, countEntry{A: k.app.id, C: k.name, N: c.e.localCount(k)})

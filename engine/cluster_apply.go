@@ -243,7 +243,11 @@ func (e *Engine) peerCounts(node string, p *peer, counts, conns []countEntry) {
 	}
 	e.cluster.mu.Lock()
 	for _, c := range conns {
-		p.conns[e.runtimeByID(c.A)] = c.N
+		if rt := e.runtimeByID(c.A); c.N > 0 {
+			p.conns[rt] = c.N
+		} else {
+			delete(p.conns, rt)
+		}
 	}
 	e.cluster.mu.Unlock()
 }
@@ -258,15 +262,24 @@ func (e *Engine) applySnapshot(node string, p *peer, s *snapshot) {
 	for _, c := range s.Counts {
 		counts[chanKey{e.runtimeByID(c.A), c.C}] = c.N
 	}
+	conns := map[string]bool{}
+	for _, c := range s.Conns {
+		conns[c.A] = true
+	}
 	e.cluster.mu.Lock()
-	var zero []countEntry
+	var zero, zeroConns []countEntry
 	for k := range p.counts {
 		if _, ok := counts[k]; !ok {
 			zero = append(zero, countEntry{A: k.app.id, C: k.name})
 		}
 	}
+	for rt := range p.conns {
+		if !conns[rt.id] {
+			zeroConns = append(zeroConns, countEntry{A: rt.id})
+		}
+	}
 	e.cluster.mu.Unlock()
-	e.peerCounts(node, p, append(zero, s.Counts...), s.Conns)
+	e.peerCounts(node, p, append(zero, s.Counts...), append(zeroConns, s.Conns...))
 
 	members := map[chanKey]map[string]memberEntry{}
 	for _, m := range s.Members {

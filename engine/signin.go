@@ -84,7 +84,7 @@ func (e *Engine) userOnline(c *Conn, userID string) {
 		return us, true
 	})
 	if local {
-		e.cluster.publish(&busMsg{T: msgOnline, App: c.rt.id, User: userID})
+		e.cluster.announceUser(userKey{c.rt, userID})
 	}
 	if first && c.app.EnableWatchlistEvents {
 		e.notifyWatchers(c.rt, userID, "online")
@@ -105,7 +105,7 @@ func (e *Engine) userOffline(c *Conn, userID string) {
 		return us, us.online()
 	})
 	if local {
-		e.cluster.publish(&busMsg{T: msgOffline, App: c.rt.id, User: userID})
+		e.cluster.announceUser(userKey{c.rt, userID})
 	}
 	if last && c.app.EnableWatchlistEvents {
 		e.notifyWatchers(c.rt, userID, "offline")

@@ -43,6 +43,7 @@ type NodeSnapshot struct {
 	AuthFailures  [numAuthKinds]uint64
 	Refused       [len(RefusalLabels)]uint64 // by RefusalLabels
 	Shards        []ShardSnapshot
+	Registries    [numRegistries]int64 // entries by RegistryLabels
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -100,5 +101,6 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	for _, w := range e.workers {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}
+	n.Registries = e.Registries()
 	return n
 }

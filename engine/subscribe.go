@@ -233,7 +233,7 @@ func (e *Engine) afterJoin(c *Conn, sub *subscription, info []byte, localMember 
 	e.cluster.countChanged(key, t.edge)
 	e.reportOccupancy(key, sub.kind, t)
 	if localMember {
-		e.cluster.publish(&busMsg{T: msgJoin, App: c.rt.id, Channel: sub.name, User: sub.userID, Info: info})
+		e.cluster.announceMember(key, sub.userID)
 	}
 	if t.member {
 		e.reportMember(key, sub.userID, true)
@@ -296,7 +296,7 @@ func (e *Engine) leave(c *Conn, sub *subscription) {
 	c.rt.stats.unsubscribed[sub.kind].Add(1)
 	e.cluster.countChanged(key, t.edge)
 	if localMember {
-		e.cluster.publish(&busMsg{T: msgLeave, App: c.rt.id, Channel: sub.name, User: sub.userID})
+		e.cluster.announceMember(key, sub.userID)
 	}
 	if t.member {
 		e.reportMember(key, sub.userID, false)

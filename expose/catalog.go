@@ -44,6 +44,7 @@ var catalog = [...]family{
 	{"channel_subscriptions_total", typeCounter, "Successful channel subscriptions, by channel_type."},
 	{"channel_unsubscriptions_total", typeCounter, "Channel unsubscriptions, disconnects included, by channel_type."},
 	{"presence_channel_members", typeGauge, "Distinct users per presence channel, summed over the app's presence channels."},
+	{"registry_entries", typeGauge, "Entries in this node's channel, user and cluster registries, by registry; each returns to 0 when the cluster is idle."},
 	// errors
 	{"errors_total", typeCounter, "Errors by type; one failure may count under two types."},
 	{"websocket_errors_total", typeCounter, "WebSocket-side errors by type."},

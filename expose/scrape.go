@@ -27,6 +27,7 @@ func (s *Server) writeEngine(w io.Writer) {
 	r.connections(&node)
 	r.messages()
 	r.channels()
+	r.registries(&node)
 	r.errors(&node)
 	r.shards(&node)
 	r.network()
@@ -106,6 +107,15 @@ func (r *render) channels() {
 	r.perKind("channel_subscriptions_total", func(a *engine.AppSnapshot, k int) uint64 { return a.Subscriptions[k] })
 	r.perKind("channel_unsubscriptions_total", func(a *engine.AppSnapshot, k int) uint64 { return a.Unsubscriptions[k] })
 	r.perApp("presence_channel_members", func(a *engine.AppSnapshot) uint64 { return gauge(a.PresenceMembers) })
+}
+
+// registries writes how much state the node keeps: every registry holds
+// entries only while something is subscribed or signed in somewhere, so a
+// value that grows under channel churn and never returns is a leak.
+func (r *render) registries(n *engine.NodeSnapshot) {
+	for i, name := range engine.RegistryLabels {
+		r.sample("registry_entries", labelPair("registry", name), gauge(n.Registries[i]))
+	}
 }
 
 func (r *render) errors(n *engine.NodeSnapshot) {

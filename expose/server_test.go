@@ -58,6 +58,9 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 	for _, typ := range engine.RefusalLabels {
 		want = append(want, fmt.Sprintf(`sockudo_connection_errors_total{error_type=%q}`, typ))
 	}
+	for _, reg := range engine.RegistryLabels {
+		want = append(want, fmt.Sprintf(`sockudo_registry_entries{registry=%q}`, reg))
+	}
 	for _, typ := range engine.AuthLabels {
 		want = append(want, fmt.Sprintf(`sockudo_authentication_failures_total{type=%q}`, typ))
 	}
@@ -81,6 +84,7 @@ func TestCountersMoveWithTraffic(t *testing.T) {
 			`sockudo_connected{app_id="app-1"}`:                                         3,
 			`sockudo_new_connections_total{app_id="app-1"}`:                             3,
 			`sockudo_active_channels{app_id="app-1",channel_type="public"}`:             1,
+			`sockudo_registry_entries{registry="channels"}`:                             1,
 			`sockudo_channel_subscriptions_total{app_id="app-1",channel_type="public"}`: 3,
 			`sockudo_messages_received_total{app_id="app-1"}`:                           6,
 			`sockudo_ws_messages_received_total{app_id="app-1"}`:                        6,
@@ -111,6 +115,7 @@ func TestCountersMoveWithTraffic(t *testing.T) {
 			`sockudo_active_channels{app_id="app-1",channel_type="public"}`:               0,
 			`sockudo_channel_unsubscriptions_total{app_id="app-1",channel_type="public"}`: 3,
 			`sockudo_shard_connections{shard="0"}`:                                        0,
+			`sockudo_registry_entries{registry="channels"}`:                               0,
 		} {
 			if got[series] != want {
 				return fmt.Errorf("%s = %v, want %v", series, got[series], want)

@@ -72,10 +72,13 @@ func (s *Server) getChannel(ctx *fasthttp.RequestCtx, app *engine.App) *apiError
 		return engineError(err)
 	}
 	out := channelBody{Occupied: ci.Occupied}
-	if info.userCount {
+	// An unoccupied channel has no counts to report, as on Pusher: one
+	// emptied a moment ago, here or on another node, answers exactly
+	// like one never used.
+	if info.userCount && ci.Occupied {
 		out.UserCount = &ci.UserCount
 	}
-	if info.subscriptionCount {
+	if info.subscriptionCount && ci.Occupied {
 		out.SubscriptionCount = &ci.SubscriptionCount
 	}
 	if info.cache && cache {

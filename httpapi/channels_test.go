@@ -88,6 +88,16 @@ func TestGetChannel(t *testing.T) {
 	if r.body != `{"occupied":false}` {
 		t.Fatalf("body %s", r.body)
 	}
+	// Counts are not reported for an unoccupied channel, asked or not,
+	// so one emptied a moment ago answers like one never used.
+	for _, q := range []struct{ path, info string }{
+		{"/channels/vacant", "subscription_count"},
+		{"/channels/presence-vacant", "user_count,subscription_count"},
+	} {
+		if r = ts.get(t, q.path, map[string]string{"info": q.info}); r.body != `{"occupied":false}` {
+			t.Fatalf("%s?info=%s: body %s", q.path, q.info, r.body)
+		}
+	}
 	requireStatus(t, ts.get(t, "/channels/news", map[string]string{"info": "user_count"}), 400)
 	requireStatus(t, ts.get(t, "/channels/bad%20name", nil), 400)
 }

@@ -105,6 +105,15 @@ func (s *Members) Local(id string) bool {
 	return ok && s.list[i].Conns > 0
 }
 
+// LocalInfo returns the user_info of id while this node holds it.
+func (s *Members) LocalInfo(id string) ([]byte, bool) {
+	i, ok := s.index[id]
+	if !ok || s.list[i].Conns == 0 {
+		return nil, false
+	}
+	return s.list[i].Info, true
+}
+
 // Len is the number of distinct users.
 func (s *Members) Len() int { return len(s.list) }
 

@@ -73,3 +73,24 @@ func TestMembersRemoveKeepsIndexConsistent(t *testing.T) {
 		}
 	}
 }
+
+// LocalInfo answers only while this node holds the user: a user held by
+// other nodes alone is not this node's to announce.
+func TestMembersLocalInfo(t *testing.T) {
+	var s Members
+	s.AddRemote("u1", []byte(`{"n":1}`))
+	if _, ok := s.LocalInfo("u1"); ok {
+		t.Fatal("LocalInfo of a user only other nodes hold")
+	}
+	s.Add("u1", []byte(`{"n":2}`))
+	if info, ok := s.LocalInfo("u1"); !ok || string(info) != `{"n":1}` {
+		t.Fatalf("LocalInfo = %s %v, want the info kept from the first join", info, ok)
+	}
+	s.Remove("u1")
+	if _, ok := s.LocalInfo("u1"); ok || !s.Has("u1") {
+		t.Fatal("LocalInfo after the last local connection left")
+	}
+	if _, ok := s.LocalInfo("nobody"); ok {
+		t.Fatal("LocalInfo of an unknown user")
+	}
+}
