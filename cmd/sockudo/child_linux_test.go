@@ -36,12 +36,17 @@ type child struct {
 
 // startChild runs `sockudo --config FILE args...` in a child process with
 // the extra environment env, waits until it answers /up and stops it
-// (SIGTERM, then SIGKILL) when the test ends.
+// (SIGTERM, then SIGKILL) when the test ends. The child is this test
+// binary, or the server binary named by $SOCKUDO_BIN (to measure a build,
+// e.g. an older one).
 func startChild(t *testing.T, configJSON string, env []string, args ...string) *child {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bin := os.Getenv("SOCKUDO_BIN"); bin != "" {
+		self = bin
 	}
 	port, mport := freePort(t), freePort(t)
 	stderr := &lockedWriter{b: new(bytes.Buffer)}
