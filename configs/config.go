@@ -62,6 +62,10 @@ type Config struct {
 	Shards int `json:"shards"`
 	// LogLevel is debug, info, warn or error (our key).
 	LogLevel string `json:"log_level"`
+	// MemoryLimitMB is the Go runtime's soft memory limit in MiB (our
+	// key): 0 derives it (GOMEMLIMIT if set, else 90 % of the cgroup's or
+	// the machine's memory), -1 sets none.
+	MemoryLimitMB int `json:"memory_limit_mb"`
 
 	// AppManager lists the apps (app_manager.array.apps).
 	AppManager AppManager `json:"app_manager"`

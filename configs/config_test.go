@@ -68,6 +68,7 @@ func TestDefault(t *testing.T) {
 	f("max_connections", c.MaxConnections, 0)
 	f("shards", c.Shards, 0)
 	f("log_level", c.LogLevel, "info")
+	f("memory_limit_mb", c.MemoryLimitMB, 0)
 	f("metrics", c.Metrics, Metrics{Enabled: true, Driver: "prometheus", Host: "0.0.0.0", Port: 9601, Prometheus: Prometheus{Prefix: "sockudo_"}})
 	f("queue.driver", c.Queue.Driver, "memory")
 	f("queue.reliability.lease_duration_ms", c.Queue.Reliability.LeaseDurationMs, Millis(30000))

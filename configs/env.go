@@ -31,6 +31,7 @@ func (c *Config) envVars() []envVar {
 		{"HEALTH_CHECK_TIMEOUT_MS", "health_check_timeout_ms", setInt(&c.HealthCheckTimeoutMs)},
 		{"SHARDS", "shards", setInt(&c.Shards)},
 		{"LOG_LEVEL", "log_level", setString(&c.LogLevel)},
+		{"MEMORY_LIMIT_MB", "memory_limit_mb", setInt(&c.MemoryLimitMB)},
 		{"INSTANCE_PROCESS_ID", "instance.process_id", setString(&c.Instance.ProcessID)},
 		{"APP_MANAGER_DRIVER", "app_manager.driver", setString(&c.AppManager.Driver)},
 		{"ADAPTER_DRIVER", "adapter.driver", setString(&c.Adapter.Driver)},

@@ -12,7 +12,7 @@ func TestEnvBeatsFile(t *testing.T) {
 		"PORT", "7000", "HOST", "127.0.0.1", "METRICS_PORT", "9700", "METRICS_ENABLED", "off",
 		"RATE_LIMITER_ENABLED", "true", "RATE_LIMITER_API_MAX_REQUESTS", "5",
 		"RATE_LIMITER_WS_TRUST_HOPS", "2", "NATS_SERVERS", " nats://x:1 , nats://y:2,",
-		"ADAPTER_DRIVER", "NATS", "QUEUE_DRIVER", "none", "SHARDS", "8", "LOG_LEVEL", "WARNING",
+		"ADAPTER_DRIVER", "NATS", "QUEUE_DRIVER", "none", "SHARDS", "8", "LOG_LEVEL", "WARNING", "MEMORY_LIMIT_MB", "512",
 		"ACTIVITY_TIMEOUT", "60", "SOCKUDO_MAX_CONNECTIONS", "10",
 		"CLUSTER_HEALTH_HEARTBEAT_INTERVAL", "1000", "CLUSTER_HEALTH_NODE_TIMEOUT", "4000",
 		"WEBHOOK_BATCHING_SIZE", "7", "INSTANCE_PROCESS_ID", "node-x", "DEBUG", "1",
@@ -30,6 +30,7 @@ func TestEnvBeatsFile(t *testing.T) {
 	f("drivers normalized", [2]string{c.Adapter.Driver, c.Queue.Driver}, [2]string{"nats", "none"})
 	f("shards", c.Shards, 8)
 	f("log level", c.LogLevel, "warn")
+	f("memory limit", c.MemoryLimitMB, 512)
 	f("activity", c.ActivityTimeout, Seconds(60))
 	f("max connections", c.MaxConnections, 10)
 	f("cluster health", [2]Millis{c.ClusterHealth.HeartbeatIntervalMs, c.ClusterHealth.NodeTimeoutMs}, [2]Millis{1000, 4000})
@@ -62,6 +63,7 @@ func TestBadEnvValuesNameTheVariable(t *testing.T) {
 	f("PORT", "70000", `config: port: must be 1..65535, got 70000`)
 	f("METRICS_ENABLED", "maybe", `environment variable METRICS_ENABLED: must be true or false`)
 	f("SHARDS", "-1", `config: shards: must be 0..65536, got -1`)
+	f("MEMORY_LIMIT_MB", "-2", `config: memory_limit_mb: must be at least -1, got -2`)
 	f("ADAPTER_DRIVER", "kafka", `config: adapter.driver: must be one of local, nats, redis, got "kafka"`)
 	_, _, err := parse([]byte(withApp(app1)), envOf("PORT", "x", "HOST", "", "ACTIVITY_TIMEOUT", "y"))
 	requireErr(t, err, "PORT")

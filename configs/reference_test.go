@@ -50,7 +50,7 @@ func TestReferenceIsComplete(t *testing.T) {
 	for _, e := range defaultAppEnvVars(&App{}) {
 		need("environment variable", "`"+defaultAppPrefix+e.name+"`")
 	}
-	for _, flag := range []string{"--config", "--host", "--port", "--metrics-host", "--metrics-port", "--shards", "--log-level"} {
+	for _, flag := range []string{"--config", "--host", "--port", "--metrics-host", "--metrics-port", "--shards", "--log-level", "--memory-limit-mb"} {
 		need("flag", flag)
 	}
 }

@@ -32,6 +32,7 @@ func (c *Config) validateServer(v *checker) {
 	v.atLeast("health_check_timeout_ms", int(c.HealthCheckTimeoutMs), 1)
 	v.between("shards", c.Shards, 0, 1<<16)
 	v.oneOf("log_level", c.LogLevel, "debug", "info", "warn", "warning", "error")
+	v.atLeast("memory_limit_mb", c.MemoryLimitMB, -1)
 	v.oneOf("metrics.driver", c.Metrics.Driver, "prometheus")
 	v.port("metrics.port", c.Metrics.Port)
 	if c.Metrics.Enabled {

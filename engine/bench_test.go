@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -92,6 +93,23 @@ func BenchmarkBroadcast(b *testing.B) {
 				r.publish(int64(i + 1))
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
+		})
+	}
+}
+
+// BenchmarkBroadcastSize publishes events of growing data size to 10
+// subscribers: B/op is what one publish allocates, the frame included.
+func BenchmarkBroadcastSize(b *testing.B) {
+	for _, size := range []int{100, 10 << 10, 64 << 10} {
+		b.Run("data_"+strconv.Itoa(size), func(b *testing.B) {
+			r := newFanoutRig(b, 10)
+			r.ev.Data = strings.Repeat("x", size)
+			r.frame = int64(len(protocol.AppendFrame(nil, protocol.OpText, protocol.AppendEvent(nil, "tick", "bench", r.ev.Data, ""))))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r.publish(int64(i + 1))
+			}
 		})
 	}
 }

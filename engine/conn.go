@@ -64,13 +64,15 @@ type Conn struct {
 	wslot    int32 // timer wheel slot, -1 when not filed
 	wpos     int32 // index in that slot
 
-	// Slow path: bytes the kernel did not take, drained by a flusher
-	// goroutine that exists only while there are any. slow is set by the
-	// worker only; bmu guards backlog and flushing.
+	// Slow path (backlog.go): bytes the kernel did not take, drained by a
+	// flusher goroutine that exists only while there are any. slow is set
+	// by the worker only; bmu guards the rest.
 	slow       atomic.Bool
 	bmu        sync.Mutex
 	backlog    []byte
-	flushing   bool
+	inflight   int  // bytes of the flusher's write in progress
+	flushing   bool // a flusher goroutine runs
+	overflowed bool // over max_backpressure: nothing more is queued
 	closeAfter bool
 }
 
@@ -187,82 +189,6 @@ func (c *Conn) sendRaw(b []byte) {
 func (c *Conn) sendError(code protocol.Code, msg, channel string) {
 	c.e.stats.errors.Add(1)
 	c.send(protocol.AppendError(nil, code, msg, channel))
-}
-
-// appendBacklog queues b behind bytes already waiting for a slow reader.
-// It reports false when the flusher has just finished, so b can go the
-// fast way. Over the backpressure limit the connection is closed (4100).
-func (c *Conn) appendBacklog(b []byte) bool {
-	c.bmu.Lock()
-	if !c.flushing {
-		c.bmu.Unlock()
-		c.slow.Store(false)
-		return false
-	}
-	pending := len(c.backlog)
-	over := pending+len(b) > c.e.opts.MaxBackpressure
-	if !over {
-		c.backlog = append(c.backlog, b...)
-	}
-	c.bmu.Unlock()
-	if over {
-		c.e.stats.slowConsumers.Add(1)
-		c.e.log.Warn("slow consumer disconnected", "app", c.app.ID, "socket_id", c.id, "pending_bytes", pending)
-		c.closeWith(protocol.CodeOverCapacity, "Slow consumer: too many pending messages")
-	}
-	return true
-}
-
-// startBacklog hands rest to a flusher goroutine. Called by the worker.
-func (c *Conn) startBacklog(rest []byte) {
-	c.bmu.Lock()
-	c.backlog = append(c.backlog, rest...)
-	start := !c.flushing
-	c.flushing = true
-	c.bmu.Unlock()
-	c.slow.Store(true)
-	if start {
-		go c.flushBacklog()
-	}
-}
-
-// flushBacklog writes the backlog with blocking writes until it is empty.
-func (c *Conn) flushBacklog() {
-	for {
-		c.bmu.Lock()
-		b := c.backlog
-		c.backlog = nil
-		if len(b) == 0 {
-			c.flushing = false
-			closeNow := c.closeAfter
-			c.bmu.Unlock()
-			if closeNow {
-				_ = c.t.Close()
-			}
-			return
-		}
-		c.bmu.Unlock()
-		if err := c.t.Write(b); err != nil {
-			c.bmu.Lock()
-			c.backlog = nil
-			c.flushing = false
-			c.bmu.Unlock()
-			_ = c.t.Close()
-			c.closeWith(0, "")
-			return
-		}
-	}
-}
-
-// finishBacklog makes a running flusher close the socket when done and
-// reports whether there was one.
-func (c *Conn) finishBacklog() bool {
-	c.bmu.Lock()
-	defer c.bmu.Unlock()
-	if c.flushing {
-		c.closeAfter = true
-	}
-	return c.flushing
 }
 
 // nextCheck is when the wheel should first look at a new connection.

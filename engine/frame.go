@@ -34,13 +34,32 @@ type framePool struct {
 	obs Observer
 }
 
-const maxPooledFrame = 64 << 10
+// maxPooledFrame is the largest buffer a released frame keeps. It holds
+// an event at the default 10 KB payload limit. A sync.Pool empties only
+// over two garbage collections, and an idle server collects rarely, so
+// after a burst the pool pins up to frames-in-flight × this: larger frames
+// are allocated to size and left to the collector.
+const maxPooledFrame = 16 << 10
+
+// eventSlack covers the envelope of an event frame around its strings.
+const eventSlack = 64
 
 func (fp *framePool) get() *frame {
 	if f, ok := fp.p.Get().(*frame); ok {
 		return f
 	}
 	return &frame{buf: make([]byte, protocol.MaxFrameHeader, 512), pool: fp}
+}
+
+// sized returns a frame whose buffer takes an n-byte payload without
+// growing: a large event is then encoded in one allocation of its size
+// instead of a chain of doublings and a copy into a new buffer.
+func (fp *framePool) sized(n int) *frame {
+	f := fp.get()
+	if need := protocol.MaxFrameHeader + n; cap(f.buf) < need {
+		f.buf = make([]byte, protocol.MaxFrameHeader, need)
+	}
+	return f
 }
 
 // payload returns the buffer to append the frame's payload to.

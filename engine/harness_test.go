@@ -56,8 +56,10 @@ func newEngine(t testing.TB, opts Options, apps ...*App) *Engine {
 
 // fakeTransport records what the engine writes. blocked makes TryWrite
 // accept nothing and Write hang until unblocked, like a client that has
-// stopped reading.
+// stopped reading. As on a real socket, one write at a time: a TryWrite
+// waits for a Write in progress (wmu).
 type fakeTransport struct {
+	wmu     sync.Mutex
 	mu      sync.Mutex
 	out     []byte
 	closed  bool
@@ -66,6 +68,8 @@ type fakeTransport struct {
 }
 
 func (f *fakeTransport) TryWrite(bufs [][]byte) (int, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -83,6 +87,8 @@ func (f *fakeTransport) TryWrite(bufs [][]byte) (int, error) {
 }
 
 func (f *fakeTransport) Write(p []byte) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	f.mu.Lock()
 	ch := f.unblock
 	blocked := f.blocked

@@ -28,7 +28,7 @@ func (e *Engine) publishEvent(key chanKey, event, data, userID, except string) {
 	if len(ws) == 0 {
 		return
 	}
-	f := e.frames.get()
+	f := e.frames.sized(len(event) + len(key.name) + len(data) + len(userID) + eventSlack)
 	f.born = time.Now().UnixNano()
 	p := protocol.AppendEvent(f.payload(), event, key.name, data, userID)
 	f.seal(p, int32(len(ws)))

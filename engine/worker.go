@@ -234,7 +234,7 @@ func (w *worker) flush() {
 		w.dirty[i] = nil
 		c.dirty = false
 		if c.state.Load() != stateClosed && len(c.out) > 0 {
-			w.write(c)
+			w.write(c, true)
 		}
 		clear(c.out)
 		c.out = c.out[:0]
@@ -246,25 +246,18 @@ func (w *worker) flush() {
 	w.dirty = w.dirty[:0]
 }
 
-func (w *worker) write(c *Conn) {
+// write writes c.out and hands what the socket did not take to the
+// backlog, within max_backpressure when bounded (the connection's last
+// frames are not).
+func (w *worker) write(c *Conn, bounded bool) {
 	n, err := c.t.TryWrite(c.out)
 	if err != nil {
 		c.closeWith(0, "")
 		return
 	}
-	if n == c.outLen {
-		return
+	if n < c.outLen {
+		c.startBacklog(n, bounded)
 	}
-	rest := make([]byte, 0, c.outLen-n)
-	for _, b := range c.out {
-		if n >= len(b) {
-			n -= len(b)
-			continue
-		}
-		rest = append(rest, b[n:]...)
-		n = 0
-	}
-	c.startBacklog(rest)
 }
 
 // closeConn delivers the final frames, closes the socket and releases
@@ -273,10 +266,10 @@ func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string)
 	if c.state.Swap(stateClosed) == stateClosed {
 		return
 	}
-	if f != nil && len(f.b) > 0 {
+	if f != nil && len(f.b) > 0 && !c.lastToBacklog(f.b) {
 		c.out = append(c.out, f.b)
 		c.outLen += len(f.b)
-		w.write(c)
+		w.write(c, false)
 		clear(c.out)
 		c.out = c.out[:0]
 		c.outLen = 0

@@ -74,11 +74,20 @@ func (s *Server) getBatch() *batchBody {
 	return b
 }
 
+// putBatch pools b without its events: pooled, their strings (up to the
+// payload limit each) would stay reachable until the pool is collected,
+// which an idle server does not do for minutes.
+func (s *Server) putBatch(b *batchBody) {
+	clear(b.Batch[:cap(b.Batch)])
+	b.Batch = b.Batch[:0]
+	s.batches.Put(b)
+}
+
 // postBatchEvents serves POST /apps/{app_id}/batch_events. Every item is
 // validated before any is published, so a refused batch publishes nothing.
 func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
 	b := s.getBatch()
-	defer s.batches.Put(b)
+	defer s.putBatch(b)
 	if err := json.Unmarshal(ctx.PostBody(), b); err != nil {
 		return badRequest("invalid JSON body: " + err.Error())
 	}

@@ -177,7 +177,7 @@ func New(opts Options) (*Server, error) {
 		s.limiter = NewMemoryLimiter(0)
 	}
 	s.upgrader = newUpgrader()
-	s.handler = s.guard(s.routes().Handler)
+	s.handler = dropLargeBody(s.guard(s.routes().Handler))
 	s.srv = serving.New(&fasthttp.Server{
 		Handler:      s.handler,
 		ErrorHandler: s.parseError,

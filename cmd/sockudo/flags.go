@@ -19,6 +19,7 @@ type flagValues struct {
 	metricsPort int
 	shards      int
 	logLevel    string
+	memLimitMB  int
 	pprof       bool
 	reusePort   bool
 }
@@ -43,6 +44,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	fs.IntVar(&fv.metricsPort, "metrics-port", 0, "port of the metrics listener (config metrics.port, env METRICS_PORT)")
 	fs.IntVar(&fv.shards, "shards", 0, "number of lock shards / connection workers; 0 = GOMAXPROCS (config shards, env SHARDS)")
 	fs.StringVar(&fv.logLevel, "log-level", "", "debug, info, warn or error (config log_level, env LOG_LEVEL)")
+	fs.IntVar(&fv.memLimitMB, "memory-limit-mb", 0, "soft memory limit of the Go runtime in MiB; 0 = GOMEMLIMIT or 90% of the cgroup's/machine's memory, -1 = none (config memory_limit_mb, env MEMORY_LIMIT_MB)")
 	fs.BoolVar(&fv.pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the metrics listener")
 	fs.BoolVar(&fv.reusePort, "reuse-port", false, "bind with SO_REUSEPORT so several processes (nodes on a bus) share the port")
 	fs.Usage = func() {
@@ -76,6 +78,7 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 	apply("metrics-port", func() { cfg.Metrics.Port = fv.metricsPort })
 	apply("shards", func() { cfg.Shards = fv.shards })
 	apply("log-level", func() { cfg.LogLevel = fv.logLevel })
+	apply("memory-limit-mb", func() { cfg.MemoryLimitMB = fv.memLimitMB })
 	if err := cfg.Validate(); err != nil {
 		return cfg, opts, err
 	}

@@ -12,8 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -33,11 +35,24 @@ func run(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// The memory limit and the reclaimer are process-wide, so they are
+	// set here and not in start, which tests run several times in one
+	// process.
+	limit, source := memoryLimit(cfg.MemoryLimitMB, os.LookupEnv, os.ReadFile)
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	n, err := start(cfg, opts, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "sockudo:", err)
 		return 1
 	}
+	if l := debug.SetMemoryLimit(-1); l < math.MaxInt64 {
+		n.log.Info("soft memory limit", "mib", l>>20, "source", source)
+	} else {
+		n.log.Info("no soft memory limit", "source", source)
+	}
+	go reclaimAfterBursts(ctx)
 	select {
 	case <-ctx.Done():
 	case err = <-n.failed:
