@@ -4,7 +4,7 @@ BIN      ?= .ci/bin/sockudo
 CONFIG   ?= configs/config.example.json
 FUZZTIME ?= 10s
 
-.PHONY: all build run test unit race vet depcheck e2e fuzz fuzz-smoke bench bench-smoke soak soak-short clean
+.PHONY: all build run test unit race gates vet depcheck e2e fuzz fuzz-smoke bench bench-smoke soak soak-short clean
 
 all: vet test
 
@@ -16,7 +16,7 @@ run: build
 
 # test is what CI runs: static checks, every Go test under -race, a short
 # fuzz pass, and the real-client suites.
-test: vet depcheck race fuzz-smoke e2e
+test: vet depcheck race gates fuzz-smoke e2e
 
 vet:
 	$(GO) vet ./...
@@ -27,6 +27,12 @@ depcheck:
 
 race:
 	$(GO) test -race -count=1 ./...
+
+# gates are the tests the race detector would distort, built only without
+# it: allocation gates (AllocsPerRun) and RSS measurements of a child server.
+GATES ?= NoAllocs|AllocatesNothing|DoNotAllocate|TestBurstToSlowConsumerMemory|TestLargeBodiesNotKeptPerConnection
+gates:
+	$(GO) test -count=1 -run '$(GATES)' ./...
 
 unit:
 	$(GO) test -count=1 ./...
