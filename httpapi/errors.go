@@ -56,6 +56,23 @@ func writeEmpty(ctx *fasthttp.RequestCtx) {
 	ctx.SetBodyString("{}")
 }
 
+// storeRetryAfter is the Retry-After (seconds) of a 503 for an app store
+// outage: long enough for the store to reconnect to its database, short
+// enough that an SDK's retry helps.
+const storeRetryAfter = "5"
+
+// lookupError maps a failed AppByID: 404 for an unknown app, 503 with
+// Retry-After when the store could not answer — the app may exist, so a
+// 404 would be a lie the caller might act on.
+func (s *Server) lookupError(ctx *fasthttp.RequestCtx, err error) *apiError {
+	if errors.Is(err, engine.ErrAppNotFound) {
+		return &apiError{http.StatusNotFound, "app not found"}
+	}
+	s.log.Warn("app store lookup failed: answered 503", "err", err)
+	ctx.Response.Header.Set("Retry-After", storeRetryAfter)
+	return &apiError{http.StatusServiceUnavailable, "app store unavailable, retry later"}
+}
+
 // engineError maps an error returned by the engine to an HTTP refusal.
 func engineError(err error) *apiError {
 	var pe *protocol.Error

@@ -29,22 +29,22 @@ const (
 // staticApps is an in-memory engine.AppStore.
 type staticApps struct{ apps []*engine.App }
 
-func (s *staticApps) AppByKey(key string) (*engine.App, bool) {
+func (s *staticApps) AppByKey(key string) (*engine.App, error) {
 	for _, a := range s.apps {
 		if a.Key == key {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, engine.ErrAppNotFound
 }
 
-func (s *staticApps) AppByID(id string) (*engine.App, bool) {
+func (s *staticApps) AppByID(id string) (*engine.App, error) {
 	for _, a := range s.apps {
 		if a.ID == id {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, engine.ErrAppNotFound
 }
 
 // testApps: "1" with defaults, "2" disabled, "3" with small limits.

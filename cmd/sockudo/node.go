@@ -209,33 +209,3 @@ func engineOptions(cfg configs.Config, apps engine.AppStore, log *slog.Logger) e
 		CacheTTL:        cfg.ChannelLimits.CacheTTL.Duration(),
 	}
 }
-
-// engineApps maps configured apps onto engine apps.
-func engineApps(cfg configs.Config) []*engine.App {
-	var out []*engine.App
-	for _, a := range cfg.Apps() {
-		out = append(out, &engine.App{
-			ID: a.ID, Key: a.Key, Secret: a.Secret, Enabled: a.Enabled,
-			EnableClientMessages:          a.EnableClientMessages,
-			EnableUserAuthentication:      a.EnableUserAuthentication,
-			EnableWatchlistEvents:         a.EnableWatchlistEvents,
-			EnableSubscriptionCount:       a.EnableSubscriptionCount,
-			MaxConnections:                a.MaxConnections,
-			MaxClientEventsPerSecond:      a.MaxClientEventsPerSecond,
-			MaxPresenceMembersPerChannel:  a.MaxPresenceMembersPerChannel,
-			MaxPresenceMemberSizeKB:       a.MaxPresenceMemberSizeInKB,
-			MaxChannelNameLength:          a.MaxChannelNameLength,
-			MaxEventChannelsAtOnce:        a.MaxEventChannelsAtOnce,
-			MaxEventNameLength:            a.MaxEventNameLength,
-			MaxEventPayloadKB:             a.MaxEventPayloadInKB,
-			MaxEventBatchSize:             a.MaxEventBatchSize,
-			MaxSubscriptionsPerConnection: a.MaxSubscriptionsPerConnection,
-			MaxBackendEventsPerSecond:     a.MaxBackendEventsPerSecond,
-			MaxReadRequestsPerSecond:      a.MaxReadRequestsPerSecond,
-			AllowedOrigins:                a.AllowedOrigins,
-			ClientEventWindow:             a.DecaySeconds.Duration(),
-			TerminateOnClientEventLimit:   a.TerminateOnLimit,
-		})
-	}
-	return out
-}

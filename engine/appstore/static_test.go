@@ -1,6 +1,7 @@
 package appstore
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/sockudo/sockudo-go/engine"
@@ -12,14 +13,14 @@ func TestStatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := s.AppByKey("k"); !ok || got != a {
+	if got, err := s.AppByKey("k"); err != nil || got != a {
 		t.Fatal("AppByKey")
 	}
-	if got, ok := s.AppByID("1"); !ok || got != a {
+	if got, err := s.AppByID("1"); err != nil || got != a {
 		t.Fatal("AppByID")
 	}
-	if _, ok := s.AppByKey("1"); ok {
-		t.Fatal("id found as key")
+	if _, err := s.AppByKey("1"); !errors.Is(err, engine.ErrAppNotFound) {
+		t.Fatalf("id found as key: %v", err)
 	}
 	bad := [][]*engine.App{
 		{{ID: "1", Key: "k", Secret: "s"}, {ID: "2", Key: "k", Secret: "s"}},
