@@ -73,7 +73,12 @@ func startServer(t *testing.T, tweak func(*Options)) *testServer {
 // startServerWith is startServer with engine options adjusted by engTweak.
 func startServerWith(t *testing.T, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
 	t.Helper()
-	apps := testApps()
+	return startServerStore(t, testApps(), engTweak, tweak)
+}
+
+// startServerStore is startServerWith over the app store apps.
+func startServerStore(t *testing.T, apps engine.AppStore, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
+	t.Helper()
 	eopts := engine.Options{Apps: apps, Shards: 2}
 	if engTweak != nil {
 		engTweak(&eopts)
