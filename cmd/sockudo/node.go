@@ -25,7 +25,7 @@ type node struct {
 	eng      *engine.Engine
 	api      *httpapi.Server
 	metrics  *expose.Server  // nil when metrics.enabled is false
-	hooks    *webhook.Sender // nil when no app has webhooks
+	hooks    *webhook.Sender // nil when webhooks cannot be sent (see newWebhooks)
 	failed   chan error
 	endEdge  func()          // edge.go: stops the SIGHUP certificate reload
 	redirect *serving.Server // edge.go: ssl.redirect_http's listener, or nil
