@@ -144,7 +144,9 @@ func (d dialect) statements(table string) statements {
 	if d.name == "pgsql" {
 		s.byIDs = func(int) string { return sel + " WHERE id = ANY($1)" }
 	} else {
-		s.byIDs = func(n int) string { return sel + " WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")" }
+		s.byIDs = func(n int) string {
+			return sel + " WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
+		}
 	}
 	ins := make([]string, len(insertColumns))
 	vals := make([]string, len(insertColumns))

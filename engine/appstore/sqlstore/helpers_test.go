@@ -106,9 +106,9 @@ func testParse(js []byte) (*engine.App, error) {
 	var v struct {
 		ID, Key, Secret      string
 		Enabled              *bool
-		MaxConnections       int             `json:"max_connections"`
-		EnableClientMessages bool            `json:"enable_client_messages"`
-		AllowedOrigins       []string        `json:"allowed_origins"`
+		MaxConnections       int      `json:"max_connections"`
+		EnableClientMessages bool     `json:"enable_client_messages"`
+		AllowedOrigins       []string `json:"allowed_origins"`
 		Webhooks             []struct{ URL string }
 		Policy               *struct {
 			Limits struct {
