@@ -38,8 +38,8 @@ func Default() Config {
 			Driver: "memory", Cache: AppManagerCache{Enabled: true, TTL: 300},
 			RegisterInlineApps: true,
 		},
-		Adapter:                   defaultAdapter(),
-		ClusterHealth:             defaultClusterHealth(),
+		Adapter:       defaultAdapter(),
+		ClusterHealth: defaultClusterHealth(),
 		Cache: Cache{
 			Driver: "memory",
 			Redis:  RedisOptions{Prefix: "sockudo_cache:"},
@@ -76,7 +76,7 @@ func Default() Config {
 			Postgres: defaultDatabaseSQL(5432),
 		},
 		DatabasePooling: DatabasePooling{Enabled: true, Min: 2, Max: 10},
-		HTTPAPI:  HTTPAPI{RequestLimitInMB: 10, AcceptTraffic: AcceptTraffic{MemoryThreshold: 0.90}, UsageEnabled: true},
+		HTTPAPI:         HTTPAPI{RequestLimitInMB: 10, AcceptTraffic: AcceptTraffic{MemoryThreshold: 0.90}, UsageEnabled: true},
 		// Sockudo: cache_ttl 3600, max_payload_in_kb 100. Ours follow
 		// Pusher: cache channels keep 30 minutes, events carry 10 KB.
 		ChannelLimits: ChannelLimits{MaxNameLength: 200, CacheTTL: 1800},
