@@ -27,7 +27,8 @@ type node struct {
 	metrics  *expose.Server  // nil when metrics.enabled is false
 	hooks    *webhook.Sender // nil when webhooks cannot be sent (see newWebhooks)
 	failed   chan error
-	endEdge  func()          // edge.go: stops the SIGHUP certificate reload
+	endEdge  func()          // edge.go: stops the SIGHUP handler
+	reloader reloader        // reload.go: what SIGHUP reloads
 	redirect *serving.Server // edge.go: ssl.redirect_http's listener, or nil
 }
 
@@ -39,7 +40,7 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &node{cfg: cfg, log: log, failed: make(chan error, 2)}
+	n := &node{cfg: cfg, log: log, failed: make(chan error, 2), endEdge: func() {}}
 	// The metrics server observes the engine and reads its counters, so it
 	// is built first and attached once the engine exists.
 	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof})
@@ -84,7 +85,7 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		HandshakeTimeout:  cfg.Websocket.HandshakeTimeoutMs.Duration(),
 	}
 	// Rate limits, CORS, TLS and its SIGHUP reload: edge.go.
-	if n.endEdge, err = applyEdge(cfg, log, n.metrics, &apiOpts); err != nil {
+	if n.reloader.tls, err = applyEdge(cfg, log, n.metrics, &apiOpts); err != nil {
 		_ = n.eng.Shutdown(context.Background())
 		return nil, err
 	}
@@ -108,6 +109,8 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		_ = n.shutdown()
 		return nil, err
 	}
+	n.reloader.reread, n.reloader.static = o.reread, apps
+	n.endEdge = onSIGHUP(n.reload)
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
 		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())
 	return n, nil

@@ -5,6 +5,7 @@ package appstore
 
 import (
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/sockudo/sockudo-go/engine"
@@ -72,19 +73,24 @@ func (s *Static) Len() int { return len(s.idx.Load().byID) }
 
 // Replace swaps the whole list at once (a config reload) and reports what
 // the engine must apply: changed holds the apps that are new or differ from
-// the previous generation, removed the ids that are gone. An invalid list
-// is refused and the previous one stays.
+// the previous generation, removed the ids that are gone. An unchanged app
+// keeps its previous *App, so nothing downstream sees a change. An invalid
+// list is refused and the previous one stays. Calls must not overlap.
 func (s *Static) Replace(apps []*engine.App) (changed []*engine.App, removed []string, err error) {
+	prev := s.idx.Load()
+	apps = slices.Clone(apps)
+	for i, a := range apps {
+		if old, ok := prev.byID[a.ID]; ok && old.Equal(a) {
+			apps[i] = old
+		} else {
+			changed = append(changed, a)
+		}
+	}
 	next, err := newIndex(apps)
 	if err != nil {
 		return nil, nil, err
 	}
-	prev := s.idx.Swap(next)
-	for _, a := range apps {
-		if old, ok := prev.byID[a.ID]; !ok || !old.Equal(a) {
-			changed = append(changed, a)
-		}
-	}
+	s.idx.Store(next)
 	for id := range prev.byID {
 		if _, ok := next.byID[id]; !ok {
 			removed = append(removed, id)
