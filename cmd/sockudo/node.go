@@ -27,6 +27,7 @@ type node struct {
 	metrics  *expose.Server  // nil when metrics.enabled is false
 	hooks    *webhook.Sender // nil when webhooks cannot be sent (see newWebhooks)
 	failed   chan error
+	sql      *sqlApps        // appstore.go: the SQL app store, nil for the memory driver
 	endEdge  func()          // edge.go: stops the SIGHUP handler
 	reloader reloader        // reload.go: what SIGHUP reloads
 	redirect *serving.Server // edge.go: ssl.redirect_http's listener, or nil
@@ -47,7 +48,11 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := engineOptions(cfg, apps, log)
+	store, err := n.openAppStore(apps) // appstore.go: apps, or the SQL store
+	if err != nil {
+		return nil, err
+	}
+	opts := engineOptions(cfg, store, log)
 	opts.Observer = n.metrics
 	if n.hooks, err = newWebhooks(cfg, log, n.metrics); err != nil {
 		return nil, err
@@ -76,9 +81,10 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		return nil, err
 	}
 	n.metrics.Attach(n.eng)
+	n.sql.attach(n.eng)
 	apiOpts := httpapi.Options{
 		Engine:            n.eng,
-		Apps:              apps,
+		Apps:              store,
 		Logger:            log,
 		Observer:          n.metrics,
 		RequestLimitBytes: cfg.HTTPAPI.RequestLimitInMB << 20,
@@ -158,6 +164,7 @@ func (n *node) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := n.eng.Shutdown(ctx)
+	n.sql.close()
 	if aerr := n.api.Shutdown(ctx); err == nil {
 		err = aerr
 	}

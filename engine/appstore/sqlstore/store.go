@@ -92,6 +92,9 @@ type Options struct {
 	// OnChange is called, outside the store's locks, for each cached app
 	// whose row changed (app) or disappeared (app nil). May be nil.
 	OnChange func(id string, app *engine.App)
+	// OnLoad is called when an app is cached for the first time (per-app
+	// metrics series are created then). May be nil.
+	OnLoad func(app *engine.App)
 	// Inline are the config file's apps: written into the table when
 	// RegisterInline is set and their id is absent, and served while the
 	// database is unreachable at start-up.
@@ -336,6 +339,9 @@ func (s *Store) fetch(by, v string) (*engine.App, error) {
 			return nil, err
 		}
 		s.cache.put(e)
+		if s.opts.OnLoad != nil {
+			s.opts.OnLoad(e.app)
+		}
 		return e.app, nil
 	}
 	s.neg.add(by + v)
