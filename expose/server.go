@@ -46,6 +46,9 @@ type Options struct {
 	// /ready. It may be nil and attached later with Attach, because the
 	// engine is built with the Server as its Observer.
 	Engine *engine.Engine
+	// StoreHealth, when set, makes /up report the app store as the API
+	// port's /up does: DEGRADED (200) or ERROR (503).
+	StoreHealth engine.StoreHealth
 	// AppIDs lists every configured app, so its per-app series exist, at
 	// zero, from start-up. Apps added later are announced with AddApp.
 	AppIDs []string
@@ -104,6 +107,7 @@ type Server struct {
 	handler fasthttp.RequestHandler
 	pprof   bool
 	srv     *serving.Server
+	store   engine.StoreHealth // nil: the app store cannot fail
 }
 
 // appLabel is one app and its pre-rendered label pair.
@@ -119,6 +123,7 @@ func New(opts Options) (*Server, error) {
 		prefix: opts.Prefix,
 		log:    opts.Logger,
 		set:    metrics.NewSet(),
+		store:  opts.StoreHealth,
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -245,9 +250,21 @@ func (s *Server) health(ctx *fasthttp.RequestCtx, ready bool) {
 		writeText(ctx, http.StatusServiceUnavailable, "DRAINING")
 	case e == nil && ready:
 		writeText(ctx, http.StatusServiceUnavailable, "STARTING")
+	case !ready && s.storeState() == engine.StoreDegraded:
+		writeText(ctx, http.StatusOK, "DEGRADED")
+	case !ready && s.storeState() == engine.StoreDown:
+		writeText(ctx, http.StatusServiceUnavailable, "ERROR")
 	default:
 		writeText(ctx, http.StatusOK, "OK")
 	}
+}
+
+// storeState is the app store's health; OK without a StoreHealth.
+func (s *Server) storeState() engine.StoreState {
+	if s.store == nil {
+		return engine.StoreOK
+	}
+	return s.store.StoreState()
 }
 
 func writeText(ctx *fasthttp.RequestCtx, status int, body string) {

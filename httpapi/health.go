@@ -82,8 +82,17 @@ func (s *Server) upApp(ctx *fasthttp.RequestCtx) {
 // live serves GET /live: the process answers, nothing more.
 func (s *Server) live(ctx *fasthttp.RequestCtx) { writeText(ctx, http.StatusOK, bodyOK) }
 
-// ready serves GET /ready: 503 while draining (Soketi's endpoint).
-func (s *Server) ready(ctx *fasthttp.RequestCtx) { s.up(ctx) }
+// ready serves GET /ready: 503 while draining (Soketi's endpoint). It does
+// not report the app store: its body stays OK for checks that match it,
+// and a database outage is the same on every node, so taking nodes out
+// of the balancer for it would only add an outage.
+func (s *Server) ready(ctx *fasthttp.RequestCtx) {
+	if s.eng.Draining() {
+		writeText(ctx, http.StatusServiceUnavailable, bodyDraining)
+		return
+	}
+	writeText(ctx, http.StatusOK, bodyOK)
+}
 
 // memoryUsage is the body of GET /usage: system memory in bytes, as
 // Sockudo reports it.

@@ -69,6 +69,7 @@ func TestUpReportsStoreHealth(t *testing.T) {
 	check("/up/1", 200, "DEGRADED")
 	apps.state.Store(int32(engine.StoreDown))
 	check("/up", 503, "ERROR")
+	check("/ready", 200, "OK") // readiness is draining only
 	apps.down.Store(true)
 	s, b, h := get(t, base+"/up/1")
 	if s != 503 || b != "ERROR" || h.Get("Retry-After") == "" {

@@ -84,3 +84,10 @@ func parseApp(js []byte, cfg configs.Config) (*engine.App, error) {
 	}
 	return engineApp(a), nil
 }
+
+// storeHealth is the store's health report for /up, nil for stores that
+// cannot fail.
+func storeHealth(apps engine.AppStore) engine.StoreHealth {
+	h, _ := apps.(engine.StoreHealth)
+	return h
+}

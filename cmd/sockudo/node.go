@@ -44,7 +44,8 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	n := &node{cfg: cfg, log: log, failed: make(chan error, 2), endEdge: func() {}}
 	// The metrics server observes the engine and reads its counters, so it
 	// is built first and attached once the engine exists.
-	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof})
+	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof,
+		StoreHealth: storeHealth(apps)})
 	if err != nil {
 		return nil, err
 	}
