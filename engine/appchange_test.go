@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -183,4 +184,22 @@ func TestConnectStoreErrorCloses4101(t *testing.T) {
 	}
 	store.failing = nil
 	connect(t, e, "key") // recovered
+}
+
+// A failing store that refuses every connect logs one line a second with
+// the count, not one line per connect.
+func TestLogLimiter(t *testing.T) {
+	var l LogLimiter
+	now := time.Unix(100, 0)
+	if n, ok := l.Due(now); !ok || n != 1 {
+		t.Fatalf("first: %d %v", n, ok)
+	}
+	for range 5 {
+		if _, ok := l.Due(now.Add(100 * time.Millisecond)); ok {
+			t.Fatal("logged twice within a second")
+		}
+	}
+	if n, ok := l.Due(now.Add(time.Second)); !ok || n != 6 {
+		t.Fatalf("after a second: %d %v, want 6 true", n, ok)
+	}
 }

@@ -80,7 +80,9 @@ func (e *Engine) lookupRefusal(key string, err error) *protocol.Error {
 	if errors.Is(err, ErrAppNotFound) {
 		return protocol.NewError(protocol.CodeAppNotFound, "App key "+key+" does not exist")
 	}
-	e.log.Warn("app store lookup failed: connection refused with 4101", "err", err)
+	if n, ok := e.storeErrLog.Due(time.Now()); ok {
+		e.log.Warn("app store lookup failed: connections refused with 4101", "err", err, "refused_since_last_log", n)
+	}
 	return protocol.NewError(protocol.CodeStoreUnavailable, "")
 }
 

@@ -142,6 +142,7 @@ type Engine struct {
 	countWindow time.Duration // subscription_count throttle window
 
 	sharedDownUntil atomic.Int64 // unix nanos: skip the shared cache until then
+	storeErrLog     LogLimiter   // refusals for a failing app store
 }
 
 // appRuntime is the engine's per-app state, created once per app id.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
@@ -68,7 +69,9 @@ func (s *Server) lookupError(ctx *fasthttp.RequestCtx, err error) *apiError {
 	if errors.Is(err, engine.ErrAppNotFound) {
 		return &apiError{http.StatusNotFound, "app not found"}
 	}
-	s.log.Warn("app store lookup failed: answered 503", "err", err)
+	if n, ok := s.storeErrLog.Due(time.Now()); ok {
+		s.log.Warn("app store lookup failed: API requests answered 503", "err", err, "refused_since_last_log", n)
+	}
 	ctx.Response.Header.Set("Retry-After", storeRetryAfter)
 	return &apiError{http.StatusServiceUnavailable, "app store unavailable, retry later"}
 }
