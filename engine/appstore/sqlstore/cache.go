@@ -19,6 +19,8 @@ type entry struct {
 type snapshot struct {
 	byKey map[string]*entry
 	byID  map[string]*entry
+	// apps is byKey without the indirection, for the connect path.
+	apps map[string]*engine.App
 }
 
 // appCache holds the apps looked up so far. Reads of settled entries are a
@@ -40,7 +42,7 @@ const overlayMax = 64
 
 func newAppCache() *appCache {
 	c := &appCache{overKey: map[string]*entry{}, overID: map[string]*entry{}}
-	c.snap.Store(&snapshot{byKey: map[string]*entry{}, byID: map[string]*entry{}})
+	c.snap.Store(&snapshot{byKey: map[string]*entry{}, byID: map[string]*entry{}, apps: map[string]*engine.App{}})
 	return c
 }
 
@@ -124,7 +126,11 @@ func (c *appCache) rebuild(edit func(keys, ids map[string]*entry)) {
 		ids[k] = e
 	}
 	edit(keys, ids)
-	c.snap.Store(&snapshot{byKey: keys, byID: ids})
+	apps := make(map[string]*engine.App, len(keys))
+	for k, e := range keys {
+		apps[k] = e.app
+	}
+	c.snap.Store(&snapshot{byKey: keys, byID: ids, apps: apps})
 	clear(c.overKey)
 	clear(c.overID)
 	c.overSize = 0

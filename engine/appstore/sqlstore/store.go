@@ -239,6 +239,16 @@ func (nopObserver) AppStoreError()        {}
 
 // AppByKey returns the app with the public key key.
 func (s *Store) AppByKey(key string) (*engine.App, error) {
+	// The steady state, kept small enough to inline into the caller's
+	// loop: one pointer load and one map lookup.
+	if a := s.cache.snap.Load().apps[key]; a != nil && !s.opts.NoCache {
+		s.obs.AppStoreLookup("hit")
+		return a, nil
+	}
+	return s.slowByKey(key)
+}
+
+func (s *Store) slowByKey(key string) (*engine.App, error) {
 	e := s.cache.byKey(key)
 	if e != nil && !s.opts.NoCache {
 		s.obs.AppStoreLookup("hit")
@@ -249,6 +259,10 @@ func (s *Store) AppByKey(key string) (*engine.App, error) {
 
 // AppByID returns the app with id.
 func (s *Store) AppByID(id string) (*engine.App, error) {
+	if e := s.cache.snap.Load().byID[id]; e != nil && !s.opts.NoCache {
+		s.obs.AppStoreLookup("hit")
+		return e.app, nil
+	}
 	e := s.cache.byID(id)
 	if e != nil && !s.opts.NoCache {
 		s.obs.AppStoreLookup("hit")
