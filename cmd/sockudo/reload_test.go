@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -248,5 +251,50 @@ func TestRestartKeys(t *testing.T) {
 	next := load(reloadConfig(6002, `{"id": "b", "key": "kb", "secret": "sb"}`, `, "presence": {"max_members_per_channel": 5}, "queue": {"driver": "none"}`))
 	if keys := restartKeys(base, next); strings.Join(keys, " ") != "port queue.driver" {
 		t.Fatalf("restart keys %v, want port queue.driver", keys)
+	}
+}
+
+// A webhook added to an app by a reload is used for that app's next
+// events: the sender takes targets from the app it is handed.
+func TestSIGHUPAddsWebhooks(t *testing.T) {
+	got := make(chan *pusher.Webhook, 8)
+	client := pusher.Client{AppID: "a", Key: "ka", Secret: "sa"}
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if hook, err := client.Webhook(r.Header, body); err == nil {
+			got <- hook
+		}
+	}))
+	defer recv.Close()
+	port := freePort(t)
+	path := writeConfig(t, reloadConfig(port, `{"id": "a", "key": "ka", "secret": "sa"}`, ""))
+	var log syncBuffer
+	cfg, o, err := loadConfig([]string{"--config", path}, env(nil), &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := start(cfg, o, &log)
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, log.String())
+	}
+	defer n.shutdown()
+	a := dialApp(t, port, "ka")
+	a.subscribe("before", "", "")
+	a.expect(protocol.EventSubscriptionSucceeded, "before")
+
+	withHook := `{"id": "a", "key": "ka", "secret": "sa", "webhooks": [{"url": "` + recv.URL + `", "event_types": ["channel_occupied"]}]}`
+	if err := os.WriteFile(path, []byte(reloadConfig(port, withHook, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sighup(t, &log, "SIGHUP: apps reloaded", 1)
+	a.subscribe("after", "", "")
+	a.expect(protocol.EventSubscriptionSucceeded, "after")
+	select {
+	case hook := <-got:
+		if len(hook.Events) != 1 || hook.Events[0].Name != "channel_occupied" || hook.Events[0].Channel != "after" {
+			t.Fatalf("webhook events %+v", hook.Events)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no webhook after the reload added one; log:\n%s", log.String())
 	}
 }
