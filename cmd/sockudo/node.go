@@ -116,7 +116,7 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		_ = n.shutdown()
 		return nil, err
 	}
-	n.reloader.reread, n.reloader.static = o.reread, apps
+	n.reloader.reread, n.reloader.static = o.reread, replacer(apps)
 	n.endEdge = onSIGHUP(n.reload)
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
 		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())

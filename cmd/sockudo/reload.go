@@ -27,6 +27,13 @@ type appReplacer interface {
 	Replace(apps []*engine.App) (changed []*engine.App, removed []string, err error)
 }
 
+// replacer is store's appReplacer when the file's apps are what it serves
+// (appstore.Static), else nil: SIGHUP then leaves apps to the store.
+func replacer(store engine.AppStore) appReplacer {
+	r, _ := store.(appReplacer)
+	return r
+}
+
 // liveKeys are global settings that only feed the per-app defaults of the
 // file's apps, so a reload applies them through the apps.
 var liveKeys = []string{
