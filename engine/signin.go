@@ -20,7 +20,7 @@ func (c *Conn) signin(data []byte) {
 		c.refuseSignin("Invalid pusher:signin: data must be an object with auth and user_data")
 		return
 	}
-	if !protocol.VerifyUserAuth(c.app().Key, c.app().Secret, s.Auth, c.id, s.UserData) {
+	if app := c.app(); !protocol.VerifyUserAuth(app.Key, app.Secret, s.Auth, c.id, s.UserData) {
 		c.refuseSignin("Invalid signature: expected HMAC SHA256 hex digest of " + c.id + "::user::<user_data>")
 		return
 	}

@@ -95,10 +95,11 @@ func (c *Conn) authorize(name string, s *protocol.Subscribe) (subscription, []by
 		}
 		return sub, nil, nil
 	}
-	if max := c.app().maxChannelName(); len(name) > max {
-		return sub, nil, &subError{"LimitReached", "Channel name is longer than " + strconv.Itoa(max) + " characters", 400}
+	maxName := c.app().maxChannelName()
+	if len(name) > maxName {
+		return sub, nil, &subError{"LimitReached", "Channel name is longer than " + strconv.Itoa(maxName) + " characters", 400}
 	}
-	if !protocol.ValidChannelName(name, c.app().maxChannelName()) {
+	if !protocol.ValidChannelName(name, maxName) {
 		return sub, nil, &subError{"InvalidChannel", "Invalid channel name: use only A-Z a-z 0-9 _ - = @ , . ;", 400}
 	}
 	if !kind.RequiresAuth() {
@@ -108,7 +109,7 @@ func (c *Conn) authorize(name string, s *protocol.Subscribe) (subscription, []by
 	if kind == protocol.KindPresence && s.HasChannelData {
 		channelData = s.ChannelData
 	}
-	if !protocol.VerifyChannelAuth(c.app().Key, c.app().Secret, s.Auth, c.id, name, channelData) {
+	if app := c.app(); !protocol.VerifyChannelAuth(app.Key, app.Secret, s.Auth, c.id, name, channelData) {
 		c.e.stats.authFailures[authKind(kind)].Add(1)
 		return sub, nil, &subError{"AuthError", "Invalid signature: expected HMAC SHA256 hex digest of " + c.id + ":" + name + presenceSuffix(channelData), 401}
 	}
