@@ -46,9 +46,6 @@ type Options struct {
 	// /ready. It may be nil and attached later with Attach, because the
 	// engine is built with the Server as its Observer.
 	Engine *engine.Engine
-	// StoreHealth, when set, makes /up report the app store as the API
-	// port's /up does: DEGRADED (200) or ERROR (503).
-	StoreHealth engine.StoreHealth
 	// AppIDs lists every configured app, so its per-app series exist, at
 	// zero, from start-up. Apps added later are announced with AddApp.
 	AppIDs []string
@@ -123,7 +120,6 @@ func New(opts Options) (*Server, error) {
 		prefix: opts.Prefix,
 		log:    opts.Logger,
 		set:    metrics.NewSet(),
-		store:  opts.StoreHealth,
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -258,6 +254,11 @@ func (s *Server) health(ctx *fasthttp.RequestCtx, ready bool) {
 		writeText(ctx, http.StatusOK, "OK")
 	}
 }
+
+// AttachStore makes /up report the app store as the API port's /up does:
+// DEGRADED (200) or ERROR (503). nil (a store that cannot fail) reports
+// nothing. Call it before Serve.
+func (s *Server) AttachStore(h engine.StoreHealth) { s.store = h }
 
 // storeState is the app store's health; OK without a StoreHealth.
 func (s *Server) storeState() engine.StoreState {

@@ -17,10 +17,11 @@ func (f *fakeHealth) StoreState() engine.StoreState { return engine.StoreState(f
 // DEGRADED (200), ERROR (503); /ready does not.
 func TestUpReportsStoreHealth(t *testing.T) {
 	h := &fakeHealth{}
-	s, err := New(Options{StoreHealth: h})
+	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.AttachStore(h)
 	call := func(path string) (int, string) {
 		var ctx fasthttp.RequestCtx
 		ctx.Request.SetRequestURI(path)

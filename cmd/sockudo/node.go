@@ -44,8 +44,7 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	n := &node{cfg: cfg, log: log, failed: make(chan error, 2), endEdge: func() {}}
 	// The metrics server observes the engine and reads its counters, so it
 	// is built first and attached once the engine exists.
-	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof,
-		StoreHealth: storeHealth(apps)})
+	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof})
 	if err != nil {
 		return nil, err
 	}
@@ -53,6 +52,7 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.metrics.AttachStore(storeHealth(store))
 	opts := engineOptions(cfg, store, log)
 	opts.Observer = n.metrics
 	if n.hooks, err = newWebhooks(cfg, log, n.metrics); err != nil {
@@ -116,7 +116,7 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		_ = n.shutdown()
 		return nil, err
 	}
-	n.reloader.reread, n.reloader.static = o.reread, replacer(apps)
+	n.reloader.reread, n.reloader.static = o.reread, replacer(store)
 	n.endEdge = onSIGHUP(n.reload)
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
 		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())
