@@ -27,14 +27,15 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	if s.opts.RegisterInline {
-		if err := s.registerInline(ctx); err != nil {
-			return err
-		}
+		s.registerInline(ctx)
 	}
-	if s.opts.Notify {
+	if s.opts.Notify && !s.triggered {
+		// Without the trigger the re-read still notices every change, a
+		// little later: not a reason to refuse service.
 		if err := s.installTrigger(ctx); err != nil {
-			return err
+			s.log.Warn("app store: change notification trigger not installed; changes apply at each re-read", "table", s.opts.Table, "err", err)
 		}
+		s.triggered = true
 	}
 	if err := s.loadIndex(ctx); err != nil {
 		return err
@@ -45,12 +46,18 @@ func (s *Store) init(ctx context.Context) error {
 }
 
 func (s *Store) ensureTable(ctx context.Context) error {
-	if _, err := s.db.exec(ctx, s.sql.create); err != nil {
-		return fmt.Errorf("create table %s: %w", s.opts.Table, err)
-	}
 	have, err := s.db.strings(ctx, s.sql.columns, s.opts.Table)
 	if err != nil {
 		return fmt.Errorf("read the columns of %s: %w", s.opts.Table, err)
+	}
+	if len(have) == 0 {
+		// Only when missing: a user allowed to read the table but not to
+		// create tables must still be served.
+		if _, err := s.db.exec(ctx, s.sql.create); err != nil {
+			return fmt.Errorf("create table %s: %w", s.opts.Table, err)
+		}
+		s.log.Info("app store: table created", "table", s.opts.Table)
+		return nil
 	}
 	for _, c := range jsonColumns {
 		if slices.Contains(have, c) {
@@ -66,11 +73,13 @@ func (s *Store) ensureTable(ctx context.Context) error {
 
 // registerInline inserts each inline app whose id is absent. A row with
 // the same id is the operator's and is left alone (Sockudo overwrites it).
-func (s *Store) registerInline(ctx context.Context) error {
+// A failed insert is logged, as in Sockudo, and does not stop the store.
+func (s *Store) registerInline(ctx context.Context) {
 	for _, in := range s.opts.Inline {
 		n, err := s.db.exec(ctx, s.sql.insert, inlineArgs(in)...)
 		if err != nil {
-			return fmt.Errorf("insert inline app %q: %w", in.App.ID, err)
+			s.log.Error("app store: inline app not written to the table", "id", in.App.ID, "table", s.opts.Table, "err", err)
+			continue
 		}
 		if n > 0 {
 			s.log.Info("app store: inline app written to the table", "id", in.App.ID, "table", s.opts.Table)
@@ -78,7 +87,6 @@ func (s *Store) registerInline(ctx context.Context) error {
 		}
 		s.log.Info("app store: inline app not written: a row with its id or key exists and is kept", "id", in.App.ID, "table", s.opts.Table)
 	}
-	return nil
 }
 
 func inlineArgs(in InlineApp) []any {
@@ -229,10 +237,19 @@ func (s *Store) apply(old *entry, r *row) {
 	if err == nil && string(js) == old.src {
 		return
 	}
+	if err == nil {
+		if bad, _ := s.bad.Load(id); bad == string(js) {
+			return // this bad version was logged already
+		}
+	}
 	e, err := s.parse(r)
 	if err != nil {
+		if js != nil {
+			s.bad.Store(id, string(js))
+		}
 		return // logged; the last good version keeps being served
 	}
+	s.bad.Delete(id)
 	s.cache.put(e)
 	s.neg.del("k" + e.app.Key)
 	if sameApp(old.app, e.app) {

@@ -153,6 +153,9 @@ type Store struct {
 
 	downMu    sync.Mutex
 	downSince time.Time
+
+	triggered bool     // the notify trigger was tried (run goroutine, or New before it)
+	bad       sync.Map // id → row JSON that failed to parse, logged once
 }
 
 // New connects (waiting at most StartTimeout), creates the table when

@@ -238,7 +238,7 @@ func TestQueryCounts(t *testing.T) {
 
 // TestInlineAppsNeverOverwrite: an inline app whose id is in the table is
 // not written (the operator's row wins); an absent one is inserted and
-// reads back as given.
+// reads back as given; one the table refuses is logged and skipped.
 func TestInlineAppsNeverOverwrite(t *testing.T) {
 	for _, d := range databases(t, false) {
 		t.Run(d.driver, func(t *testing.T) {
@@ -248,10 +248,15 @@ func TestInlineAppsNeverOverwrite(t *testing.T) {
 				o.RegisterInline = true
 				o.Inline = []InlineApp{
 					{App: &engine.App{ID: "1", Key: "k1", Secret: "file", Enabled: true}},
+					// Too long for the column: logged, and the others still go in.
+					{App: &engine.App{ID: strings.Repeat("x", 300), Key: "long", Secret: "s", Enabled: true}},
 					{App: &engine.App{ID: "2", Key: "k2", Secret: "file2", Enabled: true, MaxConnections: 7, AllowedOrigins: []string{"https://x.example"}},
 						Policy: []byte(`{"limits":{"max_connections":7},"channels":{"allowed_origins":["https://x.example"]}}`), Webhooks: []byte(`[]`)},
 				}
 			})
+			if st := s.StoreState(); st != engine.StoreOK {
+				t.Fatalf("a failed inline insert left the store %v", st)
+			}
 			if a, err := s.AppByID("1"); err != nil || a.Secret != "operator" {
 				t.Fatalf("operator row: %+v %v", a, err)
 			}
