@@ -68,8 +68,7 @@ func (n *node) reloadTLS() {
 // file that does not load is refused whole and the running apps stay.
 func (n *node) reloadApps() {
 	r := &n.reloader
-	if r.reread == nil || r.static == nil {
-		n.log.Info("SIGHUP: apps not reloaded: they do not come from the config file", "driver", n.cfg.AppManager.Driver)
+	if r.reread == nil {
 		return
 	}
 	var warnings bytes.Buffer
@@ -83,6 +82,10 @@ func (n *node) reloadApps() {
 	}
 	for _, key := range restartKeys(n.cfg, next) {
 		n.log.Warn("SIGHUP: setting changed in the config file; it applies only after a restart", "key", key)
+	}
+	if r.static == nil {
+		n.log.Info("SIGHUP: apps not reloaded from the file: they follow the app store", "driver", n.cfg.AppManager.Driver)
+		return
 	}
 	apps := engineApps(next)
 	if n.hooks == nil && next.Queue.Driver != "none" && slices.ContainsFunc(apps, func(a *engine.App) bool { return len(a.Webhooks) > 0 }) {
