@@ -37,6 +37,7 @@ type sqlDB struct {
 	name    string
 	exec    func(t testing.TB, sql string, args ...any)
 	count   func(t testing.TB, sql string, args ...any) int64
+	selects func(t testing.TB) int64 // SELECTs run, from the database's own statistics
 	stop    func()
 	restart func() error
 }
@@ -51,8 +52,9 @@ func sqlDBs(t *testing.T, private bool) []sqlDB {
 		pg, my = pgtest.Start(t), mysqltest.Start(t)
 	}
 	return []sqlDB{
-		{"pgsql", "postgres", pg.Port, "postgres", pg.Name, pg.Exec, pg.QueryInt, pg.Stop, pg.Restart},
-		{"mysql", "mysql", my.Port, "root", my.Name, my.Exec, my.QueryInt, my.Stop, my.Restart},
+		{"pgsql", "postgres", pg.Port, "postgres", pg.Name, pg.Exec, pg.QueryInt,
+			func(t testing.TB) int64 { return pg.Statements(t, "applications") }, pg.Stop, pg.Restart},
+		{"mysql", "mysql", my.Port, "root", my.Name, my.Exec, my.QueryInt, my.Selects, my.Stop, my.Restart},
 	}
 }
 
@@ -384,4 +386,45 @@ func get(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
+}
+
+// TestSQLQueryCount: 1,000 apps in the table, WebSocket connections on
+// 200 of them (each app connected three times) and 1,000 connects with
+// unknown keys cost about one query per app connected, as the database's
+// own statistics count them, plus the periodic re-reads.
+func TestSQLQueryCount(t *testing.T) {
+	for _, d := range sqlDBs(t, false) {
+		t.Run(d.driver, func(t *testing.T) {
+			_, port, _ := sqlNode(t, d, "")
+			var vals []string
+			for i := range 1000 {
+				vals = append(vals, fmt.Sprintf("('%d', 'key-%d', 'secret-%d', 0, 0)", i, i, i))
+			}
+			d.exec(t, "INSERT INTO applications (id, "+d.keyCol()+", secret, max_connections, max_client_events_per_second) VALUES "+strings.Join(vals, ","))
+			time.Sleep(2500 * time.Millisecond) // a re-read or two: the key index now holds the 1,000 apps
+			start, before := time.Now(), d.selects(t)
+			for round := range 3 {
+				for i := range 200 {
+					c := sqlConnected(t, port, fmt.Sprintf("key-%d", i*5))
+					if round < 2 {
+						c.ws.Close()
+					}
+				}
+			}
+			for i := range 1000 {
+				if code := sqlRefused(t, port, fmt.Sprintf("bogus-%d", i)); code != int(protocol.CodeAppNotFound) {
+					t.Fatalf("unknown key closed with %d", code)
+				}
+			}
+			n, secs := d.selects(t)-before, time.Since(start).Seconds()
+			// One query per app connected; unknown keys: a burst of 10
+			// probes, then 5 a second; re-reads (ttl 1): one query for the
+			// key index and one per 500 cached apps, every second.
+			limit := 200 + 10 + int64(5*secs) + int64(2*(secs+1)) + 10
+			t.Logf("%s: 600 connects to 200 of 1,000 apps and 1,000 connects with unknown keys in %.1f s: %d SELECTs (limit %d)", d.driver, secs, n, limit)
+			if n > limit {
+				t.Fatalf("%d SELECTs, want at most %d", n, limit)
+			}
+		})
+	}
 }
