@@ -203,3 +203,40 @@ func TestLogLimiter(t *testing.T) {
 		t.Fatalf("after a second: %d %v, want 6 true", n, ok)
 	}
 }
+
+// Changes racing connects and subscriptions: no data race (run with
+// -race), every connection ends up reading the last generation, and the
+// counts balance.
+func TestAppChangedConcurrentWithTraffic(t *testing.T) {
+	store := newMutableApps(testApp())
+	e := newMutableEngine(t, store)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			a := testApp()
+			a.Secret = "s" + string(rune('a'+i%26))
+			a.MaxClientEventsPerSecond = i%7 + 1
+			store.set(a)
+			e.AppChanged(a)
+		}
+	}()
+	var conns []*Conn
+	for range 50 {
+		c, err := e.Connect(ConnectRequest{AppKey: "key", Protocol: "7"}, &fakeTransport{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Feed(maskedFrame(protocol.OpText, []byte(`{"event":"pusher:subscribe","data":{"channel":"private-x","auth":"key:00"}}`)))
+		conns = append(conns, c)
+	}
+	<-done
+	last, _ := store.AppByKey("key")
+	for _, c := range conns {
+		if c.app() != last {
+			t.Fatal("a connection reads a stale app after the last change")
+		}
+		c.Gone(nil)
+	}
+	waitFor(t, "every connection released", func() bool { return e.Stats().Connections == 0 })
+}
