@@ -36,12 +36,21 @@ type node struct {
 // start wires the adapters from cfg and starts listening.
 func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	log := newLogger(cfg, stderr)
+	n := &node{cfg: cfg, log: log, failed: make(chan error, 2)}
+	// SIGHUP is caught from the start (its default action would kill a
+	// server still connecting to its database) and acted on once started.
+	n.endEdge = onSIGHUP(n.reload)
+	started := false
+	defer func() {
+		if !started {
+			n.endEdge()
+		}
+	}()
 	engApps := engineApps(cfg)
 	apps, err := appstore.NewStatic(engApps)
 	if err != nil {
 		return nil, err
 	}
-	n := &node{cfg: cfg, log: log, failed: make(chan error, 2), endEdge: func() {}}
 	// The metrics server observes the engine and reads its counters, so it
 	// is built first and attached once the engine exists.
 	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof})
@@ -117,7 +126,8 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		return nil, err
 	}
 	n.reloader.reread, n.reloader.static = o.reread, replacer(store)
-	n.endEdge = onSIGHUP(n.reload)
+	n.reloader.ready.Store(true)
+	started = true
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
 		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())
 	return n, nil

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
@@ -15,7 +16,8 @@ import (
 // reloader is what SIGHUP reloads: the config file's apps (memory driver)
 // and the TLS certificate.
 type reloader struct {
-	mu     sync.Mutex // one reload at a time
+	ready  atomic.Bool // set once the node started; earlier signals are ignored
+	mu     sync.Mutex  // one reload at a time
 	reread func(warnings *bytes.Buffer) (configs.Config, error)
 	static appReplacer // nil when apps do not come from the file
 	tls    func() error
@@ -45,6 +47,10 @@ var liveKeys = []string{
 
 // reload is the SIGHUP handler: apps first, then the certificate.
 func (n *node) reload() {
+	if !n.reloader.ready.Load() {
+		n.log.Warn("SIGHUP during start-up: ignored; send it again once the server listens")
+		return
+	}
 	n.reloader.mu.Lock()
 	defer n.reloader.mu.Unlock()
 	n.reloadApps()
