@@ -267,13 +267,19 @@ func TestSQLAppsLive(t *testing.T) {
 			if code := c.closeCode(); code != int(protocol.CodeAppDisabled) {
 				t.Fatalf("disabled app's connection closed with %d", code)
 			}
+			d.setPolicyLimit(t, "db1", 0)
 			d.exec(t, "UPDATE applications SET enabled = true WHERE id = 'db1'")
+			// The first socket established is kept: one dialled and
+			// closed here could still count against a limit of 1.
 			sqlWait(t, "re-enabled", func() bool {
 				s, _ := sqlDial(t, port, "db1-key")
-				defer s.ws.Close()
-				return s.socket != ""
+				if s.socket == "" {
+					s.ws.Close()
+					return false
+				}
+				c = s
+				return true
 			})
-			c = sqlConnected(t, port, "db1-key")
 			d.exec(t, "DELETE FROM applications WHERE id = 'db1'")
 			if code := c.closeCode(); code != int(protocol.CodeAppNotFound) {
 				t.Fatalf("deleted app's connection closed with %d", code)
