@@ -355,9 +355,17 @@ func (s *Store) fetch(by, v string) (*engine.App, error) {
 		if err != nil {
 			return nil, err
 		}
+		old := s.cache.byID(e.app.ID)
 		s.cache.put(e)
-		if s.opts.OnLoad != nil {
-			s.opts.OnLoad(e.app)
+		switch {
+		case old == nil:
+			if s.opts.OnLoad != nil {
+				s.opts.OnLoad(e.app)
+			}
+		case !sameApp(old.app, e.app):
+			// Read anew (no cache, or its key changed): the open
+			// connections follow, as after a refresh.
+			s.changed(e.app.ID, e.app)
 		}
 		return e.app, nil
 	}

@@ -372,3 +372,38 @@ func TestNotify(t *testing.T) {
 	d.exec(t, "DELETE FROM applications WHERE id = '1'")
 	ch.wait(t, "1", func(a *engine.App) bool { return a == nil })
 }
+
+// TestNoCache: with app_manager.cache.enabled false every lookup reads the
+// row (an update is seen by the next lookup, no refresh needed), and the
+// last copy is still served while the database is down.
+func TestNoCache(t *testing.T) {
+	for _, d := range databases(t, true) {
+		t.Run(d.driver, func(t *testing.T) {
+			var ch changes
+			s := newStore(t, d, func(o *Options) { o.NoCache = true; o.RefreshInterval = time.Hour; o.OnChange = ch.on })
+			d.insert(t, "1", "k1", "old")
+			if a, err := s.AppByKey("k1"); err != nil || a.Secret != "old" {
+				t.Fatalf("%+v %v", a, err)
+			}
+			d.exec(t, "UPDATE applications SET secret = 'new' WHERE id = '1'")
+			if a, err := s.AppByKey("k1"); err != nil || a.Secret != "new" {
+				t.Fatalf("uncached lookup after an update: %+v %v", a, err)
+			}
+			// The open connections follow what the lookup read.
+			ch.wait(t, "1", func(a *engine.App) bool { return a != nil && a.Secret == "new" })
+			before := d.selects(t)
+			for range 5 {
+				if _, err := s.AppByID("1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := d.selects(t) - before; n < 5 {
+				t.Fatalf("5 uncached lookups made %d queries", n)
+			}
+			d.stop()
+			if a, err := s.AppByKey("k1"); err != nil || a.Secret != "new" {
+				t.Fatalf("last copy during an outage: %+v %v", a, err)
+			}
+		})
+	}
+}
