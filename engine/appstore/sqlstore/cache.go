@@ -95,6 +95,17 @@ func (c *appCache) put(e *entry) {
 	c.pending.Store(int32(c.overSize))
 }
 
+// settle merges the overlay into the snapshot, so every cached app is
+// served from the lock-free path (each refresh calls it).
+func (c *appCache) settle() {
+	if c.pending.Load() == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rebuild(func(keys, ids map[string]*entry) {})
+}
+
 // remove drops the entry of id.
 func (c *appCache) remove(id string) {
 	c.mu.Lock()

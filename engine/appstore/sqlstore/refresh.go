@@ -184,6 +184,7 @@ func (s *Store) refresh(ctx context.Context) error {
 	if err := s.loadIndex(ctx); err != nil {
 		return err
 	}
+	s.cache.settle()
 	cached := s.cache.entries()
 	for len(cached) > 0 {
 		chunk := cached[:min(len(cached), refreshChunk)]
