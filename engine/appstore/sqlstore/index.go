@@ -8,11 +8,11 @@ import (
 
 // keyIndex is every id and key in the table as of the last refresh. A
 // lookup of a key it lacks is almost surely bogus: it is answered without
-// a query, except for a small budget of probes (probeRate per second) that
-// find apps inserted since the last refresh at once. So 10,000 connects
-// with random keys cost a handful of queries, and a new app is found at
-// once unless bogus keys are flooding, and within the refresh interval
-// (a second with notifications) even then.
+// a query, except for a small budget of probes (probeBurst, then
+// probeRate per second) that find apps inserted since the last refresh at
+// once. So 10,000 connects with random keys cost a handful of queries, and
+// a new app is found at once unless bogus keys are flooding, and within
+// the refresh interval (a second with notifications) even then.
 type keyIndex struct {
 	keys map[string]struct{}
 	ids  map[string]struct{}
@@ -42,10 +42,11 @@ func (s *Store) loadIndex(ctx context.Context) error {
 	return nil
 }
 
-// Probe budget for keys missing from the index.
+// Probe budget for keys missing from the index: a few at once, then one a
+// second, however many bogus keys arrive.
 const (
-	probeRate  = 5 // per second
-	probeBurst = 10
+	probeRate  = 1 // per second
+	probeBurst = 5
 )
 
 // bucket is a token bucket.

@@ -210,7 +210,7 @@ func TestQueryCounts(t *testing.T) {
 			}
 			n = d.selects(t) - before
 			t.Logf("10,000 lookups of unknown keys: %d SELECTs", n)
-			if n > 25 {
+			if n > 10 {
 				t.Fatalf("10,000 lookups of unknown keys made %d queries", n)
 			}
 			d.insert(t, "new", "new-key", "s")
