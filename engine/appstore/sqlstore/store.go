@@ -357,6 +357,7 @@ func (s *Store) fetch(by, v string) (*engine.App, error) {
 		}
 		old := s.cache.byID(e.app.ID)
 		s.cache.put(e)
+		s.addToIndex(e.app.ID, e.app.Key) // found by a probe: no more probes for it
 		switch {
 		case old == nil:
 			if s.opts.OnLoad != nil {
