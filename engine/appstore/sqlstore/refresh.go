@@ -160,7 +160,7 @@ func (s *Store) tick() {
 	defer cancel()
 	if !s.ready.Load() {
 		if err := s.init(ctx); err != nil {
-			s.markDown("database still unreachable", err)
+			s.markDown("database unreachable or not usable (table, columns): retrying every second", err)
 			return
 		}
 	}
