@@ -23,6 +23,9 @@ type backend interface {
 	pairs(ctx context.Context, q string) ([][2]string, error)
 	exec(ctx context.Context, q string, args ...any) (int64, error)
 	ping(ctx context.Context) error
+	// reset drops the pooled connections, which a server restart may
+	// have broken all at once.
+	reset()
 	close()
 }
 
@@ -134,6 +137,7 @@ func (b *pgBackend) exec(ctx context.Context, q string, args ...any) (int64, err
 }
 
 func (b *pgBackend) ping(ctx context.Context) error { return b.pool.Ping(ctx) }
+func (b *pgBackend) reset()                         { b.pool.Reset() }
 func (b *pgBackend) close()                         { b.pool.Close() }
 
 // myBackend is a database/sql pool of the MySQL driver.
@@ -223,7 +227,11 @@ func (b *myBackend) exec(ctx context.Context, q string, args ...any) (int64, err
 }
 
 func (b *myBackend) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
-func (b *myBackend) close()                         { _ = b.db.Close() }
+
+// reset is a no-op: database/sql already retries a query on a connection
+// the driver reports bad.
+func (b *myBackend) reset() {}
+func (b *myBackend) close() { _ = b.db.Close() }
 
 // errDuplicateColumn reports MySQL error 1060, which a concurrent ALTER
 // adding the same column causes (Sockudo tolerates it too).

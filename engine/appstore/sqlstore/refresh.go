@@ -167,11 +167,13 @@ func (s *Store) tick() {
 	if !s.up.Load() {
 		if err := s.db.ping(ctx); err != nil {
 			s.markDown("database still unreachable", err)
+			s.db.reset() // the next try starts from fresh connections
 			return
 		}
 	}
 	if err := s.refresh(ctx); err != nil {
 		s.markDown("refresh of cached apps failed", err)
+		s.db.reset()
 		return
 	}
 	s.markUp()

@@ -338,6 +338,12 @@ func (s *Store) fetch(by, v string) (*engine.App, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.QueryTimeout)
 	rows, err := s.db.query(ctx, q, v)
+	if err != nil && ctx.Err() == nil {
+		// Pooled connections the server closed (a database restart)
+		// fail; fresh ones may not. Within the same timeout.
+		s.db.reset()
+		rows, err = s.db.query(ctx, q, v)
+	}
 	cancel()
 	if err != nil {
 		s.markDown("app lookup failed", err)

@@ -407,3 +407,26 @@ func TestNoCache(t *testing.T) {
 		})
 	}
 }
+
+// TestRestartUnnoticed: after a database restart the store did not notice
+// (no refresh in between), the next lookup succeeds: the pooled
+// connections the server closed are not an outage.
+func TestRestartUnnoticed(t *testing.T) {
+	for _, d := range databases(t, true) {
+		t.Run(d.driver, func(t *testing.T) {
+			s := newStore(t, d, func(o *Options) { o.RefreshInterval = time.Hour; o.Conn.PoolMin = 3 })
+			d.insert(t, "1", "k1", "s1")
+			d.insert(t, "2", "k2", "s2")
+			if _, err := s.AppByKey("k1"); err != nil {
+				t.Fatal(err)
+			}
+			d.stop()
+			if err := d.restart(); err != nil {
+				t.Fatal(err)
+			}
+			if a, err := s.AppByKey("k2"); err != nil || a.ID != "2" {
+				t.Fatalf("first lookup after a restart: %+v %v", a, err)
+			}
+		})
+	}
+}
