@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
@@ -143,8 +144,12 @@ func (b *pgBackend) close()                         { b.pool.Close() }
 // myBackend is a database/sql pool of the MySQL driver.
 type myBackend struct{ db *sql.DB }
 
-func newMySQL(c Conn, connectTimeout time.Duration) (*myBackend, error) {
+func newMySQL(c Conn, connectTimeout time.Duration, log *slog.Logger) (*myBackend, error) {
 	cfg := gomysql.NewConfig()
+	// The driver's own lines ("closing bad idle connection") go to the
+	// server's log at debug level instead of straight to stderr; failures
+	// that matter reach the store as errors and are logged there.
+	cfg.Logger = driverLog{log}
 	cfg.User, cfg.Passwd = c.Username, c.Password
 	cfg.Net, cfg.Addr, cfg.DBName = "tcp", c.addr(), c.Database
 	cfg.Timeout = connectTimeout
@@ -232,6 +237,11 @@ func (b *myBackend) ping(ctx context.Context) error { return b.db.PingContext(ct
 // the driver reports bad.
 func (b *myBackend) reset() {}
 func (b *myBackend) close() { _ = b.db.Close() }
+
+// driverLog adapts slog to the MySQL driver's Logger.
+type driverLog struct{ log *slog.Logger }
+
+func (l driverLog) Print(v ...any) { l.log.Debug("mysql driver: " + fmt.Sprint(v...)) }
 
 // errDuplicateColumn reports MySQL error 1060, which a concurrent ALTER
 // adding the same column causes (Sockudo tolerates it too).

@@ -218,7 +218,7 @@ func build(opts Options) (*Store, error) {
 			return nil, errors.New("sqlstore: change notification is PostgreSQL only")
 		}
 		s.d = mysql
-		s.db, err = newMySQL(opts.Conn, opts.QueryTimeout)
+		s.db, err = newMySQL(opts.Conn, opts.QueryTimeout, s.log)
 	default:
 		return nil, fmt.Errorf("sqlstore: unknown driver %q (pgsql or mysql)", opts.Driver)
 	}
