@@ -88,8 +88,10 @@ type Config struct {
 	SSL SSL `json:"ssl"`
 	// CORS configures CORS headers of the HTTP API.
 	CORS CORS `json:"cors"`
-	// Database holds the shared Redis connection.
+	// Database holds the shared Redis connection and the SQL app databases.
 	Database Database `json:"database"`
+	// DatabasePooling bounds the SQL app stores' connection pools.
+	DatabasePooling DatabasePooling `json:"database_pooling"`
 	// HTTPAPI configures the HTTP API.
 	HTTPAPI HTTPAPI `json:"http_api"`
 	// ChannelLimits holds channel defaults.
@@ -110,7 +112,7 @@ type Config struct {
 // and ignores, so a Sockudo file loads without warnings.
 func (Config) unusedKeys() []string {
 	return []string{
-		"mode", "server_role", "path_prefix", "database_pooling", "cleanup",
+		"mode", "server_role", "path_prefix", "cleanup",
 		"unix_socket", "delta_compression", "tag_filtering",
 		"connection_recovery", "history", "presence_history", "idempotency",
 		"ephemeral", "echo_control", "event_name_filtering",

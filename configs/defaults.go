@@ -34,9 +34,12 @@ func Default() Config {
 		WebsocketMaxPayloadKB:     64,
 		HealthCheckTimeoutMs:      2000,
 		LogLevel:                  "info",
-		AppManager:                AppManager{Driver: "memory"},
-		Adapter:                   defaultAdapter(),
-		ClusterHealth:             defaultClusterHealth(),
+		AppManager: AppManager{
+			Driver: "memory", Cache: AppManagerCache{Enabled: true, TTL: 300},
+			RegisterInlineApps: true,
+		},
+		Adapter:       defaultAdapter(),
+		ClusterHealth: defaultClusterHealth(),
 		Cache: Cache{
 			Driver: "memory",
 			Redis:  RedisOptions{Prefix: "sockudo_cache:"},
@@ -65,8 +68,15 @@ func Default() Config {
 			Methods:        []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"},
 			AllowedHeaders: []string{"Authorization", "Content-Type", "X-Requested-With", "Accept"},
 		},
-		Database: Database{Redis: DatabaseRedis{Host: "127.0.0.1", Port: 6379, KeyPrefix: "sockudo:"}},
-		HTTPAPI:  HTTPAPI{RequestLimitInMB: 10, AcceptTraffic: AcceptTraffic{MemoryThreshold: 0.90}, UsageEnabled: true},
+		Database: Database{
+			Redis: DatabaseRedis{Host: "127.0.0.1", Port: 6379, KeyPrefix: "sockudo:"},
+			MySQL: defaultDatabaseSQL(3306),
+			// 5432, not Sockudo's 3306: its PostgreSQL settings share the
+			// MySQL struct's default, which no PostgreSQL server uses.
+			Postgres: defaultDatabaseSQL(5432),
+		},
+		DatabasePooling: DatabasePooling{Enabled: true, Min: 2, Max: 10},
+		HTTPAPI:         HTTPAPI{RequestLimitInMB: 10, AcceptTraffic: AcceptTraffic{MemoryThreshold: 0.90}, UsageEnabled: true},
 		// Sockudo: cache_ttl 3600, max_payload_in_kb 100. Ours follow
 		// Pusher: cache channels keep 30 minutes, events carry 10 KB.
 		ChannelLimits: ChannelLimits{MaxNameLength: 200, CacheTTL: 1800},
@@ -185,9 +195,7 @@ func (c *Config) normalizeNames() {
 	} {
 		*p = strings.ToLower(strings.TrimSpace(*p))
 	}
-	if c.AppManager.Driver == "array" {
-		c.AppManager.Driver = "memory"
-	}
+	c.AppManager.Driver = normalizeAppDriver(c.AppManager.Driver)
 	if c.LogLevel == "warning" {
 		c.LogLevel = "warn"
 	}

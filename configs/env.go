@@ -118,7 +118,7 @@ func defaultAppEnvVars(a *App) []envVar {
 // Every malformed value is reported, each naming its variable.
 func (c *Config) applyEnv(getenv func(string) (string, bool)) ([]string, error) {
 	var errs []error
-	for _, e := range c.envVars() {
+	for _, e := range append(c.envVars(), c.sqlEnvVars()...) {
 		errs = appendEnvErr(errs, e, getenv)
 	}
 	warnings, err := c.applyDefaultAppEnv(getenv)

@@ -117,3 +117,53 @@ func TestDefaultAppFromEnv(t *testing.T) {
 	_, _, err = parse(nil, envOf(append(creds, "SOCKUDO_DEFAULT_APP_MAX_CONNECTIONS", "-1")...))
 	requireErr(t, err, "app_manager.array.apps[0].max_connections: must not be negative, got -1")
 }
+
+// TestSQLAppManagerEnv: Sockudo's database variables and driver aliases.
+func TestSQLAppManagerEnv(t *testing.T) {
+	cfg, _, err := Load("", func(k string) (string, bool) {
+		v, ok := map[string]string{
+			"APP_MANAGER_DRIVER":            "PostgreSQL",
+			"DATABASE_POSTGRES_HOST":        "db.internal",
+			"DATABASE_POSTGRES_PORT":        "6543",
+			"DATABASE_POSTGRES_USERNAME":    "sockudo",
+			"DATABASE_POSTGRES_PASSWORD":    "p@ss",
+			"DATABASE_POSTGRES_DATABASE":    "apps",
+			"DATABASE_POSTGRES_TABLE_NAME":  "tenants",
+			"DATABASE_CONNECTION_POOL_SIZE": "7",
+			"DATABASE_POOL_MAX":             "20",
+			"DATABASE_POSTGRES_POOL_MIN":    "3",
+			"CACHE_TTL_SECONDS":             "60",
+			"SOCKUDO_SKIP_INLINE_APPS":      "true",
+		}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, key, ok := cfg.SQLDatabase()
+	if !ok || key != "database.postgres" || cfg.AppManager.Driver != "pgsql" {
+		t.Fatalf("driver %q key %q", cfg.AppManager.Driver, key)
+	}
+	if d.Host != "db.internal" || d.Port != 6543 || d.Username != "sockudo" || d.Password != "p@ss" || d.Database != "apps" || d.TableName != "tenants" || d.ConnectionPoolSize != 7 {
+		t.Fatalf("postgres settings %+v", d)
+	}
+	if min, max := cfg.Pool(d); min != 3 || max != 20 {
+		t.Fatalf("pool %d..%d", min, max)
+	}
+	if cfg.AppManager.Cache.TTL != 60 || !cfg.AppManager.Cache.Enabled || cfg.AppManager.RegisterInlineApps {
+		t.Fatalf("app_manager %+v", cfg.AppManager)
+	}
+	def := Default()
+	if def.Database.Postgres.Port != 5432 || def.Database.MySQL.Port != 3306 || def.Database.MySQL.TableName != "applications" {
+		t.Fatalf("defaults %+v %+v", def.Database.Postgres, def.Database.MySQL)
+	}
+	for _, bad := range []map[string]string{
+		{"APP_MANAGER_DRIVER": "dynamodb"},
+		{"APP_MANAGER_DRIVER": "mysql", "DATABASE_MYSQL_TABLE_NAME": "apps; DROP TABLE x"},
+		{"APP_MANAGER_DRIVER": "mysql", "DATABASE_MYSQL_PORT": "0"},
+	} {
+		if _, _, err := Load("", func(k string) (string, bool) { v, ok := bad[k]; return v, ok }); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -68,7 +68,7 @@ func parse(data []byte, getenv func(string) (string, bool)) (Config, []string, e
 	cfg.Adapter.ClusterHealth = cfg.ClusterHealth
 	cfg.ApplyDefaults()
 	warnings = append(warnings, cfg.webhookWarnings()...)
-	if len(cfg.Apps()) == 0 {
+	if len(cfg.Apps()) == 0 && !cfg.appDriverIsSQL() {
 		warnings = append(warnings, "config: no apps configured (app_manager.array.apps is empty and SOCKUDO_DEFAULT_APP_* is unset); every connection will be refused")
 	}
 	if err := cfg.Validate(); err != nil {

@@ -44,7 +44,7 @@ func TestReferenceIsComplete(t *testing.T) {
 	}
 	walk("", reflect.TypeOf(Config{}))
 	c := Default()
-	for _, e := range c.envVars() {
+	for _, e := range append(c.envVars(), c.sqlEnvVars()...) {
 		need("environment variable", "`"+e.name+"`")
 	}
 	for _, e := range defaultAppEnvVars(&App{}) {

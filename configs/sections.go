@@ -1,15 +1,24 @@
 package configs
 
-// AppManager is the `app_manager` section. Only the `memory` driver (apps
-// listed in the file) exists here; Soketi's name `array` is accepted too.
+// AppManager is the `app_manager` section. The `memory` driver serves the
+// apps listed in the file (Soketi's name `array` is accepted too); `mysql`
+// and `pgsql` read Sockudo's applications table (database.mysql,
+// database.postgres).
 type AppManager struct {
-	// Driver is `memory`.
+	// Driver is `memory`, `mysql` or `pgsql` (aliases `postgres`,
+	// `postgresql`).
 	Driver string `json:"driver"`
 	// Array holds the apps.
 	Array AppArray `json:"array"`
+	// Cache configures the cache of the SQL drivers.
+	Cache AppManagerCache `json:"cache"`
+	// RegisterInlineApps writes Array's apps into the table at start-up
+	// when their id is absent (our key; Sockudo's environment switches
+	// SOCKUDO_SKIP_INLINE_APPS and APP_MANAGER_REGISTER_INLINE_APPS).
+	RegisterInlineApps bool `json:"register_inline_apps"`
 }
 
-func (AppManager) unusedKeys() []string { return []string{"cache", "scylladb"} }
+func (AppManager) unusedKeys() []string { return []string{"scylladb"} }
 
 // AppArray is `app_manager.array`.
 type AppArray struct {
@@ -315,15 +324,20 @@ type CORS struct {
 	AllowedHeaders []string `json:"allowed_headers"`
 }
 
-// Database is the `database` section; only Redis is used here.
+// Database is the `database` section: Redis, and the SQL databases of the
+// app_manager drivers.
 type Database struct {
 	// Redis is the shared Redis server of the adapter, cache, queue and
 	// rate limiter (each may override it with a URL).
 	Redis DatabaseRedis `json:"redis"`
+	// MySQL holds the applications table of app_manager.driver mysql.
+	MySQL DatabaseSQL `json:"mysql"`
+	// Postgres holds the applications table of app_manager.driver pgsql.
+	Postgres DatabaseSQL `json:"postgres"`
 }
 
 func (Database) unusedKeys() []string {
-	return []string{"mysql", "postgres", "dynamodb", "surrealdb", "scylladb"}
+	return []string{"dynamodb", "surrealdb", "scylladb"}
 }
 
 // DatabaseRedis is `database.redis`.

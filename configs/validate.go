@@ -49,7 +49,8 @@ func (c *Config) validateServer(v *checker) {
 }
 
 func (c *Config) validateDrivers(v *checker) {
-	v.oneOf("app_manager.driver", c.AppManager.Driver, "memory", "array")
+	v.oneOf("app_manager.driver", normalizeAppDriver(strings.ToLower(strings.TrimSpace(c.AppManager.Driver))), "memory", "mysql", "pgsql")
+	c.validateDatabase(v)
 	v.oneOf("adapter.driver", c.Adapter.Driver, "local", "nats", "redis")
 	v.oneOf("cache.driver", c.Cache.Driver, "memory", "redis", "none")
 	v.oneOf("queue.driver", c.Queue.Driver, "memory", "redis", "none")

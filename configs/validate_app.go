@@ -26,15 +26,21 @@ func (c *Config) validateApps(v *checker) {
 			v.add(p+".key", "duplicates apps[%d].key %q", j, a.Key)
 		}
 		ids[a.ID], keys[a.Key] = i, i
-		validateAppLimits(v, p, &a)
-		for j, o := range a.AllowedOrigins {
-			if err := checkOrigin(o); err != nil {
-				v.add(fmt.Sprintf("%s.allowed_origins[%d]", p, j), "%v", err)
-			}
+		validateAppSettings(v, p, &a)
+	}
+}
+
+// validateAppSettings checks what one app can get wrong on its own (not
+// its credentials, nor duplicates among apps).
+func validateAppSettings(v *checker, p string, a *App) {
+	validateAppLimits(v, p, a)
+	for j, o := range a.AllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			v.add(fmt.Sprintf("%s.allowed_origins[%d]", p, j), "%v", err)
 		}
-		for j := range a.Webhooks {
-			validateWebhook(v, fmt.Sprintf("%s.webhooks[%d]", p, j), &a.Webhooks[j])
-		}
+	}
+	for j := range a.Webhooks {
+		validateWebhook(v, fmt.Sprintf("%s.webhooks[%d]", p, j), &a.Webhooks[j])
 	}
 }
 

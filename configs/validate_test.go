@@ -19,7 +19,7 @@ func TestImpossibleValues(t *testing.T) {
 	f(withApp(app1, `"log_level":"trace"`), `log_level: must be one of debug, info, warn, warning, error, got "trace"`)
 	f(withApp(app1, `"queue":{"driver":"sqs"}`), `queue.driver: must be one of memory, redis, none, got "sqs"`)
 	f(withApp(app1, `"cache":{"driver":"redis-cluster"}`), `cache.driver: must be one of memory, redis, none`)
-	f(withApp(app1, `"app_manager":{"driver":"mysql","array":{"apps":[`+app1+`]}}`), `app_manager.driver: must be one of memory, array, got "mysql"`)
+	f(withApp(app1, `"app_manager":{"driver":"dynamodb","array":{"apps":[`+app1+`]}}`), `app_manager.driver: must be one of memory, mysql, pgsql, got "dynamodb"`)
 	f(withApp(app1, `"event_limits":{"max_payload_in_kb":-5}`), `event_limits.max_payload_in_kb: must be at least 1, got -5`)
 	f(withApp(app1, `"presence":{"max_members_per_channel":0}`), `presence.max_members_per_channel: must be at least 1, got 0`)
 	f(withApp(app1, `"ssl":{"enabled":true}`), `ssl.cert_path: is required`)

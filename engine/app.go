@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"reflect"
+	"time"
+)
 
 // App is one tenant's credentials, switches and limits, as the app store
 // holds them. The engine never mutates an App; limits of 0 mean "no limit"
@@ -39,7 +42,67 @@ type App struct {
 	// AllowedOrigins are exact origins or *.example.com patterns; empty
 	// allows every origin.
 	AllowedOrigins []string
+
+	// Webhooks are the app's webhook targets. The Hooks implementation
+	// reads them from the *App it is handed, so apps from a database or a
+	// reload get theirs; an app without any costs the sender nothing.
+	Webhooks []Webhook
 }
+
+// Webhook is one webhook target of an app, as the store holds it; the
+// webhook sender validates and compiles it.
+type Webhook struct {
+	// URL receives the POSTs (http or https).
+	URL string
+	// EventTypes selects events by name; empty = every type.
+	EventTypes []string
+	// Filter selects channels.
+	Filter WebhookFilter
+	// Headers are added to every POST.
+	Headers map[string]string
+	// Retry, when non-nil, replaces the sender's retry policy for this
+	// target; its zero fields take the sender's values.
+	Retry *WebhookRetry
+	// RequestTimeout replaces the sender's request timeout when > 0.
+	RequestTimeout time.Duration
+}
+
+// WebhookFilter selects channels; every non-empty condition must hold.
+type WebhookFilter struct {
+	// ChannelPrefix: the name starts with it.
+	ChannelPrefix string
+	// ChannelSuffix: the name ends with it.
+	ChannelSuffix string
+	// ChannelPattern: the name matches this RE2 regular expression.
+	ChannelPattern string
+	// ChannelNamespace: the part before the first ':' equals it.
+	ChannelNamespace string
+	// ChannelNamespaces: that part is one of these.
+	ChannelNamespaces []string
+}
+
+// WebhookRetry is a retry policy (webhooks.retry). Failed POSTs are retried
+// after Initial, doubling up to Max, each delay varied by ±Jitter, until
+// MaxElapsed has passed since the first attempt or MaxAttempts failed.
+type WebhookRetry struct {
+	// Disabled fails a job on its first failed attempt.
+	Disabled bool
+	// MaxAttempts caps attempts; 0 = bounded by MaxElapsed only.
+	MaxAttempts int
+	// MaxElapsed is the retry budget.
+	MaxElapsed time.Duration
+	// Initial is the first delay.
+	Initial time.Duration
+	// Max caps a delay.
+	Max time.Duration
+	// Jitter is the relative random spread of each delay; negative means
+	// none.
+	Jitter float64
+}
+
+// Equal reports whether a and b hold the same settings, so a reload can
+// leave the connections of an unchanged app alone. Not on a hot path.
+func (a *App) Equal(b *App) bool { return reflect.DeepEqual(a, b) }
 
 // maxChannelName returns the effective channel-name limit.
 func (a *App) maxChannelName() int {

@@ -115,7 +115,7 @@ func (c *Conn) overCapacity(pending int) {
 		return // already closing: its last frames are on their way
 	}
 	c.e.stats.slowConsumers.Add(1)
-	c.e.log.Warn("slow consumer disconnected", "app", c.app.ID, "socket_id", c.id, "pending_bytes", pending)
+	c.e.log.Warn("slow consumer disconnected", "app", c.app().ID, "socket_id", c.id, "pending_bytes", pending)
 	c.closeWith(protocol.CodeOverCapacity, "Slow consumer: too many pending messages")
 }
 

@@ -17,7 +17,7 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 	reject := func(msg string) {
 		c.sendError(protocol.CodeClientEventRejected, msg, m.Channel)
 	}
-	app := c.app
+	app := c.app()
 	if !app.EnableClientMessages {
 		reject("Client events are not enabled for this app")
 		return
@@ -69,11 +69,12 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 // allowClientEvent applies the per-connection limit of client events per
 // second, over a fixed window (one second unless the app sets decay_seconds).
 func (c *Conn) allowClientEvent() bool {
-	max := c.app.MaxClientEventsPerSecond
+	app := c.app() // one generation of the app for the whole check
+	max := app.MaxClientEventsPerSecond
 	if max <= 0 {
 		return true
 	}
-	window := c.app.ClientEventWindow
+	window := app.ClientEventWindow
 	if window <= 0 {
 		window = time.Second
 	}

@@ -21,7 +21,10 @@ func (e *Engine) runtimeByID(id string) *appRuntime {
 // appOf returns the app of a runtime, for webhooks; nil when the store no
 // longer has it.
 func (e *Engine) appOf(rt *appRuntime) *App {
-	a, _ := e.opts.Apps.AppByID(rt.id)
+	a, err := e.opts.Apps.AppByID(rt.id)
+	if err != nil {
+		return nil
+	}
 	return a
 }
 

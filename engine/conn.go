@@ -25,12 +25,11 @@ var errClosing = errors.New("engine: connection is closing")
 // Conn is one client connection. Feed and Gone are called by the transport
 // adapter's read side, one goroutine at a time; everything else is internal.
 type Conn struct {
-	e   *Engine
-	app *App
-	rt  *appRuntime
-	w   *worker
-	t   Transport
-	id  string
+	e  *Engine
+	rt *appRuntime // rt.app is the connection's app, changed live
+	w  *worker
+	t  Transport
+	id string
 
 	state      atomic.Uint32
 	lastActive atomic.Int64 // unix nanos of the last inbound frame

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -19,7 +20,7 @@ func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
 		e.refuse(t, perr)
 		return nil, perr
 	}
-	c := &Conn{e: e, app: app, rt: rt, t: t, wslot: -1}
+	c := &Conn{e: e, rt: rt, t: t, wslot: -1}
 	c.onFrame = c.frame
 	c.fr.MaxMessage = e.opts.MaxPayload
 	c.w = e.workers[e.next.Add(1)%uint64(len(e.workers))]
@@ -42,9 +43,10 @@ func (e *Engine) admit(req ConnectRequest) (*App, *appRuntime, *protocol.Error) 
 	if e.draining.Load() {
 		return nil, nil, protocol.NewError(protocol.CodeReconnect, "Server is shutting down")
 	}
-	app, ok := e.opts.Apps.AppByKey(req.AppKey)
-	if !ok {
-		return nil, nil, protocol.NewError(protocol.CodeAppNotFound, "App key "+req.AppKey+" does not exist")
+	gen := e.appGen.Load()
+	app, err := e.opts.Apps.AppByKey(req.AppKey)
+	if err != nil {
+		return nil, nil, e.lookupRefusal(req.AppKey, err)
 	}
 	if !app.Enabled {
 		return nil, nil, protocol.NewError(protocol.CodeAppDisabled, "")
@@ -67,7 +69,21 @@ func (e *Engine) admit(req ConnectRequest) (*App, *appRuntime, *protocol.Error) 
 		return nil, nil, protocol.NewError(protocol.CodeAppOverQuota, "")
 	}
 	e.cluster.markConns(rt)
+	e.adoptApp(rt, app, gen)
 	return app, rt, nil
+}
+
+// lookupRefusal maps a failed AppByKey to the refusal: 4001 for an unknown
+// key, 4101 when the store could not answer, so pusher-js retries after a
+// pause instead of giving up on an app that may well exist.
+func (e *Engine) lookupRefusal(key string, err error) *protocol.Error {
+	if errors.Is(err, ErrAppNotFound) {
+		return protocol.NewError(protocol.CodeAppNotFound, "App key "+key+" does not exist")
+	}
+	if n, ok := e.storeErrLog.Due(time.Now()); ok {
+		e.log.Warn("app store lookup failed: connections refused with 4101", "err", err, "refused_since_last_log", n)
+	}
+	return protocol.NewError(protocol.CodeStoreUnavailable, "")
 }
 
 // checkProtocol accepts protocol 7, the version every current client
@@ -125,6 +141,6 @@ func (e *Engine) release(c *Conn, code protocol.Code, reason string) {
 	e.cluster.markConns(c.rt)
 	e.conns.Add(-1)
 	if code != 0 {
-		e.log.Debug("connection closed", "app", c.app.ID, "socket_id", c.id, "code", int(code), "reason", reason)
+		e.log.Debug("connection closed", "app", c.app().ID, "socket_id", c.id, "code", int(code), "reason", reason)
 	}
 }

@@ -13,7 +13,9 @@
 //     stream with Conn.Gone.
 //  3. Serve the HTTP API with Publish, Channel, Channels, PresenceUsers and
 //     TerminateUser.
-//  4. Call Shutdown to close every connection with 4200 and stop the workers.
+//  4. When an app changes in its store (a reload, a database row), call
+//     AppChanged or AppRemoved: open connections follow at once.
+//  5. Call Shutdown to close every connection with 4200 and stop the workers.
 //
 // Concurrency: every connection is owned by one worker, which alone writes
 // to its socket. A publish is encoded once and handed to each worker as one

@@ -126,7 +126,9 @@ type Engine struct {
 	stopOnce sync.Once
 	janitor  chan struct{}
 
-	apps     sync.Map // app id → *appRuntime
+	apps     sync.Map      // app id → *appRuntime
+	appMu    sync.Mutex    // orders app changes against connects (appchange.go)
+	appGen   atomic.Uint64 // bumped by every app change
 	channels *shard.Map[chanKey, *channelState]
 	users    *shard.Map[userKey, *userState] // signed-in users
 	cluster  *cluster
@@ -140,12 +142,19 @@ type Engine struct {
 	countWindow time.Duration // subscription_count throttle window
 
 	sharedDownUntil atomic.Int64 // unix nanos: skip the shared cache until then
+	storeErrLog     LogLimiter   // refusals for a failing app store
 }
 
 // appRuntime is the engine's per-app state, created once per app id.
 type appRuntime struct {
 	id    string
 	stats appStats
+	// app is the app its connections read (see appchange.go); nil until
+	// the first connect or change.
+	app atomic.Pointer[App]
+	// closeCode, when not 0, is the code connections of a disabled or
+	// removed app are closed with, even one adopted after the change.
+	closeCode atomic.Int32
 }
 
 // userKey names a user of an app.

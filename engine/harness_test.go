@@ -14,22 +14,22 @@ import (
 // staticApps is an AppStore over a fixed list.
 type staticApps []*App
 
-func (s staticApps) AppByKey(k string) (*App, bool) {
+func (s staticApps) AppByKey(k string) (*App, error) {
 	for _, a := range s {
 		if a.Key == k {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, ErrAppNotFound
 }
 
-func (s staticApps) AppByID(id string) (*App, bool) {
+func (s staticApps) AppByID(id string) (*App, error) {
 	for _, a := range s {
 		if a.ID == id {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, ErrAppNotFound
 }
 
 func testApp() *App {

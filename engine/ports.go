@@ -23,10 +23,40 @@ type Transport interface {
 // AppStore looks apps up. Implementations must be safe for concurrent use
 // and fast: Connect calls AppByKey once per connection and the HTTP API
 // calls AppByID once per request.
+//
+// AppByKey and AppByID return ErrAppNotFound when the store knows no such
+// app. Any other error means the store could not answer (its database is
+// down): callers must not treat that app as unknown, because it may exist.
 type AppStore interface {
-	AppByKey(key string) (*App, bool)
-	AppByID(id string) (*App, bool)
+	AppByKey(key string) (*App, error)
+	AppByID(id string) (*App, error)
 }
+
+// StoreState is an app store's health as /up reports it.
+type StoreState int
+
+// App store states, from healthy to unusable.
+const (
+	StoreOK       StoreState = iota // every app can be looked up
+	StoreDegraded                   // the backing database is unreachable; apps are served from cache / config file
+	StoreDown                       // no app can be served
+)
+
+// String is the word /up answers with.
+func (s StoreState) String() string {
+	switch s {
+	case StoreOK:
+		return "OK"
+	case StoreDegraded:
+		return "DEGRADED"
+	default:
+		return "ERROR"
+	}
+}
+
+// StoreHealth is implemented by app stores that can fail (databases);
+// stores without it are always OK.
+type StoreHealth interface{ StoreState() StoreState }
 
 // Hooks receives what an app's webhooks report. The engine calls Webhook
 // synchronously from connection and worker goroutines, so implementations

@@ -20,7 +20,7 @@ func (c *Conn) signin(data []byte) {
 		c.refuseSignin("Invalid pusher:signin: data must be an object with auth and user_data")
 		return
 	}
-	if !protocol.VerifyUserAuth(c.app.Key, c.app.Secret, s.Auth, c.id, s.UserData) {
+	if app := c.app(); !protocol.VerifyUserAuth(app.Key, app.Secret, s.Auth, c.id, s.UserData) {
 		c.refuseSignin("Invalid signature: expected HMAC SHA256 hex digest of " + c.id + "::user::<user_data>")
 		return
 	}
@@ -45,7 +45,7 @@ func (c *Conn) signin(data []byte) {
 	if prev == "" {
 		c.e.userOnline(c, u.ID)
 	}
-	if c.app.EnableWatchlistEvents && len(u.Watchlist) > 0 && prev == "" {
+	if c.app().EnableWatchlistEvents && len(u.Watchlist) > 0 && prev == "" {
 		c.e.watch(c, u.Watchlist)
 	}
 }
@@ -86,7 +86,7 @@ func (e *Engine) userOnline(c *Conn, userID string) {
 	if local {
 		e.cluster.announceUser(userKey{c.rt, userID})
 	}
-	if first && c.app.EnableWatchlistEvents {
+	if first && c.app().EnableWatchlistEvents {
 		e.notifyWatchers(c.rt, userID, "online")
 	}
 }
@@ -107,7 +107,7 @@ func (e *Engine) userOffline(c *Conn, userID string) {
 	if local {
 		e.cluster.announceUser(userKey{c.rt, userID})
 	}
-	if last && c.app.EnableWatchlistEvents {
+	if last && c.app().EnableWatchlistEvents {
 		e.notifyWatchers(c.rt, userID, "offline")
 	}
 }

@@ -54,6 +54,7 @@ const (
 var RefusalLabels = [...]string{
 	"app_not_found", "app_disabled", "app_over_quota", "over_capacity",
 	"origin_not_allowed", "unsupported_protocol", "invalid_version", "draining",
+	"app_store_unavailable",
 }
 
 func refusalIndex(code protocol.Code) int {
@@ -72,6 +73,8 @@ func refusalIndex(code protocol.Code) int {
 		return 5
 	case protocol.CodeInvalidVersion:
 		return 6
+	case protocol.CodeStoreUnavailable:
+		return 8
 	default:
 		return 7
 	}

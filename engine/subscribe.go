@@ -95,10 +95,11 @@ func (c *Conn) authorize(name string, s *protocol.Subscribe) (subscription, []by
 		}
 		return sub, nil, nil
 	}
-	if max := c.app.maxChannelName(); len(name) > max {
-		return sub, nil, &subError{"LimitReached", "Channel name is longer than " + strconv.Itoa(max) + " characters", 400}
+	maxName := c.app().maxChannelName()
+	if len(name) > maxName {
+		return sub, nil, &subError{"LimitReached", "Channel name is longer than " + strconv.Itoa(maxName) + " characters", 400}
 	}
-	if !protocol.ValidChannelName(name, c.app.maxChannelName()) {
+	if !protocol.ValidChannelName(name, maxName) {
 		return sub, nil, &subError{"InvalidChannel", "Invalid channel name: use only A-Z a-z 0-9 _ - = @ , . ;", 400}
 	}
 	if !kind.RequiresAuth() {
@@ -108,7 +109,7 @@ func (c *Conn) authorize(name string, s *protocol.Subscribe) (subscription, []by
 	if kind == protocol.KindPresence && s.HasChannelData {
 		channelData = s.ChannelData
 	}
-	if !protocol.VerifyChannelAuth(c.app.Key, c.app.Secret, s.Auth, c.id, name, channelData) {
+	if app := c.app(); !protocol.VerifyChannelAuth(app.Key, app.Secret, s.Auth, c.id, name, channelData) {
 		c.e.stats.authFailures[authKind(kind)].Add(1)
 		return sub, nil, &subError{"AuthError", "Invalid signature: expected HMAC SHA256 hex digest of " + c.id + ":" + name + presenceSuffix(channelData), 401}
 	}
@@ -151,7 +152,7 @@ func (c *Conn) presenceMember(sub subscription, s *protocol.Subscribe) (subscrip
 	if len(m.UserID) > maxUserIDLength {
 		return sub, nil, &subError{"LimitReached", "Presence user_id is longer than 128 characters", 400}
 	}
-	if max := c.app.MaxPresenceMemberSizeKB; max > 0 && len(m.UserInfo) > max*1024 {
+	if max := c.app().MaxPresenceMemberSizeKB; max > 0 && len(m.UserInfo) > max*1024 {
 		return sub, nil, &subError{"LimitReached", "Presence user_info is larger than " + strconv.Itoa(max) + " KB", 400}
 	}
 	sub.userID = strings.Clone(m.UserID)
@@ -174,7 +175,7 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		e.reacknowledge(c, &c.subs[i])
 		return nil
 	}
-	if max := c.app.MaxSubscriptionsPerConnection; max > 0 && len(c.subs) >= max {
+	if max := c.app().MaxSubscriptionsPerConnection; max > 0 && len(c.subs) >= max {
 		return &subError{"LimitReached", "Too many subscriptions on one connection (max " + strconv.Itoa(max) + ")", 400}
 	}
 	key := chanKey{c.rt, sub.name}
@@ -186,7 +187,7 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 			ch = &channelState{}
 		}
 		if sub.kind == protocol.KindPresence {
-			if max := c.app.MaxPresenceMembersPerChannel; max > 0 && !ch.members.Has(sub.userID) && ch.members.Len() >= max {
+			if max := c.app().MaxPresenceMembersPerChannel; max > 0 && !ch.members.Has(sub.userID) && ch.members.Len() >= max {
 				serr = &subError{"LimitReached", "Presence channel is full (max " + strconv.Itoa(max) + " members)", 400}
 				return ch, ok && !ch.empty()
 			}
@@ -203,7 +204,7 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		if t.member {
 			e.broadcast(key, protocol.AppendEvent(nil, protocol.EventMemberAdded, sub.name, memberJSON(sub.userID, info), ""), c.id)
 		}
-		t.countEvent = e.countEventLocked(c.app, key, ch, sub.kind)
+		t.countEvent = e.countEventLocked(c.app(), key, ch, sub.kind)
 		return ch, true
 	})
 	if serr != nil {
@@ -239,7 +240,7 @@ func (e *Engine) afterJoin(c *Conn, sub *subscription, info []byte, localMember 
 		e.reportMember(key, sub.userID, true)
 	}
 	if t.cacheMiss {
-		e.webhook(c.app, WebhookEvent{Kind: WebhookCacheMiss, Channel: sub.name})
+		e.webhook(c.app(), WebhookEvent{Kind: WebhookCacheMiss, Channel: sub.name})
 	}
 }
 
@@ -289,7 +290,7 @@ func (e *Engine) leave(c *Conn, sub *subscription) {
 			e.broadcast(key, memberRemoved(sub.name, sub.userID), "")
 		}
 		if !t.vacated {
-			t.countEvent = e.countEventLocked(c.app, key, ch, sub.kind)
+			t.countEvent = e.countEventLocked(c.app(), key, ch, sub.kind)
 		}
 		return ch, !ch.empty()
 	})

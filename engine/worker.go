@@ -18,6 +18,7 @@ const (
 	jobClose                   // close conn with code after delivering f (may be nil)
 	jobCloseAll                // shutdown: close every conn with 4200
 	jobAck                     // make conn live in key's index, then deliver f
+	jobCloseApp                // close every conn of key.app with code
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -159,6 +160,9 @@ func (w *worker) process(j *job) {
 	case jobAdd:
 		w.adopt(j.conn)
 		w.queue(j.conn, j.f.b)
+		if code := j.conn.rt.closeCode.Load(); code != 0 {
+			j.conn.closeWith(protocol.Code(code), "")
+		}
 	case jobClose:
 		w.closeConn(j.conn, j.f, j.code, j.reason)
 	case jobAck:
@@ -173,6 +177,12 @@ func (w *worker) process(j *job) {
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
+		}
+	case jobCloseApp:
+		for c := range w.conns {
+			if c.rt == j.key.app {
+				c.closeWith(j.code, "")
+			}
 		}
 	}
 }

@@ -25,4 +25,6 @@ func TestObserversDoNotAllocate(t *testing.T) {
 	f("RateLimited", func() { s.RateLimited("api") })
 	f("WebhookDelivered", func() { s.WebhookDelivered("2xx") })
 	f("QueueJobProcessed", func() { s.QueueJobProcessed(time.Millisecond) })
+	f("AppStoreLookup", func() { s.AppStoreLookup("hit") })
+	f("AppStoreError", func() { s.AppStoreError() })
 }

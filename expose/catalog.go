@@ -66,6 +66,9 @@ var catalog = [...]family{
 	{"adapter_received_total", typeCounter, "Messages this node received from the horizontal adapter."},
 	{"adapter_errors_total", typeCounter, "Horizontal adapter errors."},
 	{"adapter_request_duration_seconds", typeHistogram, "Time for a cross-node adapter request to be answered."},
+	// app store (SQL drivers)
+	{"app_store_lookups_total", typeCounter, "App lookups of the SQL app store, by result (hit, negative_hit, miss, not_found, error)."},
+	{"app_store_errors_total", typeCounter, "Failed app database operations (queries, pings, refreshes)."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},
@@ -107,6 +110,8 @@ var (
 	// errorTypes are the type labels of errors_total.
 	errorTypes = [...]string{"pusher_error", "websocket_protocol", "slow_consumer",
 		"connection_refused", "authentication", "http_client_error", "http_server_error"}
+	// lookupResults are the result labels of app_store_lookups_total.
+	lookupResults = [...]string{"hit", "negative_hit", "miss", "not_found", "error"}
 	// websocketErrorTypes are the type labels of websocket_errors_total.
 	websocketErrorTypes = [...]string{"protocol", "pusher_error", "slow_consumer"}
 )

@@ -21,22 +21,22 @@ import (
 // staticApps is an AppStore over a fixed list.
 type staticApps []*engine.App
 
-func (s staticApps) AppByKey(k string) (*engine.App, bool) {
+func (s staticApps) AppByKey(k string) (*engine.App, error) {
 	for _, a := range s {
 		if a.Key == k {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, engine.ErrAppNotFound
 }
 
-func (s staticApps) AppByID(id string) (*engine.App, bool) {
+func (s staticApps) AppByID(id string) (*engine.App, error) {
 	for _, a := range s {
 		if a.ID == id {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, engine.ErrAppNotFound
 }
 
 var testApps = staticApps{

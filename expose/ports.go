@@ -27,6 +27,9 @@ type observed struct {
 	adapterErr *metrics.Counter
 	adapterReq *metrics.PrometheusHistogram
 
+	lookups  [len(lookupResults)]*metrics.Counter
+	storeErr *metrics.Counter
+
 	mu      sync.RWMutex
 	limited map[string]*metrics.Counter // by limiter type
 	s       *Server
@@ -45,6 +48,10 @@ func (o *observed) init(s *Server) {
 	o.received = set.NewCounter(s.name("adapter_received_total"))
 	o.adapterErr = set.NewCounter(s.name("adapter_errors_total"))
 	o.adapterReq = set.NewPrometheusHistogramExt(s.name("adapter_request_duration_seconds"), requestBuckets)
+	for i, r := range lookupResults {
+		o.lookups[i] = set.NewCounter(s.name("app_store_lookups_total") + "{" + labelPair("result", r) + "}")
+	}
+	o.storeErr = set.NewCounter(s.name("app_store_errors_total"))
 	o.webhooks = make(map[string]*metrics.Counter)
 	for _, st := range webhookStatuses {
 		o.labelled(o.webhooks, "webhook_deliveries_total", "status", st)
@@ -131,3 +138,20 @@ func (s *Server) ObserveAdapterRequest(d time.Duration) { s.obs.adapterReq.Updat
 func (s *Server) RateLimited(limiterType string) {
 	s.obs.labelled(s.obs.limited, "rate_limit_triggered_total", "limiter_type", limiterType).Inc()
 }
+
+// AppStoreLookup counts one lookup of the SQL app store by result: "hit",
+// "negative_hit", "miss", "not_found" or "error" (app_store_lookups_total;
+// other values are dropped). It is on the connect path: an atomic add, no
+// lock, no allocation.
+func (s *Server) AppStoreLookup(result string) {
+	for i, r := range lookupResults {
+		if r == result {
+			s.obs.lookups[i].Inc()
+			return
+		}
+	}
+}
+
+// AppStoreError counts a failed app database operation
+// (app_store_errors_total).
+func (s *Server) AppStoreError() { s.obs.storeErr.Inc() }

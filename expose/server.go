@@ -104,6 +104,7 @@ type Server struct {
 	handler fasthttp.RequestHandler
 	pprof   bool
 	srv     *serving.Server
+	store   engine.StoreHealth // nil: the app store cannot fail
 }
 
 // appLabel is one app and its pre-rendered label pair.
@@ -245,9 +246,26 @@ func (s *Server) health(ctx *fasthttp.RequestCtx, ready bool) {
 		writeText(ctx, http.StatusServiceUnavailable, "DRAINING")
 	case e == nil && ready:
 		writeText(ctx, http.StatusServiceUnavailable, "STARTING")
+	case !ready && s.storeState() == engine.StoreDegraded:
+		writeText(ctx, http.StatusOK, "DEGRADED")
+	case !ready && s.storeState() == engine.StoreDown:
+		writeText(ctx, http.StatusServiceUnavailable, "ERROR")
 	default:
 		writeText(ctx, http.StatusOK, "OK")
 	}
+}
+
+// AttachStore makes /up report the app store as the API port's /up does:
+// DEGRADED (200) or ERROR (503). nil (a store that cannot fail) reports
+// nothing. Call it before Serve.
+func (s *Server) AttachStore(h engine.StoreHealth) { s.store = h }
+
+// storeState is the app store's health; OK without a StoreHealth.
+func (s *Server) storeState() engine.StoreState {
+	if s.store == nil {
+		return engine.StoreOK
+	}
+	return s.store.StoreState()
 }
 
 func writeText(ctx *fasthttp.RequestCtx, status int, body string) {

@@ -47,6 +47,8 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 		`sockudo_authentication_failures_total{type="http_api"}`,
 		`sockudo_webhook_deliveries_total{status="5xx"}`,
 		`sockudo_rate_limit_triggered_total{limiter_type="client_events"}`,
+		`sockudo_app_store_lookups_total{result="negative_hit"}`,
+		`sockudo_app_store_errors_total`,
 		`sockudo_queue_active_jobs`,
 		`sockudo_shard_connections{shard="1"}`,
 		`process_network_receive_bytes_total`,

@@ -37,9 +37,9 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 	if !ok {
 		return nil, &apiError{http.StatusNotFound, "app not found"}
 	}
-	app, ok := s.apps.AppByID(id)
-	if !ok || app == nil {
-		return nil, &apiError{http.StatusNotFound, "app not found"}
+	app, err := s.apps.AppByID(id)
+	if err != nil {
+		return nil, s.lookupError(ctx, err)
 	}
 	ctx.SetUserValue(requestApp{}, app)
 	if !app.Enabled {
@@ -47,7 +47,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 	}
 	// The path is signed as the client sent it, before any decoding, and
 	// the query is read raw: url.Values would drop pairs containing ';'.
-	err := protocol.VerifyRequest(
+	err = protocol.VerifyRequest(
 		string(ctx.Method()),
 		string(ctx.Request.URI().PathOriginal()),
 		string(ctx.URI().QueryString()),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
@@ -54,6 +55,25 @@ func writeEmpty(ctx *fasthttp.RequestCtx) {
 	ctx.SetStatusCode(http.StatusOK)
 	ctx.SetContentType("application/json")
 	ctx.SetBodyString("{}")
+}
+
+// storeRetryAfter is the Retry-After (seconds) of a 503 for an app store
+// outage: long enough for the store to reconnect to its database, short
+// enough that an SDK's retry helps.
+const storeRetryAfter = "5"
+
+// lookupError maps a failed AppByID: 404 for an unknown app, 503 with
+// Retry-After when the store could not answer — the app may exist, so a
+// 404 would be a lie the caller might act on.
+func (s *Server) lookupError(ctx *fasthttp.RequestCtx, err error) *apiError {
+	if errors.Is(err, engine.ErrAppNotFound) {
+		return &apiError{http.StatusNotFound, "app not found"}
+	}
+	if n, ok := s.storeErrLog.Due(time.Now()); ok {
+		s.log.Warn("app store lookup failed: API requests answered 503", "err", err, "refused_since_last_log", n)
+	}
+	ctx.Response.Header.Set("Retry-After", storeRetryAfter)
+	return &apiError{http.StatusServiceUnavailable, "app store unavailable, retry later"}
 }
 
 // engineError maps an error returned by the engine to an HTTP refusal.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net/http"
 	"os"
 	"strconv"
@@ -18,6 +19,8 @@ const (
 	bodyOK       = "OK"
 	bodyDraining = "DRAINING"
 	bodyNotFound = "NOT_FOUND"
+	bodyDegraded = "DEGRADED"
+	bodyError    = "ERROR"
 )
 
 func writeText(ctx *fasthttp.RequestCtx, status int, body string) {
@@ -27,24 +30,49 @@ func writeText(ctx *fasthttp.RequestCtx, status int, body string) {
 }
 
 // up serves GET /up: 200 while serving, 503 once draining, so a load
-// balancer stops sending traffic before the sockets are closed.
+// balancer stops sending traffic before the sockets are closed. An app
+// store that reports its health (a database) adds two answers: DEGRADED
+// (200: its database is unreachable but apps are still served from the
+// cache or the config file) and ERROR (503: no app can be served).
 func (s *Server) up(ctx *fasthttp.RequestCtx) {
 	if s.eng.Draining() {
 		writeText(ctx, http.StatusServiceUnavailable, bodyDraining)
 		return
 	}
-	writeText(ctx, http.StatusOK, bodyOK)
+	switch s.storeState() {
+	case engine.StoreDegraded:
+		writeText(ctx, http.StatusOK, bodyDegraded)
+	case engine.StoreDown:
+		writeText(ctx, http.StatusServiceUnavailable, bodyError)
+	default:
+		writeText(ctx, http.StatusOK, bodyOK)
+	}
 }
 
-// upApp serves GET /up/{app_id}: like /up, and 404 for an unknown app.
+// storeState is the app store's health; stores that cannot fail are OK.
+func (s *Server) storeState() engine.StoreState {
+	if h, ok := s.apps.(engine.StoreHealth); ok {
+		return h.StoreState()
+	}
+	return engine.StoreOK
+}
+
+// upApp serves GET /up/{app_id}: like /up, 404 for an unknown app and 503
+// ERROR when the store cannot say whether the app exists.
 func (s *Server) upApp(ctx *fasthttp.RequestCtx) {
 	id, ok := pathParam(ctx, "app_id")
-	var app *engine.App
-	if ok {
-		app, ok = s.apps.AppByID(id)
-	}
-	if !ok || app == nil {
+	if !ok {
 		writeText(ctx, http.StatusNotFound, bodyNotFound)
+		return
+	}
+	_, err := s.apps.AppByID(id)
+	switch {
+	case errors.Is(err, engine.ErrAppNotFound):
+		writeText(ctx, http.StatusNotFound, bodyNotFound)
+		return
+	case err != nil:
+		ctx.Response.Header.Set("Retry-After", storeRetryAfter)
+		writeText(ctx, http.StatusServiceUnavailable, bodyError)
 		return
 	}
 	s.up(ctx) // not reported to the Observer under the app: not a REST API call
@@ -53,8 +81,17 @@ func (s *Server) upApp(ctx *fasthttp.RequestCtx) {
 // live serves GET /live: the process answers, nothing more.
 func (s *Server) live(ctx *fasthttp.RequestCtx) { writeText(ctx, http.StatusOK, bodyOK) }
 
-// ready serves GET /ready: 503 while draining (Soketi's endpoint).
-func (s *Server) ready(ctx *fasthttp.RequestCtx) { s.up(ctx) }
+// ready serves GET /ready: 503 while draining (Soketi's endpoint). It does
+// not report the app store: its body stays OK for checks that match it,
+// and a database outage is the same on every node, so taking nodes out
+// of the balancer for it would only add an outage.
+func (s *Server) ready(ctx *fasthttp.RequestCtx) {
+	if s.eng.Draining() {
+		writeText(ctx, http.StatusServiceUnavailable, bodyDraining)
+		return
+	}
+	writeText(ctx, http.StatusOK, bodyOK)
+}
 
 // memoryUsage is the body of GET /usage: system memory in bytes, as
 // Sockudo reports it.

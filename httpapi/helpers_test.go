@@ -29,22 +29,22 @@ const (
 // staticApps is an in-memory engine.AppStore.
 type staticApps struct{ apps []*engine.App }
 
-func (s *staticApps) AppByKey(key string) (*engine.App, bool) {
+func (s *staticApps) AppByKey(key string) (*engine.App, error) {
 	for _, a := range s.apps {
 		if a.Key == key {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, engine.ErrAppNotFound
 }
 
-func (s *staticApps) AppByID(id string) (*engine.App, bool) {
+func (s *staticApps) AppByID(id string) (*engine.App, error) {
 	for _, a := range s.apps {
 		if a.ID == id {
-			return a, true
+			return a, nil
 		}
 	}
-	return nil, false
+	return nil, engine.ErrAppNotFound
 }
 
 // testApps: "1" with defaults, "2" disabled, "3" with small limits.
@@ -73,7 +73,12 @@ func startServer(t testing.TB, tweak func(*Options)) *testServer {
 // startServerWith is startServer with engine options adjusted by engTweak.
 func startServerWith(t testing.TB, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
 	t.Helper()
-	apps := testApps()
+	return startServerStore(t, testApps(), engTweak, tweak)
+}
+
+// startServerStore is startServerWith over the app store apps.
+func startServerStore(t testing.TB, apps engine.AppStore, engTweak func(*engine.Options), tweak func(*Options)) *testServer {
+	t.Helper()
 	eopts := engine.Options{Apps: apps, Shards: 2}
 	if engTweak != nil {
 		engTweak(&eopts)

@@ -115,6 +115,7 @@ type Server struct {
 	eng          *engine.Engine
 	apps         engine.AppStore
 	log          *slog.Logger
+	storeErrLog  engine.LogLimiter // 503s for a failing app store
 	obs          Observer
 	limit        int
 	writeTimeout time.Duration

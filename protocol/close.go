@@ -28,6 +28,7 @@ const (
 	CodeNoProtocol          Code = 4008
 	CodeUnauthorized        Code = 4009
 	CodeOverCapacity        Code = 4100
+	CodeStoreUnavailable    Code = 4101 // ours: the app store cannot answer (database down); retry after a pause
 	CodeReconnect           Code = 4200
 	CodePongTimeout         Code = 4201
 	CodeInactivity          Code = 4202
@@ -72,6 +73,7 @@ var codeReasons = map[Code]string{
 	CodeNoProtocol:          "No protocol version supplied",
 	CodeUnauthorized:        "Unauthorized",
 	CodeOverCapacity:        "Over capacity",
+	CodeStoreUnavailable:    "App store unavailable, retry later",
 	CodeReconnect:           "Server is shutting down, reconnect",
 	CodePongTimeout:         "Pong reply not received in time",
 	CodeInactivity:          "Closed after inactivity",

@@ -14,18 +14,6 @@ import (
 	"time"
 )
 
-// serveChildEnv makes the test binary act as `sockudo` with its
-// arguments: tests that must measure the server from outside (its RSS)
-// run it as a child process of their own.
-const serveChildEnv = "SOCKUDO_TEST_SERVE"
-
-func TestMain(m *testing.M) {
-	if os.Getenv(serveChildEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 // child is a server running in its own process.
 type child struct {
 	cmd    *exec.Cmd

@@ -20,10 +20,10 @@ import (
 )
 
 // applyEdge maps the rate_limiter, cors and ssl sections onto the HTTP
-// server's options and, with TLS, starts reloading the certificate on
-// SIGHUP. obs counts rate-limit refusals (the metrics server). The
-// returned stop ends the signal handling; it is never nil.
-func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserver, o *httpapi.Options) (stop func(), err error) {
+// server's options. obs counts rate-limit refusals (the metrics server).
+// With TLS it returns the certificate reload that SIGHUP runs (nil
+// without).
+func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserver, o *httpapi.Options) (reloadTLS func() error, err error) {
 	o.LimitObserver = obs
 	if rl := cfg.RateLimiter; rl.Enabled {
 		if rl.Driver == "redis" {
@@ -53,7 +53,7 @@ func applyEdge(cfg configs.Config, log *slog.Logger, obs httpapi.RateLimitObserv
 		o.TLS = certs.TLSConfig()
 		reload = certs.Reload
 	}
-	return onSIGHUP(log, reload), nil
+	return reload, nil
 }
 
 // startRedirect serves ssl.redirect_http's plain listener on ssl.http_port,
@@ -87,10 +87,11 @@ func ipRule(r configs.RateLimit) httpapi.IPRule {
 	}
 }
 
-// onSIGHUP calls reload on every SIGHUP until stop. SIGHUP is caught even
-// without TLS: its default action would kill the server, and operators
-// send it to reload. A failed reload keeps the old certificate.
-func onSIGHUP(log *slog.Logger, reload func() error) (stop func()) {
+// onSIGHUP calls reload on every SIGHUP until stop: the node's one handler
+// (node.reload: the apps of the config file, then the TLS certificate).
+// SIGHUP is caught even when there is nothing to reload: its default
+// action would kill the server, and operators send it to reload.
+func onSIGHUP(reload func()) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -100,13 +101,7 @@ func onSIGHUP(log *slog.Logger, reload func() error) (stop func()) {
 			case <-done:
 				return
 			case <-ch:
-				if reload == nil {
-					log.Info("SIGHUP: nothing to reload (ssl is off)")
-				} else if err := reload(); err != nil {
-					log.Error("SIGHUP: certificate reload failed, keeping the old one", "err", err)
-				} else {
-					log.Info("SIGHUP: TLS certificate reloaded")
-				}
+				reload()
 			}
 		}
 	}()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +30,10 @@ type flagValues struct {
 type options struct {
 	pprof     bool
 	reusePort bool
+	// reread loads the configuration again from the same flags, file and
+	// environment (SIGHUP); its warnings go to the writer. nil in tests
+	// that build a node without loadConfig.
+	reread func(warnings *bytes.Buffer) (configs.Config, error)
 }
 
 // loadConfig parses args, loads the config file and the environment, and
@@ -55,6 +60,10 @@ func loadConfig(args []string, getenv func(string) (string, bool), stderr io.Wri
 		return configs.Config{}, options{}, err
 	}
 	opts := options{pprof: fv.pprof, reusePort: fv.reusePort}
+	opts.reread = func(w *bytes.Buffer) (configs.Config, error) {
+		cfg, _, err := loadConfig(args, getenv, w)
+		return cfg, err
+	}
 	if fs.NArg() > 0 {
 		return configs.Config{}, opts, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}

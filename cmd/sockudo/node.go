@@ -25,28 +25,44 @@ type node struct {
 	eng      *engine.Engine
 	api      *httpapi.Server
 	metrics  *expose.Server  // nil when metrics.enabled is false
-	hooks    *webhook.Sender // nil when no app has webhooks
+	hooks    *webhook.Sender // nil when webhooks cannot be sent (see newWebhooks)
 	failed   chan error
-	endEdge  func()          // edge.go: stops the SIGHUP certificate reload
+	sql      *sqlApps        // appstore.go: the SQL app store, nil for the memory driver
+	endEdge  func()          // edge.go: stops the SIGHUP handler
+	reloader reloader        // reload.go: what SIGHUP reloads
 	redirect *serving.Server // edge.go: ssl.redirect_http's listener, or nil
 }
 
 // start wires the adapters from cfg and starts listening.
 func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	log := newLogger(cfg, stderr)
+	n := &node{cfg: cfg, log: log, failed: make(chan error, 2)}
+	// SIGHUP is caught from the start (its default action would kill a
+	// server still connecting to its database) and acted on once started.
+	n.endEdge = onSIGHUP(n.reload)
+	started := false
+	defer func() {
+		if !started {
+			n.endEdge()
+		}
+	}()
 	engApps := engineApps(cfg)
 	apps, err := appstore.NewStatic(engApps)
 	if err != nil {
 		return nil, err
 	}
-	n := &node{cfg: cfg, log: log, failed: make(chan error, 2)}
 	// The metrics server observes the engine and reads its counters, so it
 	// is built first and attached once the engine exists.
 	n.metrics, err = expose.New(expose.Options{AppIDs: appIDs(engApps), Prefix: cfg.Metrics.Prometheus.Prefix, Logger: log, Pprof: o.pprof})
 	if err != nil {
 		return nil, err
 	}
-	opts := engineOptions(cfg, apps, log)
+	store, err := n.openAppStore(apps) // appstore.go: apps, or the SQL store
+	if err != nil {
+		return nil, err
+	}
+	n.metrics.AttachStore(storeHealth(store))
+	opts := engineOptions(cfg, store, log)
 	opts.Observer = n.metrics
 	if n.hooks, err = newWebhooks(cfg, log, n.metrics); err != nil {
 		return nil, err
@@ -75,16 +91,17 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		return nil, err
 	}
 	n.metrics.Attach(n.eng)
+	n.sql.attach(n.eng)
 	apiOpts := httpapi.Options{
 		Engine:            n.eng,
-		Apps:              apps,
+		Apps:              store,
 		Logger:            log,
 		Observer:          n.metrics,
 		RequestLimitBytes: cfg.HTTPAPI.RequestLimitInMB << 20,
 		HandshakeTimeout:  cfg.Websocket.HandshakeTimeoutMs.Duration(),
 	}
 	// Rate limits, CORS, TLS and its SIGHUP reload: edge.go.
-	if n.endEdge, err = applyEdge(cfg, log, n.metrics, &apiOpts); err != nil {
+	if n.reloader.tls, err = applyEdge(cfg, log, n.metrics, &apiOpts); err != nil {
 		_ = n.eng.Shutdown(context.Background())
 		return nil, err
 	}
@@ -108,6 +125,9 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		_ = n.shutdown()
 		return nil, err
 	}
+	n.reloader.reread, n.reloader.static = o.reread, replacer(store)
+	n.reloader.ready.Store(true)
+	started = true
 	fmt.Fprintf(stderr, "sockudo: listening on %s (metrics %s), %d apps, %d shards\n",
 		ln.Addr(), metricsAddr(cfg), apps.Len(), n.eng.Shards())
 	return n, nil
@@ -155,6 +175,7 @@ func (n *node) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := n.eng.Shutdown(ctx)
+	n.sql.close()
 	if aerr := n.api.Shutdown(ctx); err == nil {
 		err = aerr
 	}
@@ -208,34 +229,4 @@ func engineOptions(cfg configs.Config, apps engine.AppStore, log *slog.Logger) e
 		MaxBackpressure: cfg.Websocket.MaxBackpressure,
 		CacheTTL:        cfg.ChannelLimits.CacheTTL.Duration(),
 	}
-}
-
-// engineApps maps configured apps onto engine apps.
-func engineApps(cfg configs.Config) []*engine.App {
-	var out []*engine.App
-	for _, a := range cfg.Apps() {
-		out = append(out, &engine.App{
-			ID: a.ID, Key: a.Key, Secret: a.Secret, Enabled: a.Enabled,
-			EnableClientMessages:          a.EnableClientMessages,
-			EnableUserAuthentication:      a.EnableUserAuthentication,
-			EnableWatchlistEvents:         a.EnableWatchlistEvents,
-			EnableSubscriptionCount:       a.EnableSubscriptionCount,
-			MaxConnections:                a.MaxConnections,
-			MaxClientEventsPerSecond:      a.MaxClientEventsPerSecond,
-			MaxPresenceMembersPerChannel:  a.MaxPresenceMembersPerChannel,
-			MaxPresenceMemberSizeKB:       a.MaxPresenceMemberSizeInKB,
-			MaxChannelNameLength:          a.MaxChannelNameLength,
-			MaxEventChannelsAtOnce:        a.MaxEventChannelsAtOnce,
-			MaxEventNameLength:            a.MaxEventNameLength,
-			MaxEventPayloadKB:             a.MaxEventPayloadInKB,
-			MaxEventBatchSize:             a.MaxEventBatchSize,
-			MaxSubscriptionsPerConnection: a.MaxSubscriptionsPerConnection,
-			MaxBackendEventsPerSecond:     a.MaxBackendEventsPerSecond,
-			MaxReadRequestsPerSecond:      a.MaxReadRequestsPerSecond,
-			AllowedOrigins:                a.AllowedOrigins,
-			ClientEventWindow:             a.DecaySeconds.Duration(),
-			TerminateOnClientEventLimit:   a.TerminateOnLimit,
-		})
-	}
-	return out
 }

@@ -9,21 +9,17 @@ import (
 	"github.com/sockudo/sockudo-go/engine/webhook/redisqueue"
 )
 
-// newWebhooks builds the webhook sender from the apps' webhooks and the
-// queue section. It returns nil when no app has a webhook or the queue
-// driver is none: the engine then reports nothing.
+// newWebhooks builds the webhook sender from the queue section. Each app
+// brings its own targets (engine.App.Webhooks), so apps from a database or
+// a reload get theirs. It returns nil — the engine then reports nothing —
+// when the queue driver is none, or when it is redis and no app can have
+// webhooks (none in the file, apps only from the file): a Redis queue
+// nobody uses is not worth its connection.
 func newWebhooks(cfg configs.Config, log *slog.Logger, obs webhook.Observer) (*webhook.Sender, error) {
-	targets := map[string][]webhook.Target{}
-	for _, a := range cfg.Apps() {
-		for _, w := range a.Webhooks {
-			targets[a.ID] = append(targets[a.ID], webhookTarget(w))
-		}
-	}
-	if len(targets) == 0 || cfg.Queue.Driver == "none" {
+	if cfg.Queue.Driver == "none" || cfg.Queue.Driver == "redis" && !mayHaveWebhooks(cfg) {
 		return nil, nil
 	}
 	opts := webhook.Options{
-		Targets:        targets,
 		Concurrency:    cfg.Queue.Redis.Concurrency,
 		Batching:       webhook.Batching{Enabled: cfg.Webhooks.Batching.Enabled, Duration: cfg.Webhooks.Batching.Duration.Duration(), Size: cfg.Webhooks.Batching.Size},
 		Retry:          globalRetry(cfg.Webhooks.Retry),
@@ -50,31 +46,18 @@ func newWebhooks(cfg configs.Config, log *slog.Logger, obs webhook.Observer) (*w
 	return s, nil
 }
 
-func webhookTarget(w configs.Webhook) webhook.Target {
-	t := webhook.Target{
-		URL:        w.URL,
-		EventTypes: w.EventTypes,
-		Headers:    w.Headers,
-		Filter: webhook.Filter{
-			ChannelPrefix:     w.Filter.ChannelPrefix,
-			ChannelSuffix:     w.Filter.ChannelSuffix,
-			ChannelPattern:    w.Filter.ChannelPattern,
-			ChannelNamespace:  w.Filter.ChannelNamespace,
-			ChannelNamespaces: w.Filter.ChannelNamespaces,
-		},
-		RequestTimeout: w.RequestTimeoutMs.Duration(),
+// mayHaveWebhooks reports whether any app can have webhooks: one in the
+// file has, or apps come from a database.
+func mayHaveWebhooks(cfg configs.Config) bool {
+	if cfg.AppManager.Driver != "" && cfg.AppManager.Driver != "memory" {
+		return true
 	}
-	if r := w.Retry; r.Enabled != nil || r.MaxAttempts != 0 || r.MaxElapsedTimeMs != 0 || r.InitialBackoffMs != 0 || r.MaxBackoffMs != 0 {
-		rt := webhook.Retry{
-			MaxAttempts: r.MaxAttempts,
-			MaxElapsed:  r.MaxElapsedTimeMs.Duration(),
-			Initial:     r.InitialBackoffMs.Duration(),
-			Max:         r.MaxBackoffMs.Duration(),
+	for _, a := range cfg.Apps() {
+		if len(a.Webhooks) > 0 {
+			return true
 		}
-		rt.Disabled = r.Enabled != nil && !*r.Enabled
-		t.Retry = &rt
 	}
-	return t
+	return false
 }
 
 func globalRetry(r configs.WebhookRetry) webhook.Retry {

@@ -7,13 +7,16 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine"
 )
 
 // Options configures a Sender. The zero value of every field except
 // Targets is usable and means the default in brackets.
 type Options struct {
-	// Targets maps an app id to its webhook targets. Apps without targets
-	// cost one map lookup per event. Read once by New.
+	// Targets maps an app id to webhook targets used for apps whose
+	// engine.App carries none (embedders, tests); validated by New. The
+	// server leaves it empty: each app brings its own (App.Webhooks).
 	Targets map[string][]Target
 	// Queue holds the jobs (nil → NewMemoryQueue(0)). The Sender owns it
 	// from New on and closes it in Shutdown.
@@ -50,59 +53,23 @@ type Batching struct {
 	Size int
 }
 
-// Retry is a retry policy (webhooks.retry). Non-2xx answers and transport
-// errors are retried after Initial, doubling up to Max, each delay varied
-// by ±Jitter, until MaxElapsed has passed since the first attempt or
-// MaxAttempts attempts failed; then the job is failed.
-type Retry struct {
-	// Disabled fails a job on its first failed attempt.
-	Disabled bool
-	// MaxAttempts caps attempts; 0 = bounded by MaxElapsed only.
-	MaxAttempts int
-	// MaxElapsed is the retry budget [5 min].
-	MaxElapsed time.Duration
-	// Initial is the first delay [1 s].
-	Initial time.Duration
-	// Max caps a delay [60 s].
-	Max time.Duration
-	// Jitter is the relative random spread of each delay [0.2]; negative
-	// means none.
-	Jitter float64
-}
+// Retry is a retry policy (webhooks.retry), the engine's type so that an
+// app's targets carry theirs. Non-2xx answers and transport errors are
+// retried after Initial [1 s], doubling up to Max [60 s], each delay
+// varied by ±Jitter [0.2], until MaxElapsed [5 min] has passed since the
+// first attempt or MaxAttempts attempts failed; then the job is failed.
+type Retry = engine.WebhookRetry
 
-// Target is one webhook of an app.
-type Target struct {
-	// URL receives the POSTs (http or https). Required.
-	URL string
-	// EventTypes selects events by name (channel_occupied, ...); empty =
-	// every type.
-	EventTypes []string
-	// Filter selects channels.
-	Filter Filter
-	// Headers are added to every POST; they cannot replace Content-Type,
-	// X-Pusher-Key or X-Pusher-Signature.
-	Headers map[string]string
-	// Retry, when non-nil, replaces Options.Retry for this target; its
-	// zero durations, attempts and jitter take the Options.Retry values.
-	Retry *Retry
-	// RequestTimeout replaces Options.RequestTimeout when > 0.
-	RequestTimeout time.Duration
-}
+// Target is one webhook of an app: engine.App.Webhooks holds them. Its
+// Retry, when non-nil, replaces Options.Retry for this target (zero fields
+// take the Options.Retry values); RequestTimeout replaces
+// Options.RequestTimeout when > 0. Headers cannot replace Content-Type,
+// X-Pusher-Key or X-Pusher-Signature.
+type Target = engine.Webhook
 
-// Filter selects channels; every non-empty condition must hold.
-type Filter struct {
-	// ChannelPrefix: the name starts with it (Soketi's
-	// channel_name_starts_with maps here).
-	ChannelPrefix string
-	// ChannelSuffix: the name ends with it (channel_name_ends_with).
-	ChannelSuffix string
-	// ChannelPattern: the name matches this RE2 regular expression.
-	ChannelPattern string
-	// ChannelNamespace: the part before the first ':' equals it.
-	ChannelNamespace string
-	// ChannelNamespaces: that part is one of these.
-	ChannelNamespaces []string
-}
+// Filter selects channels; every non-empty condition must hold (Soketi's
+// channel_name_starts_with / _ends_with map to the prefix and suffix).
+type Filter = engine.WebhookFilter
 
 // Observer receives the webhook metrics. The expose package's metrics
 // satisfy it structurally. Methods are called from many goroutines.
@@ -169,12 +136,12 @@ func withDefaults(o Options) Options {
 	if o.Buffer <= 0 {
 		o.Buffer = 4096
 	}
-	o.Retry = o.Retry.merge(Retry{MaxElapsed: 5 * time.Minute, Initial: time.Second, Max: time.Minute, Jitter: 0.2})
+	o.Retry = mergeRetry(o.Retry, Retry{MaxElapsed: 5 * time.Minute, Initial: time.Second, Max: time.Minute, Jitter: 0.2})
 	return o
 }
 
-// merge fills r's zero fields from d.
-func (r Retry) merge(d Retry) Retry {
+// mergeRetry fills r's zero fields from d.
+func mergeRetry(r, d Retry) Retry {
 	if r.MaxAttempts <= 0 {
 		r.MaxAttempts = d.MaxAttempts
 	}
@@ -196,7 +163,7 @@ func (r Retry) merge(d Retry) Retry {
 	return r
 }
 
-func (r Retry) job() JobRetry {
+func jobRetry(r Retry) JobRetry {
 	return JobRetry{
 		Disabled:     r.Disabled,
 		MaxAttempts:  r.MaxAttempts,
@@ -244,9 +211,9 @@ func compileTarget(appID string, i int, t Target, o *Options) (*target, error) {
 	}
 	r := o.Retry
 	if t.Retry != nil {
-		r = t.Retry.merge(o.Retry)
+		r = mergeRetry(*t.Retry, o.Retry)
 	}
-	ct.retry = r.job()
+	ct.retry = jobRetry(r)
 	if t.RequestTimeout > 0 {
 		ct.timeoutMS = t.RequestTimeout.Milliseconds()
 	}

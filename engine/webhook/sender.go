@@ -20,15 +20,16 @@ import (
 // goroutines. Make one with New, then Start it; Shutdown stops it. Safe
 // for concurrent use.
 type Sender struct {
-	opts    Options
-	log     *slog.Logger
-	obs     Observer
-	queue   Queue
-	apps    map[string][]*target
-	delay   delayer
-	client  *http.Client
-	jobs    chan *Job // batches → queue writer
-	stopped atomic.Bool
+	opts     Options
+	log      *slog.Logger
+	obs      Observer
+	queue    Queue
+	apps     map[string][]*target // Options.Targets compiled
+	compiled compiledApps         // apps' own webhooks compiled
+	delay    delayer
+	client   *http.Client
+	jobs     chan *Job // batches → queue writer
+	stopped  atomic.Bool
 
 	runCtx    context.Context // cancelled to stop receiving jobs
 	stopRecv  context.CancelFunc
@@ -89,7 +90,7 @@ func New(opts Options) (*Sender, error) {
 // Webhook implements engine.Hooks. It only filters and buffers; it never
 // blocks on the network.
 func (s *Sender) Webhook(app *engine.App, ev engine.WebhookEvent) {
-	if len(s.apps[app.ID]) == 0 || s.stopped.Load() {
+	if s.stopped.Load() || len(s.targets(app)) == 0 {
 		return
 	}
 	switch ev.Kind {
@@ -109,7 +110,7 @@ func (s *Sender) Webhook(app *engine.App, ev engine.WebhookEvent) {
 
 // route hands ev to the batch of every target that wants it.
 func (s *Sender) route(app *engine.App, ev engine.WebhookEvent) {
-	for _, t := range s.apps[app.ID] {
+	for _, t := range s.targets(app) {
 		if t.matches(&ev) {
 			s.add(t, app, ev)
 		}
@@ -150,6 +151,7 @@ func (s *Sender) Shutdown(ctx context.Context) error {
 			s.closeBatch(t)
 		}
 	}
+	s.eachCompiled(func(t *target) { s.closeBatch(t) })
 	close(s.drain)
 	err := s.waitFor(ctx, s.enqDone, s.abortEnq)
 	if d, ok := s.queue.(Durable); !ok || !d.Durable() {

@@ -1,0 +1,302 @@
+// Package mysqltest runs a private MariaDB server (MySQL-compatible) for
+// tests: the SQL app store is tested against the real database, never a
+// mock. mariadb-install-db initialises a temporary directory, and
+// mariadbd listens on a free 127.0.0.1 port and a unix socket there, with
+// grant tables skipped (any user, no password). It is killed when the test
+// binary ends.
+//
+// Without the binaries (Debian package mariadb-server) a test skips with
+// a message, or fails when CI=true (CI installs them).
+package mysqltest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // the driver under test's name "mysql"
+)
+
+// Server is one mariadbd process and its data directory.
+type Server struct {
+	// Port is the TCP port on 127.0.0.1.
+	Port int
+
+	bin     string
+	install string
+	dir     string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+
+	dbs atomic.Int64
+}
+
+// DB is one database created for one test on a Server.
+type DB struct {
+	*Server
+	// Name is the database name.
+	Name string
+	// DSN is a go-sql-driver/mysql DSN for the database (user root).
+	DSN string
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *Server
+	sharedErr  error
+)
+
+// Start returns a fresh, empty database on the test binary's shared
+// server, starting that server on first use. Tests that stop the server
+// must use StartPrivate instead.
+func Start(t testing.TB) *DB {
+	t.Helper()
+	bin, install := binaries(t)
+	sharedOnce.Do(func() { shared, sharedErr = newServer(bin, install) })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared.newDB(t)
+}
+
+// StartPrivate starts a server of the test's own, stopped and removed at
+// the test's cleanup, and returns a fresh database on it.
+func StartPrivate(t testing.TB) *DB {
+	t.Helper()
+	bin, install := binaries(t)
+	s, err := newServer(bin, install)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(s.logPath())
+			t.Logf("mariadbd log:\n%s", tail(b))
+		}
+		s.remove()
+	})
+	return s.newDB(t)
+}
+
+// Cleanup stops the shared server and removes its directory. Call it from
+// TestMain after m.Run; without it the server is killed when the test
+// binary exits (parent-death signal) but its directory stays.
+func Cleanup() {
+	if shared != nil {
+		shared.remove()
+	}
+}
+
+func binaries(t testing.TB) (server, install string) {
+	t.Helper()
+	server, install = "/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db"
+	if p, err := exec.LookPath("mariadbd"); err == nil {
+		server = p
+	}
+	if p, err := exec.LookPath("mariadb-install-db"); err == nil {
+		install = p
+	}
+	if isExec(server) && isExec(install) {
+		return server, install
+	}
+	msg := "mariadbd/mariadb-install-db not found: install the Debian package mariadb-server (apt-get install mariadb-server)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return "", ""
+}
+
+func isExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode()&0o111 != 0
+}
+
+func newServer(bin, install string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "mysqltest-")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{bin: bin, install: install, dir: dir, Port: freePort()}
+	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--auth-root-authentication-method=normal",
+		"--skip-test-db", "--skip-name-resolve"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	cmd := exec.Command(install, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.remove()
+		return nil, fmt.Errorf("mysqltest: mariadb-install-db: %v\n%s", err, out)
+	}
+	if err := s.Restart(); err != nil {
+		s.remove()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
+func (s *Server) logPath() string { return filepath.Join(s.dir, "mariadbd.log") }
+
+// Restart starts the server again on the same port and data directory
+// (after Stop, for outage tests) and waits until it accepts connections.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	if s.cmd != nil {
+		s.mu.Unlock()
+		return nil
+	}
+	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--socket=" + filepath.Join(s.dir, "mysqld.sock"),
+		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-grant-tables", "--skip-name-resolve",
+		"--pid-file=" + filepath.Join(s.dir, "mysqld.pid"), "--log-error=" + s.logPath(),
+		"--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--performance-schema=OFF",
+		// Commits reach the kernel at once: Stop (a kill) loses nothing.
+		"--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0", "--max-connections=300"}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user=root")
+	}
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = s.dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err := cmd.Start()
+	if err == nil {
+		s.cmd = cmd
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("mysqltest: start mariadbd: %w", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := s.ping()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(s.logPath())
+			return fmt.Errorf("mysqltest: mariadbd on port %d not ready: %v\n%s", s.Port, err, tail(b))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *Server) ping() error {
+	db, err := sql.Open("mysql", s.dsn(""))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
+// Stop kills the server at once (SIGKILL), as a crash looks to clients.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+func (s *Server) remove() {
+	s.Stop()
+	_ = os.RemoveAll(s.dir)
+}
+
+func (s *Server) dsn(db string) string {
+	return fmt.Sprintf("root@tcp(127.0.0.1:%d)/%s?timeout=5s", s.Port, db)
+}
+
+func (s *Server) newDB(t testing.TB) *DB {
+	t.Helper()
+	name := "test_" + strconv.FormatInt(s.dbs.Add(1), 10)
+	d := &DB{Server: s, Name: name, DSN: s.dsn(name)}
+	db, err := sql.Open("mysql", s.dsn(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("mysqltest: create database: %v", err)
+	}
+	return d
+}
+
+// Exec runs one statement on the database, failing the test on error.
+func (d *DB) Exec(t testing.TB, query string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("mysql", d.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(query, args...); err != nil {
+		t.Fatalf("mysqltest: %s: %v", query, err)
+	}
+}
+
+// QueryInt runs a query returning one integer (a count).
+func (d *DB) QueryInt(t testing.TB, query string, args ...any) int64 {
+	t.Helper()
+	db, err := sql.Open("mysql", d.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n sql.NullInt64
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("mysqltest: %s: %v", query, err)
+	}
+	return n.Int64
+}
+
+// Selects is the server's Com_select counter (SELECT statements run on
+// the whole server since start), from MariaDB's own statistics. Measure a
+// difference; other databases on a shared server count too.
+func (d *DB) Selects(t testing.TB) int64 {
+	t.Helper()
+	db, err := sql.Open("mysql", d.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var name string
+	var n int64
+	if err := db.QueryRow("SHOW GLOBAL STATUS LIKE 'Com_select'").Scan(&name, &n); err != nil {
+		t.Fatalf("mysqltest: Com_select: %v", err)
+	}
+	return n
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tail(b []byte) []byte {
+	if len(b) > 4000 {
+		return b[len(b)-4000:]
+	}
+	return b
+}
