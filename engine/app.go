@@ -39,6 +39,13 @@ type App struct {
 	// AllowedOrigins are exact origins or *.example.com patterns; empty
 	// allows every origin.
 	AllowedOrigins []string
+
+	// RecoveryDisabled is the app policy connection_recovery.enabled=false,
+	// which narrows the global switch (it cannot widen it).
+	RecoveryDisabled bool
+	// RecoveryMaxBufferSize overrides connection_recovery.max_buffer_size
+	// for the app; 0 keeps the global value.
+	RecoveryMaxBufferSize int
 }
 
 // maxChannelName returns the effective channel-name limit.

@@ -38,7 +38,7 @@ func (e *Engine) publishLocal(rt *appRuntime, channels []string, event, data, us
 		if _, isCache := protocol.ParseChannel(name); isCache && cache {
 			e.storeCache(key, event, data)
 		}
-		e.publishEvent(key, event, data, userID, except)
+		e.publishEvent(key, event, data, userID, except, nil)
 	}
 }
 
