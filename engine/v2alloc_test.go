@@ -90,4 +90,3 @@ func BenchmarkBroadcastV2(b *testing.B) {
 		})
 	}
 }
-
