@@ -207,6 +207,7 @@ func engineOptions(cfg configs.Config, apps engine.AppStore, log *slog.Logger) e
 		MaxPayload:      cfg.WebsocketMaxPayloadKB << 10,
 		MaxBackpressure: cfg.Websocket.MaxBackpressure,
 		CacheTTL:        cfg.ChannelLimits.CacheTTL.Duration(),
+		V2:              v2Options(cfg),
 	}
 }
 
@@ -235,6 +236,8 @@ func engineApps(cfg configs.Config) []*engine.App {
 			AllowedOrigins:                a.AllowedOrigins,
 			ClientEventWindow:             a.DecaySeconds.Duration(),
 			TerminateOnClientEventLimit:   a.TerminateOnLimit,
+			RecoveryDisabled:              a.ConnectionRecovery.Enabled != nil && !*a.ConnectionRecovery.Enabled,
+			RecoveryMaxBufferSize:         a.ConnectionRecovery.MaxBufferSize,
 		})
 	}
 	return out
