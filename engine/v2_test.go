@@ -382,6 +382,9 @@ func TestV2ResumeAfterDropReplaysExactlyTheMissed(t *testing.T) {
 		t.Fatalf("live after resume: %s", m.Raw)
 	}
 	b.quiet()
+	if n := e.NodeSnapshot(); n.Resumes[0] != 1 || n.Replayed != 5 || n.Buffered != 8 {
+		t.Fatalf("metrics: resumes %v, replayed %d, buffered %d", n.Resumes, n.Replayed, n.Buffered)
+	}
 }
 
 func failureOf(t *testing.T, m v2msg) map[string]any {
@@ -455,6 +458,10 @@ func TestV2ResumeFailures(t *testing.T) {
 	}
 	if d := failureOf(t, failed[0]); d["code"] != "position_expired" || d["reason"] != "hot_replay_expired_and_durable_history_disabled" {
 		t.Fatalf("after TTL: %s", failed[0].Raw)
+	}
+	n := e.NodeSnapshot()
+	if want := [len(ResumeOutcomes)]uint64{2, 2, 1, 1}; n.Resumes != want {
+		t.Fatalf("resumes by outcome %v, want %v", n.Resumes, want)
 	}
 }
 

@@ -65,6 +65,10 @@ var catalog = [...]family{
 	{"adapter_received_total", typeCounter, "Messages this node received from the horizontal adapter."},
 	{"adapter_errors_total", typeCounter, "Horizontal adapter errors."},
 	{"adapter_request_duration_seconds", typeHistogram, "Time for a cross-node adapter request to be answered."},
+	// protocol V2 connection recovery
+	{"recovery_resumes_total", typeCounter, "Channels named in sockudo:resume requests, by outcome (recovered, failed) and code (the resume_failed code, none when recovered)."},
+	{"recovery_replayed_messages_total", typeCounter, "Messages replayed to resuming connections."},
+	{"recovery_buffered_messages_total", typeCounter, "Broadcasts given a stream position and kept in the replay buffer."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},
