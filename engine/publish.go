@@ -15,7 +15,7 @@ func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 	e.shareCache(ctx, app.ID, ev)
 	if e.cluster.enabled() {
 		e.cluster.publish(&busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name,
-			Data: ev.Data, Except: ev.SocketID, Cache: true})
+			Data: ev.Data, Except: ev.SocketID, Cache: true, V2: busV2Of(ev.V2)})
 	}
 	return nil
 }

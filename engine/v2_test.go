@@ -574,3 +574,28 @@ func TestV2ResumeDuringPublishing(t *testing.T) {
 		}
 	}
 }
+
+// TestV2FieldsCrossTheBus: a V2 subscriber on another node sees the
+// publisher's tags, extras and message id; a V1 one there sees none.
+func TestV2FieldsCrossTheBus(t *testing.T) {
+	hub := newHub()
+	app := testApp()
+	a, _ := clusterNode(t, hub, "a", nil, app)
+	b, _ := clusterNode(t, hub, "b", nil, app)
+	v2 := connectV2(t, b, "")
+	v2.subscribeV2("news")
+	v1 := connect(t, b, "key")
+	v1.mustSubscribe("news")
+	waitFor(t, "b's subscribers known on a", func() bool { return subscriptions(t, a, "news") == 2 })
+	ev := &Event{Name: "ev", Data: "d", Channels: []string{"news"},
+		V2: &V2Fields{Tags: []byte(`{"k":"v"}`), Extras: []byte(`{"headers":{"h":1}}`), MessageID: "m-9"}}
+	if err := a.Publish(t.Context(), app, ev); err != nil {
+		t.Fatal(err)
+	}
+	if m := v2.expectV2("ev"); m.Raw != `{"event":"ev","channel":"news","data":"d","tags":{"k":"v"},"message_id":"m-9","extras":{"headers":{"h":1}}}` {
+		t.Fatalf("remote V2 frame %s", m.Raw)
+	}
+	if m := v1.expectV2("ev"); m.Raw != `{"event":"ev","channel":"news","data":"d"}` {
+		t.Fatalf("remote V1 frame %s", m.Raw)
+	}
+}

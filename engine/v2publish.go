@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -21,6 +22,30 @@ type V2Fields struct {
 	// IdempotencyKey is accepted and carried; duplicates are not yet
 	// suppressed.
 	IdempotencyKey string
+}
+
+// busV2 carries a publish's V2 members to the other nodes, whose V2
+// subscribers then see the same tags, extras and publisher message id.
+// Stream positions stay node-local for now.
+type busV2 struct {
+	Tags      json.RawMessage `json:"t,omitempty"`
+	Extras    json.RawMessage `json:"x,omitempty"`
+	MessageID string          `json:"m,omitempty"`
+}
+
+func busV2Of(x *V2Fields) *busV2 {
+	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" {
+		return nil
+	}
+	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID}
+}
+
+// fields turns a received busV2 back into V2Fields (nil-safe).
+func (b *busV2) fields() *V2Fields {
+	if b == nil {
+		return nil
+	}
+	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID}
 }
 
 // PublishAck is what an HTTP publish reports per channel when the
