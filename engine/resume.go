@@ -32,7 +32,11 @@ func (c *Conn) resume(data []byte) {
 		c.sendError(codeRecoveryDisabled, "Connection recovery is not enabled", "")
 		return
 	}
-	positions, err := protocol.DecodeResume(data, protocol.MaxResumeChannels)
+	limit := protocol.MaxResumeChannels
+	if n := c.app.MaxSubscriptionsPerConnection; n > 0 {
+		limit = n // a client resumes at most the channels it may join
+	}
+	positions, err := protocol.DecodeResume(data, limit)
 	if err == protocol.ErrResumeEmpty {
 		c.sendError(codeNoPositions, "No channel recovery positions provided", "")
 		return
@@ -92,7 +96,6 @@ func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool,
 	if reason == "" {
 		n := len(batch.serials)
 		c.e.stats.resumes[0].Add(1)
-		c.e.stats.replayed.Add(uint64(n))
 		b := []byte(`{"channel":`)
 		b = protocol.AppendJSONString(b, p.Channel)
 		b = append(b, `,"source":"hot","replayed":`...)

@@ -87,7 +87,7 @@ type nodeStats struct {
 
 	// Protocol V2 connection recovery.
 	v2Buffered atomic.Uint64                      // broadcasts given a serial
-	replayed   atomic.Uint64                      // messages replayed by resumes
+	replayed   atomic.Uint64                      // replayed messages sent (gate-dropped ones not)
 	resumes    [len(ResumeOutcomes)]atomic.Uint64 // channel resumes by outcome
 }
 

@@ -206,14 +206,16 @@ func (w *worker) replay(j *job) {
 	c, rb := j.conn, j.replay
 	r, ok := c.live[rb.channel]
 	ok = ok && r.stream == rb.stream
-	start := 0
+	start, sent := 0, 0
 	for i, s := range rb.serials {
 		end := rb.ends[i]
 		if !ok || s < r.first || s > r.last {
 			w.queue(c, j.f.b[start:end])
+			sent++
 		}
 		start = end
 	}
+	w.e.stats.replayed.Add(uint64(sent))
 	nr := liveRange{stream: rb.stream, first: rb.from + 1, last: rb.head}
 	if ok && r.last > nr.last {
 		nr.last = r.last
