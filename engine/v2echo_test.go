@@ -111,3 +111,32 @@ func TestV2EphemeralMessages(t *testing.T) {
 		t.Fatalf("ephemeral disabled: %s", m.Raw)
 	}
 }
+
+// TestV2PresenceAndSignin: presence and signin frames reach V2 with the
+// sockudo prefixes, V1 members on the same channel keep theirs.
+func TestV2PresenceAndSignin(t *testing.T) {
+	e, _ := recoveryEngine(t, recovery.Options{}, Options{})
+	v2 := connectV2(t, e, "")
+	cd := `{"user_id":"u2","user_info":{"n":2}}`
+	auth := "key:" + protocol.SignChannel("secret", v2.id, "presence-room", cd)
+	v2.sendJSON("sockudo:subscribe", map[string]any{"channel": "presence-room", "auth": auth, "channel_data": cd}, "")
+	m := v2.expectV2("sockudo_internal:subscription_succeeded")
+	if m.dataString(t) != `{"presence":{"ids":["u2"],"hash":{"u2":{"n":2}},"count":1}}` || m.Serial == nil || m.MessageID == nil {
+		t.Fatalf("presence subscription_succeeded %s", m.Raw)
+	}
+	v1 := connect(t, e, "key")
+	if got := v1.joinPresence("presence-room", "u1", `{"n":1}`); got.Event != protocol.EventSubscriptionSucceeded {
+		t.Fatalf("V1 join %+v", got)
+	}
+	if m := v2.expectV2("sockudo_internal:member_added"); m.Raw != `{"event":"sockudo_internal:member_added","channel":"presence-room","data":"{\"user_id\":\"u1\",\"user_info\":{\"n\":1}}"}` {
+		t.Fatalf("member_added on V2 %s", m.Raw)
+	}
+	v2.signin(`{"id":"u2"}`)
+	if m := v2.expectV2("sockudo:signin_success"); m.MessageID == nil {
+		t.Fatalf("signin_success %s", m.Raw)
+	}
+	v1.c.Gone(nil)
+	if m := v2.expectV2("sockudo_internal:member_removed"); m.Channel != "presence-room" {
+		t.Fatalf("member_removed %s", m.Raw)
+	}
+}
