@@ -25,6 +25,13 @@ func (c *Conn) handle(payload []byte) {
 		c.clientEvent(&m)
 		return
 	}
+	if c.v2 {
+		// Sockudo ignores unknown events; the official V2 client sends
+		// some this server does not serve yet (enable_delta_compression,
+		// auth), which must not turn into errors on the client.
+		c.e.log.Debug("V2 event ignored", "app", c.app.ID, "socket_id", c.id, "event", truncate(m.Event, 64))
+		return
+	}
 	c.sendError(protocol.CodeInvalidMessage, "Unknown event "+truncate(m.Event, 64)+": the server handles pusher:* events and client-* events", "")
 }
 

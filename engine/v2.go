@@ -46,7 +46,7 @@ func (o *V2Options) echoFor(param string) bool {
 	return echo
 }
 
-// v2Message turns an encoded V1 message into what c receives: unchanged
+// appendDirect appends an encoded V1 message as c receives it: unchanged
 // for V1, prefix-rewritten and stamped with a fresh message id for V2.
 func (c *Conn) appendDirect(dst, msg []byte) []byte {
 	if !c.v2 {

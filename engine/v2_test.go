@@ -219,8 +219,12 @@ func TestV2Errors(t *testing.T) {
 	if err := json.Unmarshal(cl.expectV2("sockudo:error").Data, &d); err != nil || d.Code != 4300 {
 		t.Fatalf("invalid channel code %d", d.Code)
 	}
+	// Unknown events are ignored on V2, as Sockudo does (the official
+	// client sends some this server does not serve yet).
+	cl.send(`{"event":"sockudo:enable_delta_compression","data":{"algorithms":["fossil"]}}`)
+	cl.send(`{"event":"whatever","data":{}}`)
 	cl.send(`{"event":"sockudo:ping"}`)
-	cl.expectV2("sockudo:pong") // still open
+	cl.expectV2("sockudo:pong") // still open, nothing before the pong
 }
 
 func TestV2ActivityPingAndPongTimeout(t *testing.T) {
