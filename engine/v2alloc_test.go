@@ -23,7 +23,10 @@ type v2Rig struct {
 	ev    Event
 }
 
-func newV2Rig(tb testing.TB, n int) *v2Rig {
+func newV2Rig(tb testing.TB, n int) *v2Rig { return newRecoveryRig(tb, n, "2") }
+
+// newRecoveryRig is newV2Rig with connections of protocol proto.
+func newRecoveryRig(tb testing.TB, n int, proto string) *v2Rig {
 	tb.Helper()
 	app := testApp()
 	e, err := New(Options{Apps: staticApps{app}, Shards: 2, V2: V2Options{Recovery: recovery.New(recovery.Options{})}})
@@ -32,10 +35,10 @@ func newV2Rig(tb testing.TB, n int) *v2Rig {
 	}
 	tb.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 	r := &v2Rig{e: e, app: app, ev: Event{Name: "tick", Data: `{"price":42}`, Channels: []string{"bench"}}}
-	sub := maskedFrame(protocol.OpText, []byte(`{"event":"sockudo:subscribe","data":{"channel":"bench"}}`))
+	sub := maskedFrame(protocol.OpText, []byte(`{"event":"pusher:subscribe","data":{"channel":"bench"}}`))
 	for i := 0; i < n; i++ {
 		s := &sinkTransport{}
-		c, err := e.Connect(ConnectRequest{AppKey: "key", Protocol: "2"}, s)
+		c, err := e.Connect(ConnectRequest{AppKey: "key", Protocol: proto}, s)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -76,6 +79,23 @@ func TestV2FanoutAllocatesNothingPerDelivery(t *testing.T) {
 		t.Fatalf("allocations per V2 publish: %.1f with 1 subscriber, %.1f with 1,000: want 0 per delivery", one, many)
 	}
 	t.Logf("allocations per V2 publish: %.1f (1 subscriber), %.1f (1,000)", one, many)
+}
+
+// TestV1FanoutWithRecoveryAllocatesNothingPerDelivery: with recovery on,
+// V1 subscribers still cost 0 allocations each (their frame is the plain
+// V1 encoding, made once).
+func TestV1FanoutWithRecoveryAllocatesNothingPerDelivery(t *testing.T) {
+	perPublish := func(n int) float64 {
+		r := newRecoveryRig(t, n, "7")
+		for range 20 {
+			r.publish()
+		}
+		return testing.AllocsPerRun(200, r.publish)
+	}
+	one, many := perPublish(1), perPublish(1000)
+	if many > one+0.5 {
+		t.Fatalf("allocations per publish to V1 subscribers with recovery on: %.1f with 1, %.1f with 1,000", one, many)
+	}
 }
 
 func BenchmarkBroadcastV2(b *testing.B) {
