@@ -159,23 +159,30 @@ type liveRange struct {
 // attach starts channel's range at the position subscription_succeeded
 // announced: nothing received yet, the next serial expected is serial+1.
 func (c *Conn) attach(channel, stream string, serial uint64) {
-	if c.live == nil {
-		c.live = make(map[string]liveRange)
+	*c.liveRange(channel) = liveRange{stream: stream, first: serial + 1, last: serial}
+}
+
+// liveRange returns channel's range, creating an empty one. One map
+// lookup per delivery: the range is updated in place.
+func (c *Conn) liveRange(channel string) *liveRange {
+	if r, ok := c.live[channel]; ok {
+		return r
 	}
-	c.live[channel] = liveRange{stream: stream, first: serial + 1, last: serial}
+	if c.live == nil {
+		c.live = make(map[string]*liveRange)
+	}
+	r := &liveRange{first: 1}
+	c.live[channel] = r
+	return r
 }
 
 // gateLive records a live delivery of serial and reports whether c should
 // get it (false: a replay already delivered it).
 func (c *Conn) gateLive(channel, stream string, serial uint64) bool {
-	r, ok := c.live[channel]
+	r := c.liveRange(channel)
 	switch {
-	case !ok || r.stream != stream:
-		if c.live == nil {
-			c.live = make(map[string]liveRange)
-		}
-		c.live[channel] = liveRange{stream: stream, first: serial, last: serial}
-		return true
+	case r.stream != stream:
+		*r = liveRange{stream: stream, first: serial, last: serial}
 	case serial >= r.first && serial <= r.last:
 		return false
 	case serial > r.last:
@@ -186,7 +193,6 @@ func (c *Conn) gateLive(channel, stream string, serial uint64) bool {
 	default:
 		r.first = serial
 	}
-	c.live[channel] = r
 	return true
 }
 
@@ -204,8 +210,8 @@ type replayBatch struct {
 // makes c's range cover everything up to the channel's head.
 func (w *worker) replay(j *job) {
 	c, rb := j.conn, j.replay
-	r, ok := c.live[rb.channel]
-	ok = ok && r.stream == rb.stream
+	r := c.liveRange(rb.channel)
+	ok := r.stream == rb.stream
 	start, sent := 0, 0
 	for i, s := range rb.serials {
 		end := rb.ends[i]
@@ -220,10 +226,7 @@ func (w *worker) replay(j *job) {
 	if ok && r.last > nr.last {
 		nr.last = r.last
 	}
-	if c.live == nil {
-		c.live = make(map[string]liveRange)
-	}
-	c.live[rb.channel] = nr
+	*r = nr
 }
 
 // messageIDOf extracts the message_id of a V2 frame this server encoded.
