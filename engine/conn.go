@@ -63,9 +63,9 @@ type Conn struct {
 	dirty    bool
 	pinged   bool
 	pingAt   int64
-	authDead int64                // unix nanos after which an unauthenticated conn closes
-	wslot    int32                // timer wheel slot, -1 when not filed
-	wpos     int32                // index in that slot
+	authDead int64                 // unix nanos after which an unauthenticated conn closes
+	wslot    int32                 // timer wheel slot, -1 when not filed
+	wpos     int32                 // index in that slot
 	live     map[string]*liveRange // V2 continuity gate per channel
 
 	// Slow path: bytes the kernel did not take, drained by a flusher
