@@ -24,7 +24,7 @@ func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 // to each worker that has subscribers of the channel. V2 subscribers get
 // a second frame, encoded once too, when theirs differs (V2 fields, a
 // rewritten prefix). With recovery on for the channel the message first
-// gets its stream position (see publishRecoverable).
+// gets its stream position (see publishApp).
 func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x *V2Fields) {
 	var m protocol.V2Meta
 	if x != nil {
