@@ -69,12 +69,14 @@ type App struct {
 	AllowedOrigins []string `json:"allowed_origins"`
 	// Webhooks are this app's webhook targets.
 	Webhooks []Webhook `json:"webhooks"`
+	// ConnectionRecovery is the app's protocol V2 recovery policy.
+	ConnectionRecovery AppRecovery `json:"connection_recovery"`
 }
 
 func (App) unusedKeys() []string {
 	return []string{
 		"annotations_enabled", "channel_delta_compression", "idempotency",
-		"connection_recovery", "channel_namespaces", "message_rate_limit",
+		"channel_namespaces", "message_rate_limit",
 		"history", "presence_history",
 	}
 }
@@ -115,7 +117,9 @@ func (a *App) decodeExtra(d *decoder, path, key string, raw any) bool {
 			})
 		case "webhooks":
 			d.field(p, policy[section], v, "webhooks")
-		case "idempotency", "connection_recovery", "history", "presence_history":
+		case "connection_recovery":
+			d.field(p, policy[section], v, "connection_recovery")
+		case "idempotency", "history", "presence_history":
 			// accepted and ignored, like the flat keys of the same names
 		default:
 			d.unknown(p)

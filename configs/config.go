@@ -106,6 +106,11 @@ type Config struct {
 	Instance Instance `json:"instance"`
 	// Logging holds Sockudo's log format switches.
 	Logging Logging `json:"logging"`
+	// ConnectionRecovery, EchoControl and Ephemeral configure protocol V2
+	// (see v2.go).
+	ConnectionRecovery ConnectionRecovery `json:"connection_recovery"`
+	EchoControl        EchoControl        `json:"echo_control"`
+	Ephemeral          Ephemeral          `json:"ephemeral"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts
@@ -114,8 +119,7 @@ func (Config) unusedKeys() []string {
 	return []string{
 		"mode", "server_role", "path_prefix", "cleanup",
 		"unix_socket", "delta_compression", "tag_filtering",
-		"connection_recovery", "history", "presence_history", "idempotency",
-		"ephemeral", "echo_control", "event_name_filtering",
+		"history", "presence_history", "idempotency", "event_name_filtering",
 		"versioned_messages", "annotations", "ai_transport", "push",
 		"push_rules", "ably_compat",
 	}

@@ -22,7 +22,7 @@ const (
 // what a Pusher client expects, the Pusher or Soketi value is used and
 // the comment says why.
 func Default() Config {
-	return Config{
+	c := Config{
 		Host:                "0.0.0.0",
 		Port:                6001,
 		ActivityTimeout:     120,
@@ -89,6 +89,8 @@ func Default() Config {
 		},
 		Logging: Logging{ColorsEnabled: true, IncludeTarget: true},
 	}
+	defaultV2(&c)
+	return c
 }
 
 func defaultAdapter() Adapter {

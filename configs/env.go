@@ -19,7 +19,7 @@ type envVar struct {
 // built per call: no package-level state.
 func (c *Config) envVars() []envVar {
 	rl, ws := &c.RateLimiter.APIRateLimit, &c.RateLimiter.WebsocketRateLimit
-	return []envVar{
+	return append([]envVar{
 		{"HOST", "host", setString(&c.Host)},
 		{"PORT", "port", setInt(&c.Port)},
 		{"DEBUG", "debug", setBool(&c.Debug)},
@@ -84,7 +84,7 @@ func (c *Config) envVars() []envVar {
 		{"CLUSTER_HEALTH_HEARTBEAT_INTERVAL", "cluster_health.heartbeat_interval_ms", setInt(&c.ClusterHealth.HeartbeatIntervalMs)},
 		{"CLUSTER_HEALTH_NODE_TIMEOUT", "cluster_health.node_timeout_ms", setInt(&c.ClusterHealth.NodeTimeoutMs)},
 		{"CLUSTER_HEALTH_CLEANUP_INTERVAL", "cluster_health.cleanup_interval_ms", setInt(&c.ClusterHealth.CleanupIntervalMs)},
-	}
+	}, c.v2EnvVars()...)
 }
 
 // defaultAppPrefix starts the variables describing the default app.

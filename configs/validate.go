@@ -14,6 +14,7 @@ func (c *Config) Validate() error {
 	c.validateServer(v)
 	c.validateDrivers(v)
 	c.validateLimits(v)
+	c.validateV2(v)
 	c.validateQueue(v)
 	c.validateEdge(v)
 	c.validateApps(v)

@@ -47,6 +47,12 @@ type App struct {
 	// reads them from the *App it is handed, so apps from a database or a
 	// reload get theirs; an app without any costs the sender nothing.
 	Webhooks []Webhook
+	// RecoveryDisabled is the app policy connection_recovery.enabled=false,
+	// which narrows the global switch (it cannot widen it).
+	RecoveryDisabled bool
+	// RecoveryMaxBufferSize overrides connection_recovery.max_buffer_size
+	// for the app; 0 keeps the global value.
+	RecoveryMaxBufferSize int
 }
 
 // Webhook is one webhook target of an app, as the store holds it; the

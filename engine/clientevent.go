@@ -58,7 +58,11 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 	}
 	// The message aliases the read buffer: the job outlives it.
 	channel := strings.Clone(m.Channel)
-	c.e.publishEvent(chanKey{c.rt, channel}, m.Event, data, userID, c.id)
+	except := c.id
+	if c.v2 && c.echo {
+		except = "" // V2 echo control: the sender gets its own event
+	}
+	c.e.publishApp(c.app(), chanKey{c.rt, channel}, m.Event, data, userID, except, nil)
 	if c.e.cluster.enabled() {
 		c.e.cluster.publish(&busMsg{T: msgPublish, App: c.rt.id, Channels: []string{channel}, Event: m.Event, Data: data, Except: c.id, User: userID})
 	}

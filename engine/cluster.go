@@ -115,6 +115,7 @@ type busMsg struct {
 	Counts   []countEntry    `json:"n,omitempty"`
 	Conns    []countEntry    `json:"cn,omitempty"`
 	State    *snapshot       `json:"s,omitempty"`
+	V2       *busV2          `json:"v2,omitempty"` // protocol V2 members of a publish
 }
 
 // countEntry is a channel's (or, without C, an app's) count on a node.
@@ -277,7 +278,7 @@ func (c *cluster) Message(b []byte) {
 	e := c.e
 	switch m.T {
 	case msgPublish:
-		e.publishLocal(e.runtimeByID(m.App), m.Channels, m.Event, m.Data, m.User, m.Except, m.Cache)
+		e.publishLocal(e.runtimeByID(m.App), m.Channels, m.Event, m.Data, m.User, m.Except, m.Cache, m.V2.fields())
 	case msgTerminate:
 		e.terminateLocal(e.runtimeByID(m.App), m.User)
 	case msgJoin, msgLeave:

@@ -31,7 +31,7 @@ func (e *Engine) appOf(rt *appRuntime) *App {
 // publishLocal delivers an event to this node's subscribers of channels;
 // cache says whether cache channels keep it (HTTP publishes, not client
 // events).
-func (e *Engine) publishLocal(rt *appRuntime, channels []string, event, data, userID, except string, cache bool) {
+func (e *Engine) publishLocal(rt *appRuntime, channels []string, event, data, userID, except string, cache bool, x *V2Fields) {
 	for _, name := range channels {
 		if id, ok := protocol.ServerToUserID(name); ok {
 			e.sendToUser(rt, id, protocol.AppendEvent(nil, event, name, data, ""))
@@ -41,7 +41,7 @@ func (e *Engine) publishLocal(rt *appRuntime, channels []string, event, data, us
 		if _, isCache := protocol.ParseChannel(name); isCache && cache {
 			e.storeCache(key, event, data)
 		}
-		e.publishEvent(key, event, data, userID, except)
+		e.publishEvent(key, event, data, userID, except, x)
 	}
 }
 

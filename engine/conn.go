@@ -30,6 +30,9 @@ type Conn struct {
 	w  *worker
 	t  Transport
 	id string
+	v2 bool // Sockudo protocol V2 (protocol=2)
+	// echo: a V2 connection receives its own client events.
+	echo bool
 
 	state      atomic.Uint32
 	lastActive atomic.Int64 // unix nanos of the last inbound frame
@@ -59,9 +62,10 @@ type Conn struct {
 	dirty    bool
 	pinged   bool
 	pingAt   int64
-	authDead int64 // unix nanos after which an unauthenticated conn closes
-	wslot    int32 // timer wheel slot, -1 when not filed
-	wpos     int32 // index in that slot
+	authDead int64                 // unix nanos after which an unauthenticated conn closes
+	wslot    int32                 // timer wheel slot, -1 when not filed
+	wpos     int32                 // index in that slot
+	live     map[string]*liveRange // V2 continuity gate per channel
 
 	// Slow path (backlog.go): bytes the kernel did not take, drained by a
 	// flusher goroutine that exists only while there are any. slow is set
@@ -155,7 +159,7 @@ func (c *Conn) closeWith(code protocol.Code, reason string) {
 		f = c.e.frames.get()
 		b := f.buf[:0]
 		if code >= 4000 {
-			b = protocol.AppendFrame(b, protocol.OpText, protocol.AppendError(nil, code, reason, ""))
+			b = protocol.AppendFrame(b, protocol.OpText, c.errorMessage(code, reason, ""))
 		}
 		b = protocol.AppendCloseFrame(b, code, reason)
 		f.buf, f.b = b, b
@@ -165,14 +169,25 @@ func (c *Conn) closeWith(code protocol.Code, reason string) {
 }
 
 // send queues an encoded Pusher message (JSON, without WebSocket header).
+// On a V2 connection the message is rewritten to V2 and stamped with a
+// message id (see appendDirect).
 func (c *Conn) send(msg []byte) {
+	f := c.e.frames.get()
+	p := c.appendDirect(f.payload(), msg)
+	c.w.push(job{kind: jobSend, conn: c, f: f.seal(p, 1)})
+}
+
+// sendExact queues msg as it is, on V1 and V2 alike (pong, V2 frames
+// already encoded).
+func (c *Conn) sendExact(msg []byte) {
 	f := c.e.frames.get()
 	p := append(f.payload(), msg...)
 	c.w.push(job{kind: jobSend, conn: c, f: f.seal(p, 1)})
 }
 
 // ack queues subscription_succeeded and makes c live in key's fan-out
-// index when the worker delivers it (see worker.indexAdd).
+// index when the worker delivers it (see worker.indexAdd). msg is sent
+// as it is: the caller encodes it for c's protocol.
 func (c *Conn) ack(key chanKey, msg []byte) {
 	f := c.e.frames.get()
 	p := append(f.payload(), msg...)
@@ -185,9 +200,18 @@ func (c *Conn) sendRaw(b []byte) {
 }
 
 // sendError queues pusher:error; the connection stays open.
+// V2 connections get sockudo:error, without a channel, as Sockudo sends it.
 func (c *Conn) sendError(code protocol.Code, msg, channel string) {
 	c.e.stats.errors.Add(1)
-	c.send(protocol.AppendError(nil, code, msg, channel))
+	c.sendExact(c.errorMessage(code, msg, channel))
+}
+
+// errorMessage encodes an error for c's protocol.
+func (c *Conn) errorMessage(code protocol.Code, msg, channel string) []byte {
+	if c.v2 {
+		return protocol.AppendV2Error(nil, code, msg, protocol.NewMessageID())
+	}
+	return protocol.AppendError(nil, code, msg, channel)
 }
 
 // nextCheck is when the wheel should first look at a new connection.
@@ -225,7 +249,11 @@ func (c *Conn) tick(now int64) int64 {
 		next = c.pingAt + int64(c.e.opts.PongTimeout)
 	case now >= last+int64(c.e.opts.ActivityTimeout):
 		c.pinged, c.pingAt = true, now
-		c.w.queue(c, c.e.pingFrame)
+		if c.v2 {
+			c.w.queue(c, c.e.pingFrameV2)
+		} else {
+			c.w.queue(c, c.e.pingFrame)
+		}
 		next = now + int64(c.e.opts.PongTimeout)
 	default:
 		next = last + int64(c.e.opts.ActivityTimeout)

@@ -17,10 +17,13 @@ import (
 func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
 	app, rt, perr := e.admit(req)
 	if perr != nil {
-		e.refuse(t, perr)
+		e.refuse(t, perr, req.isV2())
 		return nil, perr
 	}
-	c := &Conn{e: e, rt: rt, t: t, wslot: -1}
+	c := &Conn{e: e, rt: rt, t: t, wslot: -1, v2: req.isV2()}
+	if c.v2 {
+		c.echo = e.opts.V2.echoFor(req.EchoMessages)
+	}
 	c.onFrame = c.frame
 	c.fr.MaxMessage = e.opts.MaxPayload
 	c.w = e.workers[e.next.Add(1)%uint64(len(e.workers))]
@@ -33,6 +36,9 @@ func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
 	rt.stats.newConns.Add(1)
 	f := e.frames.get()
 	p := protocol.AppendConnectionEstablished(f.payload(), c.id, int(e.opts.ActivityTimeout/time.Second))
+	if c.v2 {
+		p = c.appendDirect(f.payload()[:0:0], p)
+	}
 	c.w.push(job{kind: jobAdd, conn: c, f: f.seal(p, 1)})
 	return c, nil
 }
@@ -87,9 +93,10 @@ func (e *Engine) lookupRefusal(key string, err error) *protocol.Error {
 }
 
 // checkProtocol accepts protocol 7, the version every current client
-// speaks, and a missing parameter (legacy clients); others get 4007.
+// speaks, a missing parameter (legacy clients) and 2, which selects
+// Sockudo's protocol V2; others get 4007 as before V2 existed.
 func checkProtocol(v string) *protocol.Error {
-	if v == "" {
+	if v == "" || v == protocol.ProtocolV2 {
 		return nil
 	}
 	n, err := strconv.Atoi(v)
@@ -104,9 +111,12 @@ func checkProtocol(v string) *protocol.Error {
 
 // refuse tells a refused client why, in both places pusher-js looks: the
 // pusher:error frame and the close code.
-func (e *Engine) refuse(t Transport, perr *protocol.Error) {
+func (e *Engine) refuse(t Transport, perr *protocol.Error, v2 bool) {
 	e.stats.refused[refusalIndex(perr.Code)].Add(1)
 	msg := protocol.AppendError(nil, perr.Code, perr.Message, "")
+	if v2 {
+		msg = protocol.AppendV2Error(nil, perr.Code, perr.Message, protocol.NewMessageID())
+	}
 	b := protocol.AppendFrame(nil, protocol.OpText, msg)
 	b = protocol.AppendCloseFrame(b, perr.Code, perr.Message)
 	_ = t.Write(b)

@@ -71,6 +71,8 @@ type Options struct {
 	// NodeID is mixed into socket ids so they are unique across nodes;
 	// 0 picks a random one.
 	NodeID uint64
+	// V2 configures Sockudo protocol V2 connections.
+	V2 V2Options
 }
 
 // ConnectRequest is what the engine needs to know about an upgraded
@@ -80,6 +82,9 @@ type ConnectRequest struct {
 	Protocol   string // the protocol query parameter, "" when absent
 	Origin     string
 	RemoteAddr string
+	// EchoMessages is the echo_messages query parameter ("" when absent);
+	// only V2 connections use it.
+	EchoMessages string
 }
 
 // Event is one event to publish through the HTTP API, already validated by
@@ -90,6 +95,11 @@ type Event struct {
 	Channels []string
 	// SocketID excludes that connection from the delivery.
 	SocketID string
+	// V2 holds the protocol V2 members of the publish; nil for none.
+	V2 *V2Fields
+	// WantAcks asks Publish to fill Acks, one per channel.
+	WantAcks bool
+	Acks     []PublishAck
 }
 
 // ChannelInfo answers the channel queries of the HTTP API.
@@ -135,9 +145,10 @@ type Engine struct {
 	watchers *shard.Map[userKey, []*Conn] // connections watching a user
 	cache    *shard.Map[chanKey, cachedEvent]
 
-	frames    framePool
-	pingFrame []byte
-	stats     nodeStats
+	frames      framePool
+	pingFrame   []byte
+	pingFrameV2 []byte
+	stats       nodeStats
 
 	countWindow time.Duration // subscription_count throttle window
 
@@ -184,6 +195,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.frames.obs = opts.Observer
 	e.pingFrame = protocol.AppendFrame(nil, protocol.OpText, protocol.AppendEventObject(nil, protocol.EventPing, "", []byte("{}")))
+	e.pingFrameV2 = protocol.AppendFrame(nil, protocol.OpText, v2PingMessage)
 	for i := 0; i < opts.Shards; i++ {
 		w := newWorker(e, i)
 		if p, err := newPoller(); err == nil {
@@ -225,6 +237,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.MaxBackpressure <= 0 {
 		o.MaxBackpressure = 1 << 20
+	}
+	if o.V2.RecoveryMaxBufferSize <= 0 {
+		o.V2.RecoveryMaxBufferSize = 100
 	}
 	if o.NodeID == 0 {
 		o.NodeID = rand.Uint64N(1_000_000_000) + 1

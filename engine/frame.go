@@ -44,6 +44,10 @@ const maxPooledFrame = 16 << 10
 // eventSlack covers the envelope of an event frame around its strings.
 const eventSlack = 64
 
+// v2Slack covers the envelope of a V2 event frame: eventSlack plus the
+// names of its V2 members and a serial's digits.
+const v2Slack = eventSlack + 80
+
 func (fp *framePool) get() *frame {
 	if f, ok := fp.p.Get().(*frame); ok {
 		return f

@@ -9,31 +9,56 @@ import (
 // pongMessage is the reply to pusher:ping, encoded once.
 var pongMessage = []byte(`{"event":"pusher:pong","data":{}}`)
 
-// handle dispatches one client text message.
+// handle dispatches one client text message. Protocol events are
+// accepted with any of Sockudo's prefixes (pusher:, pusher_internal:,
+// sockudo:, sockudo_internal:) on V1 and V2 alike, as Sockudo does.
 func (c *Conn) handle(payload []byte) {
 	var m protocol.ClientMessage
 	if err := protocol.DecodeClientMessage(payload, &m); err != nil {
 		c.sendError(protocol.CodeInvalidMessage, "Invalid message: "+err.Error(), "")
 		return
 	}
-	switch m.Event {
-	case protocol.EventPing:
-		c.send(pongMessage)
-	case protocol.EventPong:
-		// Activity is already recorded; nothing to answer.
-	case protocol.EventSubscribe:
-		c.subscribe(m.Data)
-	case protocol.EventUnsubscribe:
-		c.unsubscribe(m.Data)
-	case protocol.EventSignin:
-		c.signin(m.Data)
-	default:
-		if strings.HasPrefix(m.Event, protocol.ClientEventPrefix) {
-			c.clientEvent(&m)
-			return
-		}
-		c.sendError(protocol.CodeInvalidMessage, "Unknown event "+truncate(m.Event, 64)+": the server handles pusher:* events and client-* events", "")
+	if name, ok := protocol.CanonicalEvent(m.Event); ok && c.handleProtocol(name, &m) {
+		return
 	}
+	if strings.HasPrefix(m.Event, protocol.ClientEventPrefix) {
+		c.clientEvent(&m)
+		return
+	}
+	if c.v2 {
+		// Sockudo ignores unknown events; the official V2 client sends
+		// some this server does not serve yet (enable_delta_compression,
+		// auth), which must not turn into errors on the client.
+		c.e.log.Debug("V2 event ignored", "app", c.app().ID, "socket_id", c.id, "event", truncate(m.Event, 64))
+		return
+	}
+	c.sendError(protocol.CodeInvalidMessage, "Unknown event "+truncate(m.Event, 64)+": the server handles pusher:* events and client-* events", "")
+}
+
+// handleProtocol handles a protocol event by its unprefixed name and
+// reports whether it knew it.
+func (c *Conn) handleProtocol(name string, m *protocol.ClientMessage) bool {
+	switch name {
+	case "ping":
+		if c.v2 {
+			c.sendExact(v2PongMessage)
+		} else {
+			c.send(pongMessage)
+		}
+	case "pong":
+		// Activity is already recorded; nothing to answer.
+	case "subscribe":
+		c.subscribe(m.Data)
+	case "unsubscribe":
+		c.unsubscribe(m.Data)
+	case "signin":
+		c.signin(m.Data)
+	case "resume":
+		c.resume(m.Data)
+	default:
+		return false
+	}
+	return true
 }
 
 // truncate keeps error messages bounded whatever the client sent.

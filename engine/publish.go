@@ -11,46 +11,110 @@ import (
 // #server-to-user-{id} channel reaches every connection signed in as id).
 // Each channel's frame is encoded once; Publish does not wait for writes.
 func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
-	e.publishLocal(e.runtimeFor(app), ev.Channels, ev.Name, ev.Data, "", ev.SocketID, true)
+	e.publishHTTP(app, ev)
 	e.shareCache(ctx, app.ID, ev)
 	if e.cluster.enabled() {
 		e.cluster.publish(&busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name,
-			Data: ev.Data, Except: ev.SocketID, Cache: true})
+			Data: ev.Data, Except: ev.SocketID, Cache: true, V2: busV2Of(ev.V2)})
 	}
 	return nil
 }
 
 // publishEvent encodes one channel event into a pooled frame and hands it
-// to each worker that has subscribers of the channel.
-func (e *Engine) publishEvent(key chanKey, event, data, userID, except string) {
+// to each worker that has subscribers of the channel. V2 subscribers get
+// a second frame, encoded once too, when theirs differs (V2 fields, a
+// rewritten prefix). With recovery on for the channel the message first
+// gets its stream position (see publishApp).
+func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x *V2Fields) {
+	var m protocol.V2Meta
+	if x != nil {
+		m.Tags, m.Extras, m.MessageID = x.Tags, x.Extras, x.MessageID
+	}
+	f2 := e.deliver(key, event, data, userID, except, &m, false)
+	if f2 != nil {
+		f2.release()
+	}
+}
+
+// deliver encodes and fans out one channel event. With keep it always
+// encodes the V2 frame and returns it holding one reference for the
+// caller (who copies it into the replay buffer); otherwise it returns nil.
+func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *protocol.V2Meta, keep bool) *frame {
 	var targets [64]*worker
-	ws := e.targets(key, targets[:0])
-	if len(ws) == 0 {
-		return
+	var v2 [64]bool
+	ws, nv2 := e.targetsV2(key, targets[:0], v2[:0])
+	if len(ws) == 0 && !keep {
+		return nil
 	}
-	f := e.frames.sized(len(event) + len(key.name) + len(data) + len(userID) + eventSlack)
-	f.born = time.Now().UnixNano()
-	p := protocol.AppendEvent(f.payload(), event, key.name, data, userID)
-	f.seal(p, int32(len(ws)))
-	for _, w := range ws {
-		w.push(job{kind: jobPublish, key: key, f: f, except: except})
+	var f, f2 *frame
+	if len(ws) > 0 {
+		f = e.frames.sized(len(event) + len(key.name) + len(data) + len(userID) + eventSlack)
+		f.born = time.Now().UnixNano()
+		f.seal(protocol.AppendEvent(f.payload(), event, key.name, data, userID), int32(len(ws)))
 	}
+	if keep || nv2 > 0 && v2Differs(m, event) {
+		refs := int32(nv2)
+		if keep {
+			refs++
+		}
+		f2 = e.frames.sized(len(event) + len(key.name) + len(data) + len(userID) +
+			len(m.Tags) + len(m.Extras) + len(m.MessageID) + len(m.StreamID) + v2Slack)
+		f2.seal(protocol.AppendV2Broadcast(f2.payload(), event, key.name, data, userID, m), refs)
+	}
+	for i, w := range ws {
+		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID}
+		if v2[i] {
+			j.f2 = f2
+		}
+		w.push(j)
+	}
+	if keep {
+		return f2
+	}
+	return nil
 }
 
 // broadcast sends an encoded message to a channel's subscribers except
 // one socket. Used for presence and count events, under the channel lock.
 func (e *Engine) broadcast(key chanKey, msg []byte, except string) {
 	var targets [64]*worker
-	ws := e.targets(key, targets[:0])
+	var v2 [64]bool
+	ws, nv2 := e.targetsV2(key, targets[:0], v2[:0])
 	if len(ws) == 0 {
 		return
 	}
 	f := e.frames.get()
 	p := append(f.payload(), msg...)
 	f.seal(p, int32(len(ws)))
-	for _, w := range ws {
-		w.push(job{kind: jobPublish, key: key, f: f, except: except})
+	var f2 *frame
+	if nv2 > 0 && protocol.NeedsV2Rewrite(msg) {
+		f2 = e.frames.get()
+		f2.seal(protocol.AppendV2Message(f2.payload(), msg, ""), int32(nv2))
 	}
+	for i, w := range ws {
+		j := job{kind: jobPublish, key: key, f: f, except: except}
+		if v2[i] {
+			j.f2 = f2
+		}
+		w.push(j)
+	}
+}
+
+// targetsV2 appends the workers that own a subscriber of key, to ws, and
+// whether each owns a V2 subscriber, to v2; it returns how many do.
+func (e *Engine) targetsV2(key chanKey, ws []*worker, v2 []bool) ([]*worker, int) {
+	n := 0
+	for _, w := range e.workers {
+		has, hasV2 := w.subscriberKinds(key)
+		if has {
+			ws = append(ws, w)
+			v2 = append(v2, hasV2)
+			if hasV2 {
+				n++
+			}
+		}
+	}
+	return ws, n
 }
 
 // targets appends the workers that own a subscriber of key.
@@ -171,6 +235,9 @@ func (e *Engine) sweepCache() {
 		case now := <-t.C:
 			n := now.UnixNano()
 			e.cache.Sweep(func(_ chanKey, ce cachedEvent) bool { return ce.expires <= n })
+			if s, ok := e.opts.V2.Recovery.(interface{ Sweep() }); ok {
+				s.Sweep() // optional: lets a buffer free idle channels
+			}
 		}
 	}
 }

@@ -44,6 +44,10 @@ type NodeSnapshot struct {
 	Refused       [len(RefusalLabels)]uint64 // by RefusalLabels
 	Shards        []ShardSnapshot
 	Registries    [numRegistries]int64 // entries by RegistryLabels
+	// Protocol V2 connection recovery.
+	Resumes  [len(ResumeOutcomes)]uint64 // channel resumes by ResumeOutcomes
+	Replayed uint64                      // messages replayed by resumes
+	Buffered uint64                      // broadcasts given a serial and kept
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -98,6 +102,10 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	for i := range n.Refused {
 		n.Refused[i] = e.stats.refused[i].Load()
 	}
+	for i := range n.Resumes {
+		n.Resumes[i] = e.stats.resumes[i].Load()
+	}
+	n.Replayed, n.Buffered = e.stats.replayed.Load(), e.stats.v2Buffered.Load()
 	for _, w := range e.workers {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}

@@ -87,4 +87,24 @@ type nodeStats struct {
 	slowConsumers atomic.Uint64
 	authFailures  [numAuthKinds]atomic.Uint64
 	refused       [len(RefusalLabels)]atomic.Uint64
+
+	// Protocol V2 connection recovery.
+	v2Buffered atomic.Uint64                      // broadcasts given a serial
+	replayed   atomic.Uint64                      // replayed messages sent (gate-dropped ones not)
+	resumes    [len(ResumeOutcomes)]atomic.Uint64 // channel resumes by outcome
+}
+
+// ResumeOutcomes label channel resumes: recovered, or the failure code of
+// sockudo:resume_failed.
+var ResumeOutcomes = [...]string{
+	"recovered", "position_expired", "stream_reset", "continuity_unverifiable",
+}
+
+func resumeOutcomeIndex(code string) int {
+	for i, o := range ResumeOutcomes {
+		if o == code {
+			return i
+		}
+	}
+	return 1
 }

@@ -67,7 +67,7 @@ func (c *Conn) subscribe(data []byte) {
 	name := strings.Clone(s.Channel)
 	sub, info, serr := c.authorize(name, &s)
 	if serr != nil {
-		c.send(protocol.AppendSubscriptionError(nil, name, serr.typ, serr.msg, serr.status))
+		c.refuseSubscription(name, serr)
 		return
 	}
 	if sub.cache {
@@ -75,7 +75,7 @@ func (c *Conn) subscribe(data []byte) {
 		c.e.fetchShared(context.Background(), chanKey{c.rt, name})
 	}
 	if serr := c.e.join(c, sub, info); serr != nil {
-		c.send(protocol.AppendSubscriptionError(nil, name, serr.typ, serr.msg, serr.status))
+		c.refuseSubscription(name, serr)
 	}
 }
 
@@ -197,7 +197,7 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		ch.subs++
 		t.count, t.occupied, t.countChanged, t.edge = ch.total(), before == 0, true, ch.subs == 1
 		c.w.indexAdd(key, c)
-		c.ack(key, succeeded(sub.name, ch, sub.kind))
+		e.acknowledge(c, key, succeededData(ch, sub.kind))
 		if sub.cache {
 			t.cacheMiss = !e.replayCache(c, key)
 		}
@@ -248,6 +248,10 @@ func (e *Engine) afterJoin(c *Conn, sub *subscription, info []byte, localMember 
 func (e *Engine) reacknowledge(c *Conn, sub *subscription) {
 	key := chanKey{c.rt, sub.name}
 	e.channels.View(key, func(ch *channelState) {
+		if c.v2 {
+			e.reacknowledgeV2(c, key, succeededData(ch, sub.kind))
+			return
+		}
 		c.send(succeeded(sub.name, ch, sub.kind))
 	})
 }
@@ -366,8 +370,13 @@ func (e *Engine) trailingCount(key chanKey) {
 // succeeded encodes subscription_succeeded: "{}" data for ordinary
 // channels, the member list for presence. The shard lock must be held.
 func succeeded(name string, ch *channelState, kind protocol.Kind) []byte {
+	return protocol.AppendEvent(nil, protocol.EventSubscriptionSucceeded, name, succeededData(ch, kind), "")
+}
+
+// succeededData is the data string of subscription_succeeded.
+func succeededData(ch *channelState, kind protocol.Kind) string {
 	if kind != protocol.KindPresence {
-		return protocol.AppendEvent(nil, protocol.EventSubscriptionSucceeded, name, "{}", "")
+		return "{}"
 	}
 	b := []byte(`{"presence":{"ids":[`)
 	ch.members.Each(func(m *shard.Member) {
@@ -390,7 +399,7 @@ func succeeded(name string, ch *channelState, kind protocol.Kind) []byte {
 	b = append(b, `},"count":`...)
 	b = strconv.AppendInt(b, int64(ch.members.Len()), 10)
 	b = append(b, "}}"...)
-	return protocol.AppendEvent(nil, protocol.EventSubscriptionSucceeded, name, string(b), "")
+	return string(b)
 }
 
 // memberJSON is the data of member_added.

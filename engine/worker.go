@@ -19,6 +19,7 @@ const (
 	jobCloseAll                // shutdown: close every conn with 4200
 	jobAck                     // make conn live in key's index, then deliver f
 	jobCloseApp                // close every conn of key.app with code
+	jobReplay                  // deliver a resume's replayed messages to conn
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -31,6 +32,13 @@ type job struct {
 	except string // socket id excluded from a publish
 	code   protocol.Code
 	reason string
+	// V2: f2 is what V2 subscribers receive when it differs from f;
+	// stream and serial are the message's position (serial 0: none), or
+	// for jobAck the position subscription_succeeded announced.
+	f2     *frame
+	stream string
+	serial uint64
+	replay *replayBatch // jobReplay
 }
 
 // chanKey names a channel of an app. The app pointer keeps keys of
@@ -58,6 +66,7 @@ type worker struct {
 	// processes a publish.
 	subMu sync.RWMutex
 	subs  map[chanKey]map[*Conn]bool // value: live (acknowledged)
+	v2s   map[chanKey]int            // V2 connections among subs
 
 	// Owned by the worker goroutine.
 	conns  map[*Conn]struct{}
@@ -82,6 +91,7 @@ func newWorker(e *Engine, id int) *worker {
 		quit:  make(chan struct{}),
 		done:  make(chan struct{}),
 		subs:  make(map[chanKey]map[*Conn]bool),
+		v2s:   make(map[chanKey]int),
 		conns: make(map[*Conn]struct{}),
 	}
 	now := time.Now()
@@ -145,6 +155,9 @@ func (w *worker) drain() {
 			if jobs[i].f != nil {
 				jobs[i].f.release()
 			}
+			if jobs[i].f2 != nil {
+				jobs[i].f2.release()
+			}
 			jobs[i] = job{}
 		}
 		w.spare = jobs
@@ -173,7 +186,12 @@ func (w *worker) process(j *job) {
 			}
 		}
 		w.subMu.Unlock()
+		if j.stream != "" {
+			j.conn.attach(j.key.name, j.stream, j.serial)
+		}
 		w.queue(j.conn, j.f.b)
+	case jobReplay:
+		w.replay(j)
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
@@ -193,6 +211,15 @@ func (w *worker) fanout(j *job) {
 	for c, live := range w.subs[j.key] {
 		if !live || j.except != "" && c.id == j.except {
 			continue
+		}
+		if c.v2 {
+			if j.serial != 0 && !c.gateLive(j.key.name, j.stream, j.serial) {
+				continue
+			}
+			if j.f2 != nil {
+				w.queue(c, j.f2.b)
+				continue
+			}
 		}
 		w.queue(c, j.f.b)
 	}
@@ -321,6 +348,9 @@ func (w *worker) indexAdd(k chanKey, c *Conn) {
 		set = make(map[*Conn]bool)
 		w.subs[k] = set
 	}
+	if _, had := set[c]; !had && c.v2 {
+		w.v2s[k]++
+	}
 	set[c] = false
 	w.subMu.Unlock()
 }
@@ -328,12 +358,27 @@ func (w *worker) indexAdd(k chanKey, c *Conn) {
 func (w *worker) indexRemove(k chanKey, c *Conn) {
 	w.subMu.Lock()
 	if set := w.subs[k]; set != nil {
+		if _, had := set[c]; had && c.v2 {
+			if w.v2s[k]--; w.v2s[k] <= 0 {
+				delete(w.v2s, k)
+			}
+		}
 		delete(set, c)
 		if len(set) == 0 {
 			delete(w.subs, k)
 		}
 	}
 	w.subMu.Unlock()
+}
+
+// subscriberKinds reports whether the worker owns subscribers of k and
+// whether any of them speaks V2.
+func (w *worker) subscriberKinds(k chanKey) (has, v2 bool) {
+	w.subMu.RLock()
+	_, has = w.subs[k]
+	v2 = w.v2s[k] > 0
+	w.subMu.RUnlock()
+	return has, v2
 }
 
 // hasSubscribers lets a publisher skip workers with nobody on the channel.

@@ -69,6 +69,10 @@ var catalog = [...]family{
 	// app store (SQL drivers)
 	{"app_store_lookups_total", typeCounter, "App lookups of the SQL app store, by result (hit, negative_hit, miss, not_found, error)."},
 	{"app_store_errors_total", typeCounter, "Failed app database operations (queries, pings, refreshes)."},
+	// protocol V2 connection recovery
+	{"recovery_resumes_total", typeCounter, "Channels named in sockudo:resume requests, by outcome (recovered, failed) and code (the resume_failed code, none when recovered)."},
+	{"recovery_replayed_messages_total", typeCounter, "Messages replayed to resuming connections."},
+	{"recovery_buffered_messages_total", typeCounter, "Broadcasts given a stream position and kept in the replay buffer."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

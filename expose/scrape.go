@@ -29,6 +29,7 @@ func (s *Server) writeEngine(w io.Writer) {
 	r.channels()
 	r.registries(&node)
 	r.errors(&node)
+	r.recovery(&node)
 	r.shards(&node)
 	r.network()
 	_, _ = w.Write(r.b)
@@ -141,6 +142,19 @@ func (r *render) errors(n *engine.NodeSnapshot) {
 		r.sample("websocket_errors_total", labelPair("type", t), ws[i])
 	}
 	r.sample("slow_consumer_disconnects_total", "", n.SlowConsumers)
+}
+
+// recovery writes the protocol V2 connection recovery counters.
+func (r *render) recovery(n *engine.NodeSnapshot) {
+	for i, o := range engine.ResumeOutcomes {
+		outcome, code := "failed", o
+		if i == 0 {
+			outcome, code = o, "none"
+		}
+		r.sample("recovery_resumes_total", labelPair("outcome", outcome)+","+labelPair("code", code), n.Resumes[i])
+	}
+	r.sample("recovery_replayed_messages_total", "", n.Replayed)
+	r.sample("recovery_buffered_messages_total", "", n.Buffered)
 }
 
 func (r *render) shards(n *engine.NodeSnapshot) {

@@ -51,6 +51,10 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 		`sockudo_app_store_errors_total`,
 		`sockudo_queue_active_jobs`,
 		`sockudo_shard_connections{shard="1"}`,
+		`sockudo_recovery_resumes_total{outcome="recovered",code="none"}`,
+		`sockudo_recovery_resumes_total{outcome="failed",code="stream_reset"}`,
+		`sockudo_recovery_replayed_messages_total`,
+		`sockudo_recovery_buffered_messages_total`,
 		`process_network_receive_bytes_total`,
 	}
 	for _, kind := range engine.KindLabels {

@@ -13,8 +13,22 @@ import (
 // channelAttrs are the counts reported for one channel. Pointers keep a
 // requested zero in the output while leaving unrequested counts out.
 type channelAttrs struct {
-	UserCount         *int `json:"user_count,omitempty"`
-	SubscriptionCount *int `json:"subscription_count,omitempty"`
+	// Protocol V2 publishes (see engine.Event.WantAcks) also report the
+	// message's acknowledgement id and serial.
+	AcknowledgementID string  `json:"acknowledgement_id,omitempty"`
+	MessageSerial     *uint64 `json:"message_serial,omitempty"`
+	UserCount         *int    `json:"user_count,omitempty"`
+	SubscriptionCount *int    `json:"subscription_count,omitempty"`
+}
+
+// withAck adds ack's id and serial to a.
+func (a channelAttrs) withAck(ack engine.PublishAck) channelAttrs {
+	a.AcknowledgementID = ack.MessageID
+	if ack.HasSerial {
+		serial := ack.Serial
+		a.MessageSerial = &serial
+	}
+	return a
 }
 
 // postEvents serves POST /apps/{app_id}/events.
@@ -36,16 +50,19 @@ func (s *Server) postEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError
 		return engineError(err)
 	}
 	info := parseInfo(b.Info)
-	if !info.userCount && !info.subscriptionCount {
+	if !info.userCount && !info.subscriptionCount && !ev.WantAcks {
 		writeEmpty(ctx)
 		return nil
 	}
 	// Counts are read after publishing, as Pusher reports them.
 	out := make(map[string]channelAttrs, len(ev.Channels))
-	for _, ch := range ev.Channels {
+	for i, ch := range ev.Channels {
 		attrs, aerr := s.attrs(ctx, app, ch, info)
 		if aerr != nil {
 			return aerr
+		}
+		if i < len(ev.Acks) {
+			attrs = attrs.withAck(ev.Acks[i])
 		}
 		out[ch] = attrs
 	}
@@ -108,7 +125,7 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		}
 		events[i] = ev
 		f := parseInfo(b.Batch[i].Info)
-		withInfo = withInfo || f.userCount || f.subscriptionCount
+		withInfo = withInfo || f.userCount || f.subscriptionCount || ev.WantAcks
 	}
 	// A batch counts its events; refused, none is published.
 	if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, len(events), app.MaxBackendEventsPerSecond); aerr != nil {
@@ -128,6 +145,9 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		attrs, aerr := s.attrs(ctx, app, ev.Channels[0], parseInfo(b.Batch[i].Info))
 		if aerr != nil {
 			return aerr
+		}
+		if len(ev.Acks) > 0 {
+			attrs = attrs.withAck(ev.Acks[0])
 		}
 		out[i] = attrs
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/goccy/go-json"
+
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -46,6 +48,12 @@ type eventBody struct {
 	Channel  string   `json:"channel"`
 	SocketID string   `json:"socket_id"`
 	Info     string   `json:"info"`
+	// Protocol V2 members (sockudo-v2.md §4); see v2fields.go.
+	Tags           json.RawMessage `json:"tags"`
+	Delta          json.RawMessage `json:"delta"`
+	IdempotencyKey json.RawMessage `json:"idempotency_key"`
+	MessageID      json.RawMessage `json:"message_id"`
+	Extras         json.RawMessage `json:"extras"`
 }
 
 // event validates b against l and returns the event to publish. maxChannels
@@ -68,7 +76,12 @@ func (l limits) event(b *eventBody, maxChannels int) (*engine.Event, *apiError) 
 	if b.SocketID != "" && !protocol.ValidSocketID(b.SocketID) {
 		return nil, badRequest("socket_id is not a valid socket id")
 	}
-	return &engine.Event{Name: b.Name, Data: data, Channels: channels, SocketID: b.SocketID}, nil
+	v2, aerr := decodeV2Fields(b)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return &engine.Event{Name: b.Name, Data: data, Channels: channels, SocketID: b.SocketID,
+		V2: v2, WantAcks: v2 != nil && (b.Info != "" || v2.MessageID != "")}, nil
 }
 
 // data decodes the data member, which must be a JSON string: Pusher

@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/protocol"
 )
 
 // Upgrader buffer sizes. The upgrader's Conn is never used for I/O (the
@@ -49,6 +50,9 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx) {
 		Protocol:   string(ctx.QueryArgs().Peek("protocol")),
 		Origin:     string(ctx.Request.Header.Peek("Origin")),
 		RemoteAddr: ctx.RemoteAddr().String(),
+	}
+	if req.Protocol == protocol.ProtocolV2 && !s.negotiateV2(ctx, &req) {
+		return
 	}
 	// On a handshake error the upgrader has already answered through
 	// newUpgrader's Error hook.

@@ -38,6 +38,8 @@ func engineApp(a configs.App) *engine.App {
 		AllowedOrigins:                a.AllowedOrigins,
 		ClientEventWindow:             a.DecaySeconds.Duration(),
 		TerminateOnClientEventLimit:   a.TerminateOnLimit,
+		RecoveryDisabled:              a.ConnectionRecovery.Enabled != nil && !*a.ConnectionRecovery.Enabled,
+		RecoveryMaxBufferSize:         a.ConnectionRecovery.MaxBufferSize,
 	}
 	for _, w := range a.Webhooks {
 		app.Webhooks = append(app.Webhooks, engineWebhook(w))

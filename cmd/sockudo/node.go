@@ -228,5 +228,6 @@ func engineOptions(cfg configs.Config, apps engine.AppStore, log *slog.Logger) e
 		MaxPayload:      cfg.WebsocketMaxPayloadKB << 10,
 		MaxBackpressure: cfg.Websocket.MaxBackpressure,
 		CacheTTL:        cfg.ChannelLimits.CacheTTL.Duration(),
+		V2:              v2Options(cfg),
 	}
 }

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"github.com/sockudo/sockudo-go/configs"
+	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/engine/recovery"
+)
+
+// v2Options maps the protocol V2 sections onto the engine's options; the
+// replay buffer exists only when connection_recovery is on.
+func v2Options(cfg configs.Config) engine.V2Options {
+	o := engine.V2Options{
+		EchoControlDisabled:   !cfg.EchoControl.Enabled,
+		EchoOffByDefault:      !cfg.EchoControl.DefaultEchoMessages,
+		EphemeralDisabled:     !cfg.Ephemeral.Enabled,
+		RecoveryMaxBufferSize: cfg.ConnectionRecovery.MaxBufferSize,
+	}
+	if r := cfg.ConnectionRecovery; r.Enabled {
+		o.Recovery = recovery.New(recovery.Options{TTL: r.BufferTTLSeconds.Duration(), MaxSize: r.MaxBufferSize})
+	}
+	return o
+}

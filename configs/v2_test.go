@@ -1,0 +1,34 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestV2Sections(t *testing.T) {
+	c, warnings := mustParse(t, withApp(app1), nil)
+	requireEqual(t, "defaults", [3]any{c.ConnectionRecovery, c.EchoControl, c.Ephemeral},
+		[3]any{ConnectionRecovery{BufferTTLSeconds: 120, MaxBufferSize: 100}, EchoControl{Enabled: true, DefaultEchoMessages: true}, Ephemeral{Enabled: true}})
+	if len(warnings) != 0 {
+		t.Fatalf("warnings %v", warnings)
+	}
+	file := withApp(`{"id":"1","key":"k1","secret":"s1","connection_recovery":{"enabled":false,"max_buffer_size":7,"buffer_ttl_seconds":9}},
+		{"id":"2","key":"k2","secret":"s2","policy":{"connection_recovery":{"enabled":true}}}`,
+		`"connection_recovery":{"enabled":true,"buffer_ttl_seconds":30,"max_buffer_size":50}`,
+		`"echo_control":{"enabled":false,"default_echo_messages":false}`, `"ephemeral":{"enabled":false}`)
+	c, warnings = mustParse(t, file, envOf("CONNECTION_RECOVERY_MAX_BUFFER_SIZE", "60", "ECHO_CONTROL_DEFAULT_ECHO_MESSAGES", "true"))
+	if len(warnings) != 0 {
+		t.Fatalf("warnings %v", warnings)
+	}
+	requireEqual(t, "connection_recovery", c.ConnectionRecovery, ConnectionRecovery{Enabled: true, BufferTTLSeconds: 30, MaxBufferSize: 60})
+	requireEqual(t, "echo_control", c.EchoControl, EchoControl{DefaultEchoMessages: true})
+	requireEqual(t, "ephemeral", c.Ephemeral, Ephemeral{})
+	a, b := c.Apps()[0].ConnectionRecovery, c.Apps()[1].ConnectionRecovery
+	if a.Enabled == nil || *a.Enabled || a.MaxBufferSize != 7 || b.Enabled == nil || !*b.Enabled {
+		t.Fatalf("app policies %+v %+v", a, b)
+	}
+	_, _, err := parse([]byte(withApp(app1, `"connection_recovery":{"max_buffer_size":0}`)), envOf())
+	if err == nil || !strings.Contains(err.Error(), "connection_recovery.max_buffer_size") {
+		t.Fatalf("max_buffer_size 0: %v", err)
+	}
+}

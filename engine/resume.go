@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"strconv"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// Recovery error codes (sockudo-v2.md §8.1).
+const (
+	codeRecoveryDisabled protocol.Code = 4301
+	codeNoPositions      protocol.Code = 4302
+)
+
+// Failure codes of sockudo:resume_failed.
+const (
+	failPositionExpired = "position_expired"
+	failStreamReset     = "stream_reset"
+	failUnverifiable    = "continuity_unverifiable"
+)
+
+// resume handles sockudo:resume (any prefix, V1 or V2 as Sockudo does):
+// each channel's missed messages are replayed from the hot buffer in
+// serial order, each failed channel gets sockudo:resume_failed, then one
+// sockudo:resume_success lists both. Replays go through the connection's
+// worker after every live frame queued before them, and the worker's
+// continuity gate drops anything the connection already received, so a
+// message published during the resume is delivered exactly once.
+func (c *Conn) resume(data []byte) {
+	rb := c.e.opts.V2.Recovery
+	if rb == nil || c.app().RecoveryDisabled {
+		c.sendError(codeRecoveryDisabled, "Connection recovery is not enabled", "")
+		return
+	}
+	limit := protocol.MaxResumeChannels
+	if n := c.app().MaxSubscriptionsPerConnection; n > 0 {
+		limit = n // a client resumes at most the channels it may join
+	}
+	positions, err := protocol.DecodeResume(data, limit)
+	if err == protocol.ErrResumeEmpty {
+		c.sendError(codeNoPositions, "No channel recovery positions provided", "")
+		return
+	}
+	if err != nil {
+		c.sendError(protocol.CodeInvalidMessage, "Invalid message format: "+err.Error(), "")
+		return
+	}
+	recovered := []byte{'['}
+	failed := []byte{'['}
+	for i := range positions {
+		p := &positions[i]
+		if ok, entry := c.resumeChannel(rb, p); ok {
+			recovered = appendListItem(recovered, entry)
+		} else {
+			failed = appendListItem(failed, entry)
+		}
+	}
+	data2 := append([]byte(`{"recovered":`), recovered...)
+	data2 = append(data2, `],"failed":`...)
+	data2 = append(data2, failed...)
+	data2 = append(data2, "]}"...)
+	c.send(protocol.AppendEvent(nil, "pusher:resume_success", "", string(data2), ""))
+}
+
+func appendListItem(list, item []byte) []byte {
+	if len(list) > 1 {
+		list = append(list, ',')
+	}
+	return append(list, item...)
+}
+
+// resumeChannel replays one channel or sends its resume_failed, and
+// returns its entry for resume_success.
+func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool, []byte) {
+	batch := &replayBatch{channel: p.Channel, from: p.Serial}
+	var frames []byte
+	var lastID string
+	var cur, reason string
+	var head, oldest uint64
+	rb.Replay(c.rt.id, p.Channel, p.StreamID, p.Serial, c.e.recoveryMax(c.app()),
+		func(serial uint64, payload []byte) {
+			frames = protocol.AppendFrame(frames, protocol.OpText, payload)
+			batch.serials = append(batch.serials, serial)
+			batch.ends = append(batch.ends, len(frames))
+			lastID = messageIDOf(payload)
+		},
+		func(s string, h, o uint64, r string) {
+			cur, head, oldest, reason = s, h, o, r
+			if r != "" {
+				return
+			}
+			batch.stream, batch.head = s, h
+			// Under the channel's lock: later live frames queue behind it.
+			c.w.push(job{kind: jobReplay, conn: c, f: c.e.frames.raw(frames), replay: batch})
+		})
+	if reason == "" {
+		n := len(batch.serials)
+		c.e.stats.resumes[0].Add(1)
+		b := []byte(`{"channel":`)
+		b = protocol.AppendJSONString(b, p.Channel)
+		b = append(b, `,"source":"hot","replayed":`...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, `,"position":`...)
+		if n == 0 {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, `{"stream_id":`...)
+			b = protocol.AppendJSONString(b, cur)
+			b = append(b, `,"serial":`...)
+			b = strconv.AppendUint(b, batch.serials[n-1], 10)
+			if lastID != "" {
+				b = append(b, `,"last_message_id":`...)
+				b = protocol.AppendJSONString(b, lastID)
+			}
+			b = append(b, '}')
+		}
+		return true, append(b, '}')
+	}
+	code := failPositionExpired
+	switch {
+	case reason == ReasonStreamMismatch:
+		code = failStreamReset
+	case p.StreamID == "":
+		code, reason = failUnverifiable, ReasonLegacyNoCold
+	}
+	c.e.stats.resumes[resumeOutcomeIndex(code)].Add(1)
+	fail := resumeFailure(p, code, reason, cur, head, oldest)
+	c.send(protocol.AppendEvent(nil, "pusher:resume_failed", p.Channel, string(fail), ""))
+	return false, fail
+}
+
+// resumeFailure encodes the data of resume_failed, which is also the
+// entry in resume_success's failed list. channel is inside the data as
+// well as at the frame's top level: the JS client reads it there.
+func resumeFailure(p *protocol.ResumePosition, code, reason, cur string, head, oldest uint64) []byte {
+	b := []byte(`{"channel":`)
+	b = protocol.AppendJSONString(b, p.Channel)
+	b = append(b, `,"code":`...)
+	b = protocol.AppendJSONString(b, code)
+	b = append(b, `,"reason":`...)
+	b = protocol.AppendJSONString(b, reason)
+	b = append(b, `,"expected_stream_id":`...)
+	b = appendOptString(b, p.StreamID)
+	b = append(b, `,"current_stream_id":`...)
+	b = appendOptString(b, cur)
+	b = append(b, `,"oldest_available_serial":`...)
+	b = appendOptSerial(b, oldest, oldest != 0)
+	b = append(b, `,"newest_available_serial":`...)
+	b = appendOptSerial(b, head, cur != "")
+	return append(b, '}')
+}
+
+func appendOptString(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return protocol.AppendJSONString(b, s)
+}
+
+func appendOptSerial(b []byte, v uint64, ok bool) []byte {
+	if !ok {
+		return append(b, "null"...)
+	}
+	return strconv.AppendUint(b, v, 10)
+}

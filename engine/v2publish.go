@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// V2Fields are the V2 members of an HTTP publish (sockudo-v2.md §4),
+// validated by the adapter. V1 subscribers never see any of them.
+type V2Fields struct {
+	// Tags is the publisher's tags as a JSON object of strings, or nil.
+	Tags []byte
+	// Extras is the extras object as V2 subscribers receive it, or nil.
+	Extras []byte
+	// MessageID is the publisher's message id; "" lets the server assign
+	// one when recovery is on for the channel.
+	MessageID string
+	// Ephemeral is extras.ephemeral: no id, no serial, not buffered.
+	Ephemeral bool
+	// IdempotencyKey is accepted and carried; duplicates are not yet
+	// suppressed.
+	IdempotencyKey string
+}
+
+// busV2 carries a publish's V2 members to the other nodes, whose V2
+// subscribers then see the same tags, extras and publisher message id.
+// Stream positions stay node-local for now.
+type busV2 struct {
+	Tags      json.RawMessage `json:"t,omitempty"`
+	Extras    json.RawMessage `json:"x,omitempty"`
+	MessageID string          `json:"m,omitempty"`
+}
+
+func busV2Of(x *V2Fields) *busV2 {
+	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" {
+		return nil
+	}
+	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID}
+}
+
+// fields turns a received busV2 back into V2Fields (nil-safe).
+func (b *busV2) fields() *V2Fields {
+	if b == nil {
+		return nil
+	}
+	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID}
+}
+
+// PublishAck is what an HTTP publish reports per channel when the
+// request asks for it (info or message_id present).
+type PublishAck struct {
+	Channel   string
+	MessageID string // the acknowledgement id
+	Serial    uint64
+	HasSerial bool
+}
+
+// v2Differs reports whether a V2 subscriber's frame differs from the V1
+// frame of event: V2 members or a rewritten prefix.
+func v2Differs(m *protocol.V2Meta, event string) bool {
+	if len(m.Tags) > 0 || len(m.Extras) > 0 || m.MessageID != "" || m.HasSerial {
+		return true
+	}
+	_, n := protocol.V2EventPrefix(event)
+	return n > 0
+}
+
+// publishHTTP delivers an HTTP publish on this node and fills ev.Acks
+// when ev.WantAcks.
+func (e *Engine) publishHTTP(app *App, ev *Event) {
+	rt := e.runtimeFor(app)
+	if ev.WantAcks {
+		ev.Acks = ev.Acks[:0]
+	}
+	for _, name := range ev.Channels {
+		if id, ok := protocol.ServerToUserID(name); ok {
+			e.sendToUser(rt, id, protocol.AppendEvent(nil, ev.Name, name, ev.Data, ""))
+			if ev.WantAcks {
+				ev.Acks = append(ev.Acks, PublishAck{Channel: name, MessageID: protocol.NewMessageID()})
+			}
+			continue
+		}
+		key := chanKey{rt, name}
+		if _, isCache := protocol.ParseChannel(name); isCache {
+			e.storeCache(key, ev.Name, ev.Data)
+		}
+		ack := e.publishApp(app, key, ev.Name, ev.Data, "", ev.SocketID, ev.V2)
+		if ev.WantAcks {
+			if ack.MessageID == "" {
+				ack.MessageID = protocol.NewMessageID()
+			}
+			ev.Acks = append(ev.Acks, ack)
+		}
+	}
+}
+
+// recoveryOn reports whether broadcasts of app get stream positions:
+// the global connection_recovery switch and the app's policy.
+func (e *Engine) recoveryOn(app *App) bool {
+	return e.opts.V2.Recovery != nil && !app.RecoveryDisabled
+}
+
+// recoveryMax is how many messages one channel may replay (and keep).
+func (e *Engine) recoveryMax(app *App) int {
+	if app.RecoveryMaxBufferSize > 0 {
+		return app.RecoveryMaxBufferSize
+	}
+	return e.opts.V2.RecoveryMaxBufferSize
+}
+
+// publishApp publishes one event of app to one channel. With recovery on
+// (and the message not ephemeral) the message gets a message id and the
+// channel's next serial, and is kept in the replay buffer; the fan-out
+// happens under the buffer's channel lock, so every worker sees serials
+// in order.
+func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except string, x *V2Fields) PublishAck {
+	ack := PublishAck{Channel: key.name}
+	if x != nil {
+		ack.MessageID = x.MessageID
+	}
+	ephemeral := x != nil && x.Ephemeral && !e.opts.V2.EphemeralDisabled
+	if !e.recoveryOn(app) || ephemeral {
+		e.publishEvent(key, event, data, userID, except, x)
+		return ack
+	}
+	var m protocol.V2Meta
+	if x != nil {
+		m.Tags, m.Extras = x.Tags, x.Extras
+	}
+	m.MessageID = ack.MessageID
+	if m.MessageID == "" {
+		m.MessageID = protocol.NewMessageID()
+	}
+	var kept *frame
+	e.opts.V2.Recovery.Append(key.app.id, key.name, e.recoveryMax(app), func(stream string, serial uint64) []byte {
+		m.StreamID, m.Serial, m.HasSerial = stream, serial, true
+		kept = e.deliver(key, event, data, userID, except, &m, true)
+		return kept.buf[protocol.MaxFrameHeader:]
+	})
+	if kept != nil {
+		kept.release()
+	}
+	e.stats.v2Buffered.Add(1)
+	ack.MessageID, ack.Serial, ack.HasSerial = m.MessageID, m.Serial, true
+	return ack
+}
+
+// liveRange is the contiguous run of serials of one channel a V2
+// connection has received, for the continuity gate: a live message or a
+// replayed one inside it is a duplicate and is skipped. Owned by the
+// connection's worker.
+type liveRange struct {
+	stream      string
+	first, last uint64 // empty when first > last
+}
+
+// attach starts channel's range at the position subscription_succeeded
+// announced: nothing received yet, the next serial expected is serial+1.
+func (c *Conn) attach(channel, stream string, serial uint64) {
+	*c.liveRange(channel) = liveRange{stream: stream, first: serial + 1, last: serial}
+}
+
+// liveRange returns channel's range, creating an empty one. One map
+// lookup per delivery: the range is updated in place.
+func (c *Conn) liveRange(channel string) *liveRange {
+	if r, ok := c.live[channel]; ok {
+		return r
+	}
+	if c.live == nil {
+		c.live = make(map[string]*liveRange)
+	}
+	r := &liveRange{first: 1}
+	c.live[channel] = r
+	return r
+}
+
+// gateLive records a live delivery of serial and reports whether c should
+// get it (false: a replay already delivered it).
+func (c *Conn) gateLive(channel, stream string, serial uint64) bool {
+	r := c.liveRange(channel)
+	switch {
+	case r.stream != stream:
+		*r = liveRange{stream: stream, first: serial, last: serial}
+	case serial >= r.first && serial <= r.last:
+		return false
+	case serial > r.last:
+		r.last = serial
+		if r.first > r.last {
+			r.first = serial
+		}
+	default:
+		r.first = serial
+	}
+	return true
+}
+
+// replayBatch is one channel's replay for a resume: frames holds the
+// messages as WebSocket frames back to back, ends[i] where message i
+// ends, serials[i] its serial.
+type replayBatch struct {
+	channel, stream string
+	from, head      uint64
+	serials         []uint64
+	ends            []int
+}
+
+// replay delivers a resume's messages that c has not received live, then
+// makes c's range cover everything up to the channel's head.
+func (w *worker) replay(j *job) {
+	c, rb := j.conn, j.replay
+	r := c.liveRange(rb.channel)
+	ok := r.stream == rb.stream
+	start, sent := 0, 0
+	for i, s := range rb.serials {
+		end := rb.ends[i]
+		if !ok || s < r.first || s > r.last {
+			w.queue(c, j.f.b[start:end])
+			sent++
+		}
+		start = end
+	}
+	w.e.stats.replayed.Add(uint64(sent))
+	nr := liveRange{stream: rb.stream, first: rb.from + 1, last: rb.head}
+	if ok && r.last > nr.last {
+		nr.last = r.last
+	}
+	*r = nr
+}
+
+// messageIDOf extracts the message_id of a V2 frame this server encoded.
+func messageIDOf(payload []byte) string {
+	const key = `"message_id":"`
+	i := bytes.Index(payload, []byte(key))
+	if i < 0 {
+		return ""
+	}
+	rest := payload[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
