@@ -32,8 +32,11 @@ type Index[S comparable] struct {
 }
 
 type reg[S comparable] struct {
-	sub   S
-	pred  *Predicate
+	sub  S
+	pred *Predicate
+	// exact: the bucket's key is the whole predicate (a lone eq/in leaf,
+	// or only an events list), so being found is matching.
+	exact bool
 	slots []slot[S]
 }
 
@@ -76,11 +79,13 @@ func (x *Index[S]) Add(sub S, p *Predicate) {
 		x.put(r, &x.always)
 	case ok:
 		x.indexed++
+		r.exact = len(p.events) == 0 && p.expr == nil && (p.tags.op == opEq || p.tags.op == opIn)
 		for _, v := range vals {
 			x.put(r, x.tagBucket(key, v))
 		}
 	case len(p.events) > 0:
 		x.indexed++
+		r.exact = p.tags == nil && p.expr == nil
 		for _, e := range p.events {
 			x.put(r, x.eventBucket(e))
 		}
@@ -139,7 +144,7 @@ func (b *bucket[S]) deliver(msg *Message, fn func(S)) {
 		return
 	}
 	for _, r := range b.regs {
-		if r.pred.Match(msg) {
+		if r.exact || r.pred.Match(msg) {
 			fn(r.sub)
 		}
 	}

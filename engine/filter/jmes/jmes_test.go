@@ -16,7 +16,7 @@ func cfg() filter.Config {
 	return c
 }
 
-func compileFilter(t *testing.T, source string) *filter.Predicate {
+func compileFilter(t testing.TB, source string) *filter.Predicate {
 	t.Helper()
 	raw, _ := json.Marshal(map[string]any{"expression": source})
 	p, err := filter.Parse(raw, nil, cfg())
