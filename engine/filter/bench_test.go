@@ -92,3 +92,27 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// regionIndex registers subs subscribers filtering `region eq rN` over
+// regions values, plus a few event-filtered and scanned ones.
+func regionIndex(t testing.TB, subs, regions int) *Index[int] {
+	cfg := onCfg()
+	preds := make([]*Predicate, regions)
+	for i := range preds {
+		p, err := Parse([]byte(`{"key":"region","cmp":"eq","val":"r`+itoa(i)+`"}`), nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		preds[i] = p
+	}
+	x := NewIndex[int]()
+	for s := range subs {
+		x.Add(s, preds[s%regions])
+	}
+	ev, _ := Parse([]byte(`{"events":["tick"]}`), nil, cfg)
+	nx, _ := Parse([]byte(`{"key":"halted","cmp":"nex"}`), nil, cfg)
+	x.Add(-1, ev)
+	x.Add(-2, nx)
+	x.Add(-3, nil)
+	return x
+}

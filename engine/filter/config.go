@@ -3,33 +3,31 @@ package filter
 // Limits bound what one subscription filter may cost to compile and to
 // evaluate (Sockudo's PredicateLimits). A zero field means the default.
 type Limits struct {
-	MaxEvents            int // compiled cap on event names (64)
-	MaxEventBytes        int // compiled cap on one event name (256)
-	MaxTagNodes          int // nodes in the tag tree (128)
-	MaxTagDepth          int // depth of the tag tree (16)
-	MaxTagKeyBytes       int // one key (256)
-	MaxTagValueBytes     int // one val or vals entry (1024)
-	MaxTagValuesPerNode  int // vals of one node (128)
-	MaxExpressionBytes   int // JMESPath source (4096)
-	MaxExpressionNodes   int // JMESPath AST nodes (256)
-	MaxExpressionDepth   int // JMESPath AST depth (32)
-	MaxProjectedDocBytes int // JSON size of the JMESPath input document (64 KiB)
+	MaxEvents           int // compiled cap on event names (64)
+	MaxEventBytes       int // compiled cap on one event name (256)
+	MaxTagNodes         int // nodes in the tag tree (128)
+	MaxTagDepth         int // depth of the tag tree (16)
+	MaxTagKeyBytes      int // one key (256)
+	MaxTagValueBytes    int // one val or vals entry (1024)
+	MaxTagValuesPerNode int // vals of one node (128)
+	MaxExpressionBytes  int // JMESPath source (4096)
+	MaxExpressionNodes  int // JMESPath AST nodes (256)
+	MaxExpressionDepth  int // JMESPath AST depth (32)
 }
 
 // DefaultLimits are Sockudo's compiled-in caps; they have no config keys.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxEvents:            64,
-		MaxEventBytes:        256,
-		MaxTagNodes:          128,
-		MaxTagDepth:          16,
-		MaxTagKeyBytes:       256,
-		MaxTagValueBytes:     1024,
-		MaxTagValuesPerNode:  128,
-		MaxExpressionBytes:   4096,
-		MaxExpressionNodes:   256,
-		MaxExpressionDepth:   32,
-		MaxProjectedDocBytes: 64 * 1024,
+		MaxEvents:           64,
+		MaxEventBytes:       256,
+		MaxTagNodes:         128,
+		MaxTagDepth:         16,
+		MaxTagKeyBytes:      256,
+		MaxTagValueBytes:    1024,
+		MaxTagValuesPerNode: 128,
+		MaxExpressionBytes:  4096,
+		MaxExpressionNodes:  256,
+		MaxExpressionDepth:  32,
 	}
 }
 
@@ -51,7 +49,6 @@ func (l Limits) withDefaults() Limits {
 	fill(&l.MaxExpressionBytes, d.MaxExpressionBytes)
 	fill(&l.MaxExpressionNodes, d.MaxExpressionNodes)
 	fill(&l.MaxExpressionDepth, d.MaxExpressionDepth)
-	fill(&l.MaxProjectedDocBytes, d.MaxProjectedDocBytes)
 	return l
 }
 
