@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/jmespath-community/go-jmespath/pkg/api"
+	"github.com/jmespath-community/go-jmespath/pkg/functions"
 	"github.com/jmespath-community/go-jmespath/pkg/parsing"
 	"github.com/jmespath-community/go-jmespath/pkg/util"
 
@@ -37,7 +38,7 @@ func (Compiler) CompileExpr(source string, maxNodes, maxDepth int) (filter.Expr,
 	if err := checkAST(ast, maxNodes, maxDepth); err != nil {
 		return nil, err
 	}
-	jp, err := api.Compile(source)
+	jp, err := api.Compile(source, copyingSortBy())
 	if err != nil {
 		return nil, fmt.Errorf("invalid JMESPath expression: %v", err)
 	}
@@ -124,4 +125,24 @@ func (e expr) Match(doc any) (ok bool) {
 	}()
 	v, err := e.jp.Search(doc)
 	return err == nil && !util.IsFalse(v)
+}
+
+// copyingSortBy replaces the library's sort_by, which sorts its argument
+// in place: the document is shared by every subscriber and worker of a
+// publish, so it must sort a copy.
+func copyingSortBy() functions.FunctionEntry {
+	for _, f := range functions.GetDefaultFunctions() {
+		if f.Name != "sort_by" {
+			continue
+		}
+		inPlace := f.Handler
+		f.Handler = func(args []any) (any, error) {
+			if arr, ok := args[0].([]any); ok {
+				args = append([]any{append([]any(nil), arr...)}, args[1:]...)
+			}
+			return inPlace(args)
+		}
+		return f
+	}
+	panic("jmes: the JMESPath library has no sort_by")
 }

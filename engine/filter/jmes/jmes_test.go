@@ -227,3 +227,31 @@ func TestCompilerDirect(t *testing.T) {
 		t.Fatal("wrong result")
 	}
 }
+
+// TestSharedDocumentNotModified: the library's sort_by sorts in place; one
+// subscriber's expression must not reorder the document the next one
+// reads (nor race with another worker).
+func TestSharedDocumentNotModified(t *testing.T) {
+	m := order(`{"items":[{"p":3},{"p":1},{"p":2}]}`)
+	sorter := compileFilter(t, "sort_by(data.items, &p)[0].p == `1`")
+	first := compileFilter(t, "data.items[0].p == `3`")
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if !sorter.Match(m) || !first.Match(m) {
+					t.Error("wrong result on the shared document")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	doc, _ := m.Document()
+	got, _ := json.Marshal(doc.(map[string]any)["data"])
+	if string(got) != `{"items":[{"p":3},{"p":1},{"p":2}]}` {
+		t.Fatalf("document modified: %s", got)
+	}
+}
