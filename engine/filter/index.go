@@ -12,23 +12,34 @@ package filter
 //     K → value → subscribers;
 //   - else an event name: a filter with an `events` list goes into a map
 //     event → subscribers;
-//   - else (no filter, a tree with neither, or only an expression) a list.
+//   - else (a tree with neither, or only an expression) a group of the
+//     subscribers with the same filter (equal by Predicate.Key), in a list
+//     of groups;
+//   - no filter at all: a list delivered without evaluation.
 //
 // Match looks up the buckets of the message's tag values and event name
 // and evaluates the full predicate on those candidates only (so the
 // result is exactly that of evaluating every subscriber), then evaluates
-// the list one by one.
+// each group's filter once for all its subscribers.
 //
 // An Index is not safe for concurrent use: each shard worker keeps its own
 // for the connections it owns, so the hot path takes no lock. S is the
 // worker's opaque subscriber handle.
 type Index[S comparable] struct {
 	regs    map[S]*reg[S]
-	always  bucket[S] // nil predicate: every message
-	scan    bucket[S] // evaluated one by one
+	always  bucket[S]   // nil predicate: every message
+	groups  []*group[S] // evaluated once per distinct filter
+	byKey   map[string]*group[S]
 	byTag   map[string]map[string]*bucket[S]
 	byEvent map[string]*bucket[S]
 	indexed int
+}
+
+// group is the subscribers sharing one unindexable filter.
+type group[S comparable] struct {
+	pred *Predicate
+	subs bucket[S]
+	pos  int // in Index.groups
 }
 
 type reg[S comparable] struct {
@@ -36,8 +47,9 @@ type reg[S comparable] struct {
 	pred *Predicate
 	// exact: the bucket's key is the whole predicate (a lone eq/in leaf,
 	// or only an events list), so being found is matching.
-	exact bool
-	slots []slot[S]
+	exact   bool
+	indexed bool
+	slots   []slot[S]
 }
 
 // slot is where a registration sits: bucket b at position i.
@@ -56,6 +68,7 @@ type bucket[S comparable] struct {
 func NewIndex[S comparable]() *Index[S] {
 	return &Index[S]{
 		regs:    make(map[S]*reg[S]),
+		byKey:   make(map[string]*group[S]),
 		byTag:   make(map[string]map[string]*bucket[S]),
 		byEvent: make(map[string]*bucket[S]),
 	}
@@ -71,6 +84,9 @@ func (x *Index[S]) Indexed() int { return x.indexed }
 // Add registers sub with its predicate (nil: no filter), replacing any
 // earlier registration of sub.
 func (x *Index[S]) Add(sub S, p *Predicate) {
+	if x.regs == nil {
+		*x = *NewIndex[S]()
+	}
 	x.Remove(sub)
 	r := &reg[S]{sub: sub, pred: p}
 	x.regs[sub] = r
@@ -79,18 +95,20 @@ func (x *Index[S]) Add(sub S, p *Predicate) {
 		x.put(r, &x.always)
 	case ok:
 		x.indexed++
+		r.indexed = true
 		r.exact = len(p.events) == 0 && p.expr == nil && (p.tags.op == opEq || p.tags.op == opIn)
 		for _, v := range vals {
 			x.put(r, x.tagBucket(key, v))
 		}
 	case len(p.events) > 0:
 		x.indexed++
+		r.indexed = true
 		r.exact = p.tags == nil && p.expr == nil
 		for _, e := range p.events {
 			x.put(r, x.eventBucket(e))
 		}
 	default:
-		x.put(r, &x.scan)
+		x.put(r, &x.group(p).subs)
 	}
 }
 
@@ -101,7 +119,7 @@ func (x *Index[S]) Remove(sub S) {
 		return
 	}
 	delete(x.regs, sub)
-	if len(r.slots) > 0 && r.slots[0].b != &x.always && r.slots[0].b != &x.scan {
+	if r.indexed {
 		x.indexed--
 	}
 	for _, s := range r.slots {
@@ -136,7 +154,13 @@ func (x *Index[S]) Match(msg *Message, fn func(S)) {
 	if len(x.byEvent) > 0 && msg.Event != "" {
 		x.byEvent[msg.Event].deliver(msg, fn)
 	}
-	x.scan.deliver(msg, fn)
+	for _, g := range x.groups {
+		if g.pred.Match(msg) {
+			for _, r := range g.subs.regs {
+				fn(r.sub)
+			}
+		}
+	}
 }
 
 func (b *bucket[S]) deliver(msg *Message, fn func(S)) {
@@ -193,6 +217,24 @@ func (x *Index[S]) tagBucket(key, val string) *bucket[S] {
 		vals[val] = b
 	}
 	return b
+}
+
+func (x *Index[S]) group(p *Predicate) *group[S] {
+	key := p.Key()
+	g := x.byKey[key]
+	if g == nil {
+		g = &group[S]{pred: p, pos: len(x.groups)}
+		g.subs.drop = func() {
+			delete(x.byKey, key)
+			last := x.groups[len(x.groups)-1]
+			x.groups[g.pos], last.pos = last, g.pos
+			x.groups[len(x.groups)-1] = nil
+			x.groups = x.groups[:len(x.groups)-1]
+		}
+		x.byKey[key] = g
+		x.groups = append(x.groups, g)
+	}
+	return g
 }
 
 func (x *Index[S]) eventBucket(event string) *bucket[S] {

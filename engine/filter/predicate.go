@@ -1,5 +1,10 @@
 package filter
 
+import (
+	"strconv"
+	"strings"
+)
+
 // ExprCompiler is the port through which JMESPath comes in (package
 // filter/jmes implements it), so that this package, and the engine that
 // imports it, stay free of the expression library.
@@ -26,6 +31,18 @@ type Predicate struct {
 	tags   *node
 	expr   Expr
 	source string // expression source, for diagnostics
+	key    string // canonical form, see Key
+}
+
+// Key is a canonical form of the filter: two predicates with equal keys
+// accept the same messages (event order, duplicate values and JSON
+// spelling do not matter). Index uses it to evaluate identical filters
+// once per message.
+func (p *Predicate) Key() string {
+	if p == nil {
+		return ""
+	}
+	return p.key
 }
 
 // Match reports whether msg passes. Without an expression it allocates
@@ -112,6 +129,7 @@ func compile(ps parts, cfg Config) (*Predicate, error) {
 	if len(p.events) == 0 && p.tags == nil && p.expr == nil {
 		return nil, nil
 	}
+	p.key = canonical(p)
 	return p, nil
 }
 
@@ -145,4 +163,45 @@ func compileExpr(src string, lim Limits, c ExprCompiler) (Expr, error) {
 		return nil, compileError(err.Error())
 	}
 	return e, nil
+}
+
+// canonical writes every part length-prefixed so no two different
+// filters share a key.
+func canonical(p *Predicate) string {
+	var b strings.Builder
+	b.WriteString("e")
+	for _, e := range p.events {
+		writeField(&b, e)
+	}
+	if p.tags != nil {
+		b.WriteString("t")
+		p.tags.canonical(&b)
+	}
+	if p.expr != nil {
+		b.WriteString("x")
+		writeField(&b, p.source)
+	}
+	return b.String()
+}
+
+func (n *node) canonical(b *strings.Builder) {
+	b.WriteByte('(')
+	b.WriteString(strconv.Itoa(int(n.op)))
+	writeField(b, n.key)
+	writeField(b, n.val)
+	b.WriteByte('[')
+	for _, v := range n.vals {
+		writeField(b, v)
+	}
+	b.WriteByte(']')
+	for i := range n.kids {
+		n.kids[i].canonical(b)
+	}
+	b.WriteByte(')')
+}
+
+func writeField(b *strings.Builder, s string) {
+	b.WriteString(strconv.Itoa(len(s)))
+	b.WriteByte(':')
+	b.WriteString(s)
 }
