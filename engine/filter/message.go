@@ -17,20 +17,22 @@ const MaxDocumentBytes = 64 << 10
 // after the first Match, except the document built once under its own
 // sync.Once.
 type Message struct {
-	Event   string
+	// Event is the frame's event name, as delivered.
+	Event string
+	// Channel is the concrete channel (also for wildcard subscribers).
 	Channel string
 	// Tags are the publisher's tags (the frame's top-level `tags`).
 	Tags map[string]string
 	// Data is the frame's `data` as raw JSON: a JSON string for HTTP
 	// publishes, any JSON value for client events; nil when absent.
-	Data      []byte
-	Name      string
-	UserID    string
-	MessageID string
-	StreamID  string
+	Data []byte
+	// Name, UserID, MessageID, StreamID and Action are the frame's
+	// name, user_id, message_id, stream_id and the versioned-message
+	// action (create, update, …); "" when absent.
+	Name, UserID, MessageID, StreamID, Action string
+	// Serial is the frame's serial, present only when HasSerial.
 	Serial    uint64
 	HasSerial bool
-	Action    string
 	// Extras is the frame's raw `extras` object; only its `headers` are
 	// visible to expressions, without keys starting "sockudo_".
 	Extras []byte
