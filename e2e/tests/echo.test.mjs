@@ -6,7 +6,7 @@ import Echo from 'laravel-echo';
 
 import { useServer } from '../lib/suite.mjs';
 import { PusherJS, pusherJsOptions, backend } from '../lib/clients.mjs';
-import { waitFor, unique } from '../lib/util.mjs';
+import { waitFor, unique, withTimeout } from '../lib/util.mjs';
 
 const MAIN = '100';
 const MASTER_KEY = randomBytes(32).toString('base64');
@@ -51,12 +51,22 @@ async function makeEcho(user) {
   return echo;
 }
 
-/** Resolves once Echo's channel reports subscribed. */
+/**
+ * Resolves once Echo's channel reports subscribed. Echo's subscribed()
+ * binds to the next subscription_succeeded only, so a channel that got
+ * there first (two channels made before the first await, on a loaded
+ * machine) resolves at once instead of never.
+ */
 function subscribed(echoChannel) {
-  return new Promise((resolve, reject) => {
+  const wait = new Promise((resolve, reject) => {
+    if (echoChannel.subscription.subscribed) {
+      resolve();
+      return;
+    }
     echoChannel.subscribed(resolve);
     echoChannel.error((e) => reject(new Error(`Echo channel error ${JSON.stringify(e)}`)));
   });
+  return withTimeout(wait, 5000, `subscribed to ${echoChannel.name}`);
 }
 
 describe('laravel-echo', () => {
