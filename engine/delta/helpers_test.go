@@ -27,8 +27,9 @@ var tickerFields = [20]string{"symbol", "exchange", "currency", "status", "bid",
 // ticker is a quote in which each next() changes exactly two numeric
 // fields, the "typical ticker payload".
 type ticker struct {
-	rnd  *rand.Rand
-	vals [20]string
+	rnd     *rand.Rand
+	vals    [20]string
+	verbose bool // 8-decimal prices, as crypto quotes have
 }
 
 func newTicker(seed int64, symbol string) *ticker {
@@ -42,6 +43,9 @@ func newTicker(seed int64, symbol string) *ticker {
 }
 
 func (t *ticker) num() string {
+	if t.verbose {
+		return strconv.FormatFloat(float64(t.rnd.Int63n(10_000_000_000_000))/1e8, 'f', 8, 64)
+	}
 	return strconv.FormatFloat(float64(t.rnd.Intn(10_000_000))/100, 'f', 2, 64)
 }
 
