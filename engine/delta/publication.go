@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/centrifugal/fdelta"
@@ -28,6 +29,9 @@ type Publication struct {
 	prev    []base // the key's bases before this message, oldest first
 	trailer []byte
 
+	// first is the first group encoded: nearly every subscriber holds the
+	// previous message, so most calls end at one atomic load
+	first  atomic.Pointer[group]
 	mu     sync.Mutex
 	groups []group
 }
@@ -93,6 +97,9 @@ func (p *Publication) findBase(seq uint64) (base, bool) {
 // delta returns the delta frame against b, encoding it on the first call
 // for (b, algo) only; nil when it would not be smaller than the full frame.
 func (p *Publication) delta(b base, algo Algorithm) []byte {
+	if g := p.first.Load(); g != nil && g.baseSeq == b.seq && g.algo == algo {
+		return g.frame
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, g := range p.groups {
@@ -105,6 +112,9 @@ func (p *Publication) delta(b base, algo Algorithm) []byte {
 		f = nil
 	}
 	p.groups = append(p.groups, group{baseSeq: b.seq, algo: algo, frame: f})
+	if len(p.groups) == 1 {
+		p.first.Store(&p.groups[0])
+	}
 	return f
 }
 
