@@ -42,7 +42,13 @@ type base struct {
 
 // NewChannel returns the delta state of the channel called name.
 func NewChannel(name string, opts Options) *Channel {
-	return &Channel{name: name, opts: opts.normalized(), keys: make(map[string]*keyState)}
+	c := &Channel{name: name, opts: opts.normalized(), keys: make(map[string]*keyState)}
+	first := opts.FirstSeq
+	if first == 0 {
+		first = uint64(time.Now().UnixMilli()) * 1000
+	}
+	c.lastSeq = first - 1
+	return c
 }
 
 // Name is the channel name the delta frames carry.

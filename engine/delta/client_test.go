@@ -130,9 +130,10 @@ func (c *jsClient) delta(channel string, rawData json.RawMessage) (string, bool,
 			key = *d.ConflationKey
 		}
 		found := false
-		for _, m := range st.caches[key] {
+		for _, m := range st.caches[key] { // cache.find: the first match
 			if d.BaseIndex != nil && m.seq == *d.BaseIndex {
 				baseText, found = m.content, true
+				break
 			}
 		}
 		if !found {

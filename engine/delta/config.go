@@ -127,6 +127,15 @@ type Options struct {
 	MinMessageSize      int
 	MaxStateAge         time.Duration
 	OmitAlgorithm       bool
+	// FirstSeq is the sequence of the Channel's first message; 0 derives
+	// it from the clock (Unix milliseconds × 1000). The JS client keeps its
+	// per-key caches across reconnects and looks bases up by sequence,
+	// first match wins: a Channel recreated later (channel vacated and
+	// reoccupied, another node after a reconnect) must not reissue the
+	// sequences of an earlier one. Clock-derived starts stay below 2^53, so
+	// JS reads them as exact numbers, and only collide for a Channel that
+	// averaged 1000 messages per millisecond over its life.
+	FirstSeq uint64
 }
 
 // Options returns the channel options of this Config with no per-app

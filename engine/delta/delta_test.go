@@ -17,7 +17,25 @@ import (
 func testOptions() Options {
 	o := DefaultConfig().Options()
 	o.MinMessageSize = 0
+	o.FirstSeq = 1
 	return o
+}
+
+// TestFirstSeqFromClock: without FirstSeq a Channel starts its sequences
+// from the clock, so a recreated Channel never reissues an earlier one's.
+func TestFirstSeqFromClock(t *testing.T) {
+	o := DefaultConfig().Options()
+	before := uint64(time.Now().UnixMilli()) * 1000
+	a := NewChannel("c", o).Publish(Message{Event: "e", Frame: []byte(`{"event":"e"}`)}, t0)
+	for i := 0; i < 10; i++ {
+		a = a.ch.Publish(Message{Event: "e", Frame: []byte(`{"event":"e"}`)}, t0)
+	}
+	for deadline := time.Now().Add(time.Second); uint64(time.Now().UnixMilli())*1000 <= a.Seq() && time.Now().Before(deadline); {
+	}
+	b := NewChannel("c", o).Publish(Message{Event: "e", Frame: []byte(`{"event":"e"}`)}, t0)
+	if a.Seq() < before || b.Seq() <= a.Seq() || b.Seq() >= 1<<53 {
+		t.Fatalf("sequences %d then %d (clock %d)", a.Seq(), b.Seq(), before)
+	}
 }
 
 // TestSpliceIsWhatTheClientStrips: the full frame is the plain frame with
@@ -477,5 +495,45 @@ func TestFossilMatchesApply(t *testing.T) {
 			}
 		}
 		prev = next
+	}
+}
+
+// TestReconnectKeepsClientCache: the JS client keeps its per-key caches
+// across reconnects and finds bases by sequence, first match first. A new
+// connection served by a Channel whose sequences overlap the old one's
+// makes it decode against a stale base; sequences from a later range (the
+// clock-derived FirstSeq) keep every frame exact.
+func TestReconnectKeepsClientCache(t *testing.T) {
+	run := func(firstB uint64) error {
+		o := testOptions()
+		o.ConflationKeyPath = "symbol"
+		tk := newTicker(1, "BTC")
+		client := newJSClient()
+		serve := func(ch *Channel, n int) error {
+			var sub Sub // a new connection: a new record
+			for i := 0; i < n; i++ {
+				f := v2Frame("e", "c", tk.next(), "")
+				out, _ := ch.Publish(Message{Event: "e", Frame: f}, t0).For(&sub, Xdelta3)
+				text, ok, err := client.receive(out)
+				if err != nil {
+					return err
+				}
+				if ok && text != string(f) {
+					return fmt.Errorf("message %d reconstructed wrongly", i)
+				}
+			}
+			return nil
+		}
+		if err := serve(NewChannel("c", o), 5); err != nil {
+			return err
+		}
+		o.FirstSeq = firstB
+		return serve(NewChannel("c", o), 5)
+	}
+	if err := run(1); err == nil {
+		t.Fatal("overlapping sequences decoded fine: the hazard this guards against is gone?")
+	}
+	if err := run(1000); err != nil {
+		t.Fatalf("later sequences: %v", err)
 	}
 }
