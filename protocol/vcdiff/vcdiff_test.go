@@ -230,15 +230,6 @@ func TestDeltaSmallForTicker(t *testing.T) {
 	}
 }
 
-func TestEncodeAllocations(t *testing.T) {
-	a, b := []byte(ticker(3, 100)), []byte(ticker(3, 101))
-	buf := make([]byte, 0, 1024)
-	Encode(a, b)
-	if n := testing.AllocsPerRun(200, func() { AppendEncode(buf[:0], a, b) }); n > 0 {
-		t.Fatalf("AppendEncode into a buffer with room: %.1f allocations", n)
-	}
-}
-
 func BenchmarkEncodeTicker(b *testing.B) {
 	x, y := []byte(ticker(3, 100)), []byte(ticker(3, 101))
 	buf := make([]byte, 0, 1024)
