@@ -123,3 +123,22 @@ func BenchmarkAppendDelta(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPublish is the per-publish cost before any subscriber: copy,
+// splice, and the conflation key lookup when a path is set.
+func BenchmarkPublish(b *testing.B) {
+	for _, path := range []string{"", "symbol", "data.symbol"} {
+		b.Run("path="+path, func(b *testing.B) {
+			frames := tickerFrames(256, true)
+			o := DefaultConfig().Options()
+			o.ConflationKeyPath = path
+			ch := NewChannel("ticker-btcusdt", o)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				ch.Publish(Message{Event: "ticker", Frame: frames[i%len(frames)]}, t0)
+				i++
+			}
+		})
+	}
+}
