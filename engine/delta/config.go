@@ -126,7 +126,12 @@ type Options struct {
 	FullMessageInterval int
 	MinMessageSize      int
 	MaxStateAge         time.Duration
-	OmitAlgorithm       bool
+	// OmitAlgorithm leaves `algorithm` out of delta frames made with
+	// Announced, the algorithm sockudo:delta_compression_enabled told the
+	// client (the global one); frames made with another still carry it,
+	// or the client would apply them with the wrong decoder.
+	OmitAlgorithm bool
+	Announced     Algorithm
 	// FirstSeq is the sequence of the Channel's first message; 0 derives
 	// it from the clock (Unix milliseconds × 1000). The JS client keeps its
 	// per-key caches across reconnects and looks bases up by sequence,
@@ -149,6 +154,7 @@ func (c Config) Options() Options {
 		MinMessageSize:      c.MinMessageSize,
 		MaxStateAge:         time.Duration(c.MaxStateAgeSecs) * time.Second,
 		OmitAlgorithm:       c.OmitDeltaAlgorithm,
+		Announced:           ConfigAlgorithm(c.Algorithm),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/centrifugal/fdelta"
 	"github.com/sockudo/sockudo-go/protocol/vcdiff"
@@ -342,6 +343,7 @@ func TestDeltaFrameShape(t *testing.T) {
 		o := testOptions()
 		o.ConflationKeyPath = "data.symbol"
 		o.OmitAlgorithm = omit
+		o.Announced = Xdelta3
 		ch := NewChannel(`chan"nel`, o)
 		tk := newTicker(1, "BTC")
 		var s Sub
@@ -372,6 +374,15 @@ func TestDeltaFrameShape(t *testing.T) {
 		}
 		if _, has := d["algorithm"]; has == omit {
 			t.Fatalf("omit_delta_algorithm %v: data %v", omit, d)
+		}
+		if omit { // a subscription using another algorithm than announced keeps the field
+			var s2 Sub
+			p1 := ch.Publish(Message{Event: "quote", Frame: frame}, t0)
+			p1.For(&s2, Fossil)
+			p2 := ch.Publish(Message{Event: "quote", Frame: v2Frame("quote", `chan"nel`, tk.next(), "")}, t0)
+			if f, _ := p2.For(&s2, Fossil); !bytes.Contains(f, []byte(`"algorithm":"fossil"`)) {
+				t.Fatalf("fossil frame without algorithm while xdelta3 was announced: %s", f)
+			}
 		}
 		raw, err := base64.StdEncoding.DecodeString(d["delta"].(string))
 		if err != nil {
@@ -406,6 +417,7 @@ func TestRandomSequences(t *testing.T) {
 		o.MaxMessagesPerKey = 1 + rnd.Intn(5)
 		o.MaxConflationKeys = 1 + rnd.Intn(6)
 		o.OmitAlgorithm = rnd.Intn(2) == 0
+		o.Announced = Algorithm(rnd.Intn(2))
 		if rnd.Intn(2) == 0 {
 			o.ConflationKeyPath = []string{"symbol", "data.symbol", "missing"}[rnd.Intn(3)]
 		}
@@ -417,15 +429,14 @@ func TestRandomSequences(t *testing.T) {
 		var subs []*subscriber
 		for i := 0; i < 1+rnd.Intn(6); i++ {
 			s := newSubscriber(Algorithm(rnd.Intn(2)))
-			if o.OmitAlgorithm {
-				s.algo = Fossil // the client falls back to its default, fossil
-			}
+			s.client.defaultAlgo = o.Announced.String() // from delta_compression_enabled
 			s.skipEvery = rnd.Intn(4)
 			subs = append(subs, s)
 		}
 		for i := 0; i < 300; i++ {
 			if rnd.Intn(40) == 0 {
-				s := newSubscriber(subs[0].algo)
+				s := newSubscriber(Algorithm(rnd.Intn(2)))
+				s.client.defaultAlgo = o.Announced.String()
 				subs = append(subs, s)
 			}
 			tk := tickers[rnd.Intn(len(tickers))]
@@ -528,5 +539,13 @@ func TestReconnectKeepsClientCache(t *testing.T) {
 	}
 	if err := run(1000); err != nil {
 		t.Fatalf("later sequences: %v", err)
+	}
+}
+
+// TestSubIsSmall: the per-subscriber record stays a few words, so 10,000
+// delta subscribers of a channel cost a few hundred kilobytes at most.
+func TestSubIsSmall(t *testing.T) {
+	if n := unsafe.Sizeof(Sub{}); n > 32 {
+		t.Fatalf("Sub is %d bytes", n)
 	}
 }

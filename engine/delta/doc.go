@@ -24,6 +24,29 @@
 //     them (sockudo:delta_sync_error, unsubscribe), so the next frame is
 //     full.
 //
+// How the engine calls it:
+//
+//   - Config: decode the `delta_compression` section onto DefaultConfig(),
+//     then Validate. Per app, NewChannelSettings over its
+//     `channel_delta_compression` map.
+//   - sockudo:enable_delta_compression: mark the socket enabled, reply
+//     sockudo:delta_compression_enabled with ConfigAlgorithm(cfg.Algorithm).
+//   - Subscribe: ParseSubSetting(delta field); settings.Lookup(channel) and
+//     cfg.ChannelOptions give the channel's Options, default algorithm and
+//     switch; Allowed decides; the socket's Budget.Acquire bounds
+//     max_channel_states_per_socket; Pick gives the subscription's
+//     algorithm. The subscription embeds a zero Sub.
+//   - First delta subscriber of a channel: NewChannel(name, opts).
+//   - Publish (not for `delta:false` publishes, which go plain to all):
+//     p := ch.Publish(Message{Event, Frame, Trailer}, now) once; subscribers
+//     without deltas get Frame; each delta subscriber gets
+//     p.For(&sub, algo) in its worker, only for frames actually written.
+//   - sockudo:delta_sync_error, unsubscribe, a frame For returned that was
+//     then not delivered: sub.Reset(); unsubscribe and socket close also
+//     Budget.Release().
+//   - Every MaxStateAge: ch.Sweep(now); drop the Channel with its last
+//     subscriber.
+//
 // Base keying (a deliberate difference from Sockudo's server): Sockudo keys
 // bases per event name (plus conflation value), while the official JS
 // client keeps one base per channel, or one cache per conflation value.

@@ -138,7 +138,7 @@ func (p *Publication) encode(b base, algo Algorithm) []byte {
 	f = base64.StdEncoding.AppendEncode(f, raw)
 	f = append(f, `","seq":`...)
 	f = strconv.AppendUint(f, p.seq, 10)
-	if !p.ch.opts.OmitAlgorithm {
+	if !p.ch.opts.OmitAlgorithm || algo != p.ch.opts.Announced {
 		f = append(f, `,"algorithm":"`...)
 		f = append(f, algo.String()...)
 		f = append(f, '"')
