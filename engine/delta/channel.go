@@ -44,8 +44,12 @@ type base struct {
 func NewChannel(name string, opts Options) *Channel {
 	c := &Channel{name: name, opts: opts.normalized(), keys: make(map[string]*keyState)}
 	first := opts.FirstSeq
-	if first == 0 {
+	switch {
+	case first != 0:
+	case opts.ConflationKeyPath != "":
 		first = uint64(time.Now().UnixMilli()) * 1000
+	default:
+		first = 1
 	}
 	c.lastSeq = first - 1
 	return c

@@ -132,14 +132,16 @@ type Options struct {
 	// or the client would apply them with the wrong decoder.
 	OmitAlgorithm bool
 	Announced     Algorithm
-	// FirstSeq is the sequence of the Channel's first message; 0 derives
-	// it from the clock (Unix milliseconds × 1000). The JS client keeps its
-	// per-key caches across reconnects and looks bases up by sequence,
-	// first match wins: a Channel recreated later (channel vacated and
-	// reoccupied, another node after a reconnect) must not reissue the
-	// sequences of an earlier one. Clock-derived starts stay below 2^53, so
-	// JS reads them as exact numbers, and only collide for a Channel that
-	// averaged 1000 messages per millisecond over its life.
+	// FirstSeq is the sequence of the Channel's first message. 0 means 1
+	// without a conflation key path, and a start derived from the clock
+	// (Unix milliseconds × 1000) with one: the JS client keeps its per-key
+	// caches across reconnects and looks bases up by sequence, first match
+	// wins, so a Channel recreated later (channel vacated and reoccupied,
+	// another node after a reconnect) must not reissue an earlier one's
+	// sequences. Without conflation keys the client ignores base_index and
+	// small numbers save 24 bytes per delta frame. Clock-derived starts
+	// stay below 2^53, so JS reads them exactly, and only collide for a
+	// Channel that averaged 1000 messages per millisecond over its life.
 	FirstSeq uint64
 }
 

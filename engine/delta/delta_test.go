@@ -22,10 +22,15 @@ func testOptions() Options {
 	return o
 }
 
-// TestFirstSeqFromClock: without FirstSeq a Channel starts its sequences
-// from the clock, so a recreated Channel never reissues an earlier one's.
+// TestFirstSeqFromClock: with conflation keys and no FirstSeq a Channel
+// starts its sequences from the clock, so a recreated Channel never
+// reissues an earlier one's; without conflation keys it starts at 1.
 func TestFirstSeqFromClock(t *testing.T) {
 	o := DefaultConfig().Options()
+	if p := NewChannel("c", o).Publish(Message{Event: "e", Frame: []byte(`{"event":"e"}`)}, t0); p.Seq() != 1 {
+		t.Fatalf("first sequence without conflation keys: %d", p.Seq())
+	}
+	o.ConflationKeyPath = "k"
 	before := uint64(time.Now().UnixMilli()) * 1000
 	a := NewChannel("c", o).Publish(Message{Event: "e", Frame: []byte(`{"event":"e"}`)}, t0)
 	for i := 0; i < 10; i++ {
