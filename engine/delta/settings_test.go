@@ -177,3 +177,15 @@ func TestConflationKey(t *testing.T) {
 		t.Errorf("bad frame: %q", got)
 	}
 }
+
+func TestAppendEnabled(t *testing.T) {
+	got := string(AppendEnabled(nil, Xdelta3, []byte(`,"message_id":"m"`)))
+	want := `{"event":"sockudo:delta_compression_enabled","data":{"enabled":true,"algorithm":"xdelta3"},"message_id":"m"}`
+	if got != want {
+		t.Fatalf("%s\nwant %s", got, want)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(AppendEnabled(nil, Fossil, nil)), &v); err != nil {
+		t.Fatal(err)
+	}
+}
