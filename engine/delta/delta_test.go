@@ -411,7 +411,7 @@ func TestDeltaFrameShape(t *testing.T) {
 // the published frame byte for byte with the independent decoders.
 func TestRandomSequences(t *testing.T) {
 	seeds := 20
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		seeds = 5
 	}
 	for seed := int64(0); seed < int64(seeds); seed++ {
