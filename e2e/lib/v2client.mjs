@@ -444,7 +444,7 @@ export class V2Client extends EventEmitter {
     return waitFor(
       () => this.delivered.find(test),
       timeout,
-      () => `${what} (frames: ${JSON.stringify(this.frames.map((f) => f.__text))})`,
+      () => `${what} (last frames: ${JSON.stringify(this.frames.slice(-30).map((f) => f.__text))})`,
     );
   }
 
