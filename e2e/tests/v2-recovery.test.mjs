@@ -152,6 +152,40 @@ describe('recovery after an abrupt drop (hot buffer)', () => {
     assert.equal(c.connections, 2);
   });
 
+  it('a private channel whose subscribe comes after the resume (slow auth) misses nothing published in between', async () => {
+    let releaseAuth = () => {};
+    let holdAuth = false;
+    const c = await connectV2(server, MAIN, {
+      authorize: async (socketId, ch) => {
+        if (holdAuth) await new Promise((resolve) => (releaseAuth = resolve));
+        return sdk.authorizeChannel(socketId, ch);
+      },
+    });
+    const ch = unique('private-v2-slow-');
+    await c.subscribed(ch);
+    await sdk.trigger(ch, 'evt', { n: 1 });
+    await waitFor(() => c.positions.get(ch)?.serial === 1, 5000, 'position 1');
+
+    const first = await dropHeld(c);
+    await sdk.trigger(ch, 'evt', { n: 2 });
+    await sdk.trigger(ch, 'evt', { n: 3 });
+    holdAuth = true; // the re-subscribe waits for its authorization
+    const resumed = await reconnectAndResume(c, first);
+    assert.equal(resumed.recovered[0].replayed, 2);
+    // published after the resume, before the subscribe arrives
+    await sdk.trigger(ch, 'evt', { n: 4 });
+    await sdk.trigger(ch, 'evt', { n: 5 });
+    assert.equal(c.channels.get(ch).subscribed, false);
+    releaseAuth();
+    await c.subscribed(ch);
+    await sdk.trigger(ch, 'evt', { n: 6 });
+    await waitFor(() => deliveredOn(c, ch, c.conn.index).some((f) => v2Data(f).n === 6), 5000, 'the live one');
+    const got = deliveredOn(c, ch, c.conn.index);
+    assert.deepEqual(got.map((f) => v2Data(f).n), [2, 3, 4, 5, 6]);
+    assert.deepEqual(got.map((f) => f.serial), [2, 3, 4, 5, 6]);
+    assertNoRawDuplicates(c, [ch]);
+  });
+
   it('client events another V2 client sent meanwhile are replayed too', async () => {
     const c = await connectV2(server, MAIN, { authorize: slowAuth });
     const other = await connectV2(server, MAIN, { authorize: slowAuth });
@@ -211,6 +245,61 @@ describe('recovery after an abrupt drop (hot buffer)', () => {
       assert.deepEqual(missed, [...missed].sort((x, y) => x - y));
     }
     assertNoRawDuplicates(c, channels);
+  });
+
+  it('many clients drop at once while several publishers keep going: each gets every message once', async () => {
+    const CLIENTS = 40;
+    const CHANNELS = Array.from({ length: 8 }, () => unique('v2-many-'));
+    const clients = [];
+    for (let i = 0; i < CLIENTS; i++) {
+      const c = await connectV2(server, MAIN);
+      c.mine = [CHANNELS[i % 8], CHANNELS[(i + 3) % 8], CHANNELS[(i + 5) % 8]];
+      for (const ch of c.mine) c.subscribe(ch);
+      clients.push(c);
+    }
+    await waitFor(() => clients.every((c) => c.mine.every((ch) => c.channels.get(ch).subscribed)), 10_000, 'all subscribed');
+
+    const published = new Map(CHANNELS.map((ch) => [ch, 0]));
+    let stop = false;
+    const publisher = async (k) => {
+      for (let n = 0; !stop; n++) {
+        const ch = CHANNELS[(n * 3 + k) % CHANNELS.length];
+        const seq = published.get(ch) + 1;
+        published.set(ch, seq);
+        await sdk.trigger(ch, 'm', { seq });
+      }
+    };
+    const total = () => [...published.values()].reduce((a, b) => a + b, 0);
+    const publishers = [0, 1, 2, 3].map(publisher);
+    await waitFor(() => total() >= 100, 10_000, 'traffic before the drop');
+
+    const before = clients.map((c) => c.conn);
+    for (const c of clients) c.drop({ hold: true });
+    await waitFor(() => before.every((conn) => conn.closeInfo), 10_000, 'every client noticed');
+    const atDrop = total();
+    await waitFor(() => total() >= atDrop + 200, 10_000, 'publishes while everyone is away');
+    for (const c of clients) c.release();
+    await waitFor(
+      () => clients.every((c, i) => c.conn && c.conn !== before[i] && c.delivered.some((f) => f.event === 'sockudo:resume_success' && f.__conn === c.conn.index)),
+      20_000,
+      'every client resumed',
+    );
+    const atResume = total();
+    await waitFor(() => total() >= atResume + 100, 10_000, 'publishes after the resume');
+    stop = true;
+    await Promise.all(publishers);
+
+    for (const c of clients) {
+      for (const ch of c.mine) {
+        const want = published.get(ch);
+        await waitFor(() => c.events(ch, 'm').length >= want, 10_000, () => `${ch}: ${want} messages (got ${c.events(ch, 'm').length})`);
+        const seqs = c.events(ch, 'm').map((f) => v2Data(f).seq).sort((a, b) => a - b);
+        assert.deepEqual(seqs, Array.from({ length: want }, (_, k) => k + 1), `${ch}: every message once`);
+      }
+      const resumed = v2Data(c.delivered.find((f) => f.event === 'sockudo:resume_success' && f.__conn === c.conn.index));
+      assert.deepEqual(resumed.failed, []);
+      assertNoRawDuplicates(c, c.mine);
+    }
   });
 
   it('a resume with no missed messages recovers with replayed 0 and position null', async () => {
