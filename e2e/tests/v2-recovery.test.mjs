@@ -302,6 +302,22 @@ describe('recovery after an abrupt drop (hot buffer)', () => {
     }
   });
 
+  it('an ephemeral message published meanwhile is not replayed; the others are, with contiguous serials', async () => {
+    const c = await connectV2(server, MAIN);
+    const ch = unique('v2-eph-rec-');
+    await c.subscribed(ch);
+    const first = await dropHeld(c);
+    await sdk.trigger(ch, 'evt', { n: 1 });
+    const eph = await signedPost(sdk, '/events', { name: 'evt', channels: [ch], data: '{"n":2}', extras: { ephemeral: true } });
+    assert.equal(eph.status, 200);
+    await sdk.trigger(ch, 'evt', { n: 3 });
+    const resumed = await reconnectAndResume(c, first);
+    assert.equal(resumed.recovered[0].replayed, 2);
+    const got = deliveredOn(c, ch, c.conn.index);
+    assert.deepEqual(got.map((f) => v2Data(f).n), [1, 3]);
+    assert.deepEqual(got.map((f) => f.serial), [1, 2]);
+  });
+
   it('a resume with no missed messages recovers with replayed 0 and position null', async () => {
     const c = await connectV2(server, MAIN);
     const ch = unique('v2-quiet-');
@@ -390,10 +406,16 @@ describe('recovery that cannot be served (buffer_ttl_seconds 1, max_buffer_size 
     assertNoRawDuplicates(c, [ch, idle]);
   });
 
-  it('more missed than max_buffer_size: resume_failed position_expired / recovery_window_exceeded', async () => {
+  it('exactly max_buffer_size missed is recovered; one more: resume_failed position_expired / recovery_window_exceeded', async () => {
     const c = await connectV2(server, MAIN);
     const ch = unique('v2-window-');
     await c.subscribed(ch);
+    const before = await dropHeld(c);
+    for (let i = 1; i <= WINDOW; i++) await sdk.trigger(ch, 'evt', { i });
+    const full = await reconnectAndResume(c, before);
+    assert.equal(full.recovered[0]?.replayed, WINDOW, JSON.stringify(full));
+    assert.equal(deliveredOn(c, ch, c.conn.index).length, WINDOW);
+
     const first = await dropHeld(c);
     for (let i = 1; i <= WINDOW + 1; i++) await sdk.trigger(ch, 'evt', { i });
     const resumed = await reconnectAndResume(c, first);
