@@ -52,6 +52,7 @@ type Conn struct {
 	// writes and HTTP queries and cleanup read.
 	mu        sync.Mutex
 	subs      []subscription
+	resumed   map[string]resumeMark // channels a resume replayed before c subscribed
 	userID    string
 	userInfo  []byte
 	watchlist []string

@@ -69,32 +69,54 @@ func appendListItem(list, item []byte) []byte {
 	return append(list, item...)
 }
 
+// replayCollector gathers one Replay's messages into a single job of
+// back-to-back WebSocket frames.
+type replayCollector struct {
+	batch  replayBatch
+	frames []byte
+	lastID string
+}
+
+func (r *replayCollector) emit(serial uint64, payload []byte) {
+	r.frames = protocol.AppendFrame(r.frames, protocol.OpText, payload)
+	r.batch.serials = append(r.batch.serials, serial)
+	r.batch.ends = append(r.batch.ends, len(r.frames))
+	r.lastID = messageIDOf(payload)
+}
+
+// push queues the replay on c's worker. Called under the channel's
+// buffer lock, so later live frames queue behind it.
+func (r *replayCollector) push(c *Conn, stream string, head uint64) {
+	r.batch.stream, r.batch.head = stream, head
+	c.w.push(job{kind: jobReplay, conn: c, f: c.e.frames.raw(r.frames), replay: &r.batch})
+}
+
+// resumeMark is where a resume left a channel c had not subscribed to
+// yet: the official client re-sends a private or presence channel's
+// subscribe only after its HTTP authorization, usually after the
+// resume, and what is published in between is replayed from here when
+// the subscribe arrives (acknowledgeResumed).
+type resumeMark struct {
+	stream string
+	serial uint64
+}
+
 // resumeChannel replays one channel or sends its resume_failed, and
 // returns its entry for resume_success.
 func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool, []byte) {
-	batch := &replayBatch{channel: p.Channel, from: p.Serial}
-	var frames []byte
-	var lastID string
+	col := &replayCollector{batch: replayBatch{channel: p.Channel, from: p.Serial}}
 	var cur, reason string
 	var head, oldest uint64
-	rb.Replay(c.rt.id, p.Channel, p.StreamID, p.Serial, c.e.recoveryMax(c.app()),
-		func(serial uint64, payload []byte) {
-			frames = protocol.AppendFrame(frames, protocol.OpText, payload)
-			batch.serials = append(batch.serials, serial)
-			batch.ends = append(batch.ends, len(frames))
-			lastID = messageIDOf(payload)
-		},
+	rb.Replay(c.rt.id, p.Channel, p.StreamID, p.Serial, c.e.recoveryMax(c.app()), col.emit,
 		func(s string, h, o uint64, r string) {
 			cur, head, oldest, reason = s, h, o, r
-			if r != "" {
-				return
+			if r == "" {
+				col.push(c, s, h)
 			}
-			batch.stream, batch.head = s, h
-			// Under the channel's lock: later live frames queue behind it.
-			c.w.push(job{kind: jobReplay, conn: c, f: c.e.frames.raw(frames), replay: batch})
 		})
 	if reason == "" {
-		n := len(batch.serials)
+		c.markResumed(p.Channel, cur, head)
+		n := len(col.batch.serials)
 		c.e.stats.resumes[0].Add(1)
 		b := []byte(`{"channel":`)
 		b = protocol.AppendJSONString(b, p.Channel)
@@ -107,10 +129,10 @@ func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool,
 			b = append(b, `{"stream_id":`...)
 			b = protocol.AppendJSONString(b, cur)
 			b = append(b, `,"serial":`...)
-			b = strconv.AppendUint(b, batch.serials[n-1], 10)
-			if lastID != "" {
+			b = strconv.AppendUint(b, col.batch.serials[n-1], 10)
+			if col.lastID != "" {
 				b = append(b, `,"last_message_id":`...)
-				b = protocol.AppendJSONString(b, lastID)
+				b = protocol.AppendJSONString(b, col.lastID)
 			}
 			b = append(b, '}')
 		}
@@ -123,24 +145,43 @@ func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool,
 	case p.StreamID == "":
 		code, reason = failUnverifiable, ReasonLegacyNoCold
 	}
+	c.failResume(p.Channel, p.StreamID, code, reason, cur, head, oldest)
+	return false, resumeFailure(p.Channel, p.StreamID, code, reason, cur, head, oldest)
+}
+
+// failResume counts a failed channel and sends its resume_failed.
+func (c *Conn) failResume(channel, expected, code, reason, cur string, head, oldest uint64) {
 	c.e.stats.resumes[resumeOutcomeIndex(code)].Add(1)
-	fail := resumeFailure(p, code, reason, cur, head, oldest)
-	c.send(protocol.AppendEvent(nil, "pusher:resume_failed", p.Channel, string(fail), ""))
-	return false, fail
+	fail := resumeFailure(channel, expected, code, reason, cur, head, oldest)
+	c.send(protocol.AppendEvent(nil, "pusher:resume_failed", channel, string(fail), ""))
+}
+
+// markResumed remembers where a resume left channel when c has not
+// subscribed to it (yet); a subscribed channel continues live.
+func (c *Conn) markResumed(channel, stream string, head uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subIndex(channel) >= 0 || len(c.resumed) >= protocol.MaxResumeChannels {
+		return // bounded: repeated resumes cannot grow it without limit
+	}
+	if c.resumed == nil {
+		c.resumed = make(map[string]resumeMark)
+	}
+	c.resumed[channel] = resumeMark{stream: stream, serial: head}
 }
 
 // resumeFailure encodes the data of resume_failed, which is also the
 // entry in resume_success's failed list. channel is inside the data as
 // well as at the frame's top level: the JS client reads it there.
-func resumeFailure(p *protocol.ResumePosition, code, reason, cur string, head, oldest uint64) []byte {
+func resumeFailure(channel, expected, code, reason, cur string, head, oldest uint64) []byte {
 	b := []byte(`{"channel":`)
-	b = protocol.AppendJSONString(b, p.Channel)
+	b = protocol.AppendJSONString(b, channel)
 	b = append(b, `,"code":`...)
 	b = protocol.AppendJSONString(b, code)
 	b = append(b, `,"reason":`...)
 	b = protocol.AppendJSONString(b, reason)
 	b = append(b, `,"expected_stream_id":`...)
-	b = appendOptString(b, p.StreamID)
+	b = appendOptString(b, expected)
 	b = append(b, `,"current_stream_id":`...)
 	b = appendOptString(b, cur)
 	b = append(b, `,"oldest_available_serial":`...)

@@ -20,12 +20,60 @@ func (e *Engine) acknowledge(c *Conn, key chanKey, data string) {
 		c.ack(key, protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, false, "", 0, id))
 		return
 	}
+	if m, ok := c.resumed[key.name]; ok {
+		delete(c.resumed, key.name)
+		e.acknowledgeResumed(c, key, data, id, m)
+		return
+	}
 	e.opts.V2.Recovery.Head(key.app.id, key.name, func(stream string, serial uint64) {
-		msg := protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, true, stream, serial, id)
-		f := e.frames.get()
-		p := append(f.payload(), msg...)
-		c.w.push(job{kind: jobAck, conn: c, key: key, f: f.seal(p, 1), stream: stream, serial: serial})
+		e.pushAck(c, key, data, id, stream, serial)
 	})
+}
+
+// pushAck queues subscription_succeeded at position stream/serial; the
+// worker starts c's continuity gate there. Called under the channel's
+// replay-buffer lock.
+func (e *Engine) pushAck(c *Conn, key chanKey, data, id, stream string, serial uint64) {
+	msg := protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, true, stream, serial, id)
+	f := e.frames.get()
+	p := append(f.payload(), msg...)
+	c.w.push(job{kind: jobAck, conn: c, key: key, f: f.seal(p, 1), stream: stream, serial: serial})
+}
+
+// acknowledgeResumed subscribes c to a channel a resume already replayed
+// up to m: under one buffer lock it queues subscription_succeeded and
+// then everything published since the resume, so c gets those once, in
+// serial order, before any later live message. When the buffer can no
+// longer serve them, c is acknowledged as usual and then gets a
+// resume_failed for the channel (after subscription_succeeded, so the
+// official client, already subscribed, only drops its stale position).
+func (e *Engine) acknowledgeResumed(c *Conn, key chanKey, data, id string, m resumeMark) {
+	rb := e.opts.V2.Recovery
+	col := &replayCollector{batch: replayBatch{channel: key.name, from: m.serial}}
+	var cur, reason string
+	var head, oldest uint64
+	rb.Replay(key.app.id, key.name, m.stream, m.serial, e.recoveryMax(c.app()), col.emit,
+		func(s string, h, o uint64, r string) {
+			cur, head, oldest, reason = s, h, o, r
+			if r != "" {
+				return
+			}
+			e.pushAck(c, key, data, id, s, h)
+			if len(col.batch.serials) > 0 {
+				col.push(c, s, h)
+			}
+		})
+	if reason == "" {
+		return
+	}
+	rb.Head(key.app.id, key.name, func(stream string, serial uint64) {
+		e.pushAck(c, key, data, id, stream, serial)
+	})
+	code := failPositionExpired
+	if reason == ReasonStreamMismatch {
+		code = failStreamReset
+	}
+	c.failResume(key.name, m.stream, code, reason, cur, head, oldest)
 }
 
 // reacknowledgeV2 answers a V2 subscribe to a channel c already joined:
