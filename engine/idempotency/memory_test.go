@@ -87,7 +87,6 @@ func TestMemoryStoreIsBoundedAndExpires(t *testing.T) {
 	}
 }
 
-
 func TestGuardOutcomes(t *testing.T) {
 	ctx := context.Background()
 	g := New(Options{Store: NewMemoryStore(0, nil), Wait: 30 * time.Millisecond, Poll: 5 * time.Millisecond})
