@@ -17,6 +17,12 @@ const (
 	// refused with "retry later".
 	DefaultWait = 300 * time.Millisecond
 	DefaultPoll = 50 * time.Millisecond
+	// DefaultPendingTTL bounds how long a claim outlives a request that
+	// never finished (its node died mid-publish): duplicates are refused
+	// as in flight until then, not for the whole key TTL. A publish takes
+	// milliseconds; one slower than this loses its claim and a duplicate
+	// may then run.
+	DefaultPendingTTL = 30 * time.Second
 )
 
 // Outcome is what Begin decided about a request.
@@ -61,6 +67,9 @@ type Options struct {
 	// Wait bounds how long a duplicate of a request in flight waits for
 	// the first answer, polling every Poll; 0 → the defaults.
 	Wait, Poll time.Duration
+	// PendingTTL is the lifetime of a claim until its response is kept
+	// (at most the key's TTL); 0 → DefaultPendingTTL.
+	PendingTTL time.Duration
 	// Observer, when not nil, counts outcomes.
 	Observer Observer
 }
@@ -83,6 +92,9 @@ func New(o Options) *Guard {
 	}
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
+	}
+	if o.PendingTTL <= 0 {
+		o.PendingTTL = DefaultPendingTTL
 	}
 	return &Guard{o: o}
 }
@@ -108,9 +120,10 @@ func (g *Guard) Begin(ctx context.Context, key, fingerprint string, ttl time.Dur
 	if ttl <= 0 {
 		ttl = g.o.TTL
 	}
+	pending := min(ttl, g.o.PendingTTL)
 	deadline := time.Now().Add(g.o.Wait)
 	for {
-		token, present, claimed, err := g.o.Store.Claim(ctx, key, fingerprint, ttl)
+		token, present, claimed, err := g.o.Store.Claim(ctx, key, fingerprint, pending)
 		switch {
 		case err != nil:
 			g.observe(ObservedUnavailable)

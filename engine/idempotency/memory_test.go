@@ -132,3 +132,24 @@ func BenchmarkMemoryStoreClaimCommit(b *testing.B) {
 		}
 	}
 }
+
+// A claim whose request never finished lapses after PendingTTL, not the
+// key's whole TTL; a committed answer is kept for the key's TTL.
+func TestGuardPendingClaimLapses(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Unix(1000, 0)}
+	g := New(Options{Store: NewMemoryStore(0, c.now), Wait: time.Millisecond, Poll: time.Millisecond, PendingTTL: 10 * time.Second})
+	if d, _ := g.Begin(ctx, "dead", "fp", time.Hour); d.Outcome != Proceed {
+		t.Fatal(d.Outcome)
+	}
+	c.add(10 * time.Second)
+	if d, _ := g.Begin(ctx, "dead", "fp", time.Hour); d.Outcome != Proceed {
+		t.Fatalf("claim of a dead request still held: %v", d.Outcome)
+	}
+	done, _ := g.Begin(ctx, "done", "fp", time.Hour)
+	_ = g.Commit(ctx, &done, "fp", 200, nil)
+	c.add(time.Minute)
+	if d, _ := g.Begin(ctx, "done", "fp", time.Hour); d.Outcome != Replay {
+		t.Fatalf("committed answer lost before its TTL: %v", d.Outcome)
+	}
+}
