@@ -71,11 +71,13 @@ type App struct {
 	Webhooks []Webhook `json:"webhooks"`
 	// ConnectionRecovery is the app's protocol V2 recovery policy.
 	ConnectionRecovery AppRecovery `json:"connection_recovery"`
+	// Idempotency is the app's idempotent-publishing policy.
+	Idempotency AppIdempotency `json:"idempotency"`
 }
 
 func (App) unusedKeys() []string {
 	return []string{
-		"annotations_enabled", "channel_delta_compression", "idempotency",
+		"annotations_enabled", "channel_delta_compression",
 		"channel_namespaces", "message_rate_limit",
 		"history", "presence_history",
 	}
@@ -119,7 +121,9 @@ func (a *App) decodeExtra(d *decoder, path, key string, raw any) bool {
 			d.field(p, policy[section], v, "webhooks")
 		case "connection_recovery":
 			d.field(p, policy[section], v, "connection_recovery")
-		case "idempotency", "history", "presence_history":
+		case "idempotency":
+			d.field(p, policy[section], v, "idempotency")
+		case "history", "presence_history":
 			// accepted and ignored, like the flat keys of the same names
 		default:
 			d.unknown(p)

@@ -32,3 +32,25 @@ func TestV2Sections(t *testing.T) {
 		t.Fatalf("max_buffer_size 0: %v", err)
 	}
 }
+
+func TestIdempotencySection(t *testing.T) {
+	c, _ := mustParse(t, withApp(app1), nil)
+	requireEqual(t, "defaults", c.Idempotency, Idempotency{Enabled: true, TTLSeconds: 120, MaxKeyLength: 128})
+	file := withApp(`{"id":"1","key":"k1","secret":"s1","idempotency":{"enabled":false}},
+		{"id":"2","key":"k2","secret":"s2","policy":{"idempotency":{"enabled":true,"ttl_seconds":5}}}`,
+		`"idempotency":{"enabled":true,"ttl_seconds":30,"max_key_length":64}`)
+	c, warnings := mustParse(t, file, envOf("IDEMPOTENCY_TTL_SECONDS", "40", "IDEMPOTENCY_ENABLED", "false"))
+	if len(warnings) != 0 {
+		t.Fatalf("warnings %v", warnings)
+	}
+	requireEqual(t, "idempotency", c.Idempotency, Idempotency{TTLSeconds: 40, MaxKeyLength: 64})
+	a, b := c.Apps()[0].Idempotency, c.Apps()[1].Idempotency
+	if a.Enabled == nil || *a.Enabled || b.Enabled == nil || !*b.Enabled || b.TTLSeconds != 5 {
+		t.Fatalf("app policies %+v %+v", a, b)
+	}
+	for _, bad := range []string{`"idempotency":{"ttl_seconds":-1}`, `"idempotency":{"max_key_length":-5}`} {
+		if _, _, err := parse([]byte(withApp(app1, bad)), envOf()); err == nil || !strings.Contains(err.Error(), "idempotency.") {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}

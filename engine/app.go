@@ -53,6 +53,12 @@ type App struct {
 	// RecoveryMaxBufferSize overrides connection_recovery.max_buffer_size
 	// for the app; 0 keeps the global value.
 	RecoveryMaxBufferSize int
+	// IdempotencyDisabled is the app policy idempotency.enabled=false:
+	// publish keys are accepted and ignored.
+	IdempotencyDisabled bool
+	// IdempotencyTTL overrides idempotency.ttl_seconds for the app; 0
+	// keeps the global value.
+	IdempotencyTTL time.Duration
 }
 
 // Webhook is one webhook target of an app, as the store holds it; the

@@ -19,9 +19,11 @@ type V2Fields struct {
 	MessageID string
 	// Ephemeral is extras.ephemeral: no id, no serial, not buffered.
 	Ephemeral bool
-	// IdempotencyKey is accepted and carried; duplicates are not yet
-	// suppressed.
+	// IdempotencyKey (body idempotency_key) and ChannelKey
+	// (extras.idempotencyKey, per channel) are enforced by the HTTP layer
+	// through engine/idempotency before Publish; the engine ignores them.
 	IdempotencyKey string
+	ChannelKey     string
 }
 
 // busV2 carries a publish's V2 members to the other nodes, whose V2

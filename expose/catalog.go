@@ -73,6 +73,8 @@ var catalog = [...]family{
 	{"recovery_resumes_total", typeCounter, "Channels named in sockudo:resume requests, by outcome (recovered, failed) and code (the resume_failed code, none when recovered)."},
 	{"recovery_replayed_messages_total", typeCounter, "Messages replayed to resuming connections."},
 	{"recovery_buffered_messages_total", typeCounter, "Broadcasts given a stream position and kept in the replay buffer."},
+	// protocol V2 idempotent publishing
+	{"idempotent_publishes_total", typeCounter, "Keyed HTTP publishes not published, by outcome (duplicate, in_flight, conflict, unavailable)."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},
@@ -116,6 +118,9 @@ var (
 		"connection_refused", "authentication", "http_client_error", "http_server_error"}
 	// lookupResults are the result labels of app_store_lookups_total.
 	lookupResults = [...]string{"hit", "negative_hit", "miss", "not_found", "error"}
+	// idempotencyOutcomes are the outcome labels of
+	// idempotent_publishes_total (engine/idempotency's Observed*).
+	idempotencyOutcomes = [...]string{"duplicate", "in_flight", "conflict", "unavailable"}
 	// websocketErrorTypes are the type labels of websocket_errors_total.
 	websocketErrorTypes = [...]string{"protocol", "pusher_error", "slow_consumer"}
 )

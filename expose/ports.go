@@ -30,6 +30,8 @@ type observed struct {
 	lookups  [len(lookupResults)]*metrics.Counter
 	storeErr *metrics.Counter
 
+	idempotency [len(idempotencyOutcomes)]*metrics.Counter
+
 	mu      sync.RWMutex
 	limited map[string]*metrics.Counter // by limiter type
 	s       *Server
@@ -52,6 +54,9 @@ func (o *observed) init(s *Server) {
 		o.lookups[i] = set.NewCounter(s.name("app_store_lookups_total") + "{" + labelPair("result", r) + "}")
 	}
 	o.storeErr = set.NewCounter(s.name("app_store_errors_total"))
+	for i, r := range idempotencyOutcomes {
+		o.idempotency[i] = set.NewCounter(s.name("idempotent_publishes_total") + "{" + labelPair("outcome", r) + "}")
+	}
 	o.webhooks = make(map[string]*metrics.Counter)
 	for _, st := range webhookStatuses {
 		o.labelled(o.webhooks, "webhook_deliveries_total", "status", st)
@@ -155,3 +160,17 @@ func (s *Server) AppStoreLookup(result string) {
 // AppStoreError counts a failed app database operation
 // (app_store_errors_total).
 func (s *Server) AppStoreError() { s.obs.storeErr.Inc() }
+
+// Idempotency counts a keyed publish answered without publishing, by
+// outcome: "duplicate" (the first response replayed), "in_flight" (503,
+// the first still running), "conflict" (400, another payload) or
+// "unavailable" (503, the key store failed). It satisfies
+// idempotency.Observer; other values are dropped.
+func (s *Server) Idempotency(outcome string) {
+	for i, o := range idempotencyOutcomes {
+		if o == outcome {
+			s.obs.idempotency[i].Inc()
+			return
+		}
+	}
+}

@@ -55,6 +55,7 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 		`sockudo_recovery_resumes_total{outcome="failed",code="stream_reset"}`,
 		`sockudo_recovery_replayed_messages_total`,
 		`sockudo_recovery_buffered_messages_total`,
+		`sockudo_idempotent_publishes_total{outcome="in_flight"}`,
 		`process_network_receive_bytes_total`,
 	}
 	for _, kind := range engine.KindLabels {

@@ -26,7 +26,7 @@ func (s *Server) signed(h apiHandler) fasthttp.RequestHandler {
 			aerr = h(ctx, app)
 		}
 		if aerr != nil {
-			writeError(ctx, aerr.status, aerr.msg)
+			writeAPIError(ctx, aerr)
 		}
 	}
 }
@@ -35,7 +35,7 @@ func (s *Server) signed(h apiHandler) fasthttp.RequestHandler {
 func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 	id, ok := pathParam(ctx, "app_id")
 	if !ok {
-		return nil, &apiError{http.StatusNotFound, "app not found"}
+		return nil, &apiError{status: http.StatusNotFound, msg: "app not found"}
 	}
 	app, err := s.apps.AppByID(id)
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 	}
 	ctx.SetUserValue(requestApp{}, app)
 	if !app.Enabled {
-		return nil, &apiError{http.StatusForbidden, "app is disabled"}
+		return nil, &apiError{status: http.StatusForbidden, msg: "app is disabled"}
 	}
 	// The path is signed as the client sent it, before any decoding, and
 	// the query is read raw: url.Values would drop pairs containing ';'.
@@ -54,7 +54,7 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 		ctx.PostBody(),
 		app.Key, app.Secret, time.Now())
 	if err != nil {
-		return nil, &apiError{http.StatusUnauthorized, err.Error()}
+		return nil, &apiError{status: http.StatusUnauthorized, msg: err.Error()}
 	}
 	return app, nil
 }

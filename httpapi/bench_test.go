@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/sockudo/sockudo-go/engine/idempotency"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -29,5 +31,44 @@ func BenchmarkPublishOverHTTP(b *testing.B) {
 		if err := c.Do(req, resp); err != nil || resp.StatusCode() != http.StatusOK {
 			b.Fatalf("%v %d %s", err, resp.StatusCode(), resp.Body())
 		}
+	}
+}
+
+// BenchmarkPublishIdempotency compares /events over HTTP without a key,
+// with a new X-Idempotency-Key per request (claim, publish, commit) and
+// with one key repeated (every request after the first a duplicate
+// answered from the store), idempotency on and its memory store.
+func BenchmarkPublishIdempotency(b *testing.B) {
+	for _, mode := range []string{"plain", "new-key", "duplicate"} {
+		b.Run(mode, func(b *testing.B) {
+			ts := startServer(b, func(o *Options) {
+				o.Idempotency = idempotency.New(idempotency.Options{Store: idempotency.NewMemoryStore(1<<22, nil)})
+			})
+			body := []byte(`{"name":"tick","channel":"bench","data":"{\"n\":1}"}`)
+			uri := "http://" + ts.addr + "/apps/1/events?" +
+				protocol.SignRequest(http.MethodPost, "/apps/1/events", nil, body, testKey, testSecret, time.Now())
+			c := &fasthttp.HostClient{Addr: ts.addr}
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			req.SetRequestURI(uri)
+			req.Header.SetMethod(http.MethodPost)
+			req.Header.SetContentType("application/json")
+			req.SetBody(body)
+			var key []byte
+			if mode == "duplicate" {
+				req.Header.Set("X-Idempotency-Key", "same")
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if mode == "new-key" {
+					i++
+					key = strconv.AppendInt(key[:0], int64(i), 10)
+					req.Header.SetBytesV("X-Idempotency-Key", key)
+				}
+				if err := c.Do(req, resp); err != nil || resp.StatusCode() != http.StatusOK {
+					b.Fatalf("%v %d %s", err, resp.StatusCode(), resp.Body())
+				}
+			}
+		})
 	}
 }

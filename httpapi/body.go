@@ -63,9 +63,9 @@ func (s *Server) refuseBody(ctx *fasthttp.RequestCtx, err error) *apiError {
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		serving.LingerOnClose(ctx.Conn())
-		return &apiError{http.StatusRequestEntityTooLarge, "request body too large"}
+		return &apiError{status: http.StatusRequestEntityTooLarge, msg: "request body too large"}
 	case errors.As(err, &nerr) && nerr.Timeout():
-		return &apiError{http.StatusRequestTimeout, "request timed out"}
+		return &apiError{status: http.StatusRequestTimeout, msg: "request timed out"}
 	default:
 		serving.LingerOnClose(ctx.Conn())
 		return badRequest("malformed request body")

@@ -19,11 +19,14 @@ import (
 type apiError struct {
 	status int
 	msg    string
+	// code, when set, replaces the numeric code with Sockudo's string
+	// code ("backpressure", "service_unavailable"), which its SDKs read.
+	code string
 }
 
 func (e *apiError) Error() string { return e.msg }
 
-func badRequest(msg string) *apiError { return &apiError{http.StatusBadRequest, msg} }
+func badRequest(msg string) *apiError { return &apiError{status: http.StatusBadRequest, msg: msg} }
 
 // errorBody is the JSON shape of every error response.
 type errorBody struct {
@@ -34,6 +37,18 @@ type errorBody struct {
 // writeError answers status with the JSON error body.
 func writeError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	writeJSON(ctx, status, errorBody{Error: msg, Code: status})
+}
+
+// writeAPIError answers with aerr's status and body.
+func writeAPIError(ctx *fasthttp.RequestCtx, aerr *apiError) {
+	if aerr.code == "" {
+		writeError(ctx, aerr.status, aerr.msg)
+		return
+	}
+	writeJSON(ctx, aerr.status, struct {
+		Error string `json:"error"`
+		Code  string `json:"code"`
+	}{aerr.msg, aerr.code})
 }
 
 // writeJSON answers status with v encoded as JSON. Encoding our own response
@@ -67,13 +82,13 @@ const storeRetryAfter = "5"
 // 404 would be a lie the caller might act on.
 func (s *Server) lookupError(ctx *fasthttp.RequestCtx, err error) *apiError {
 	if errors.Is(err, engine.ErrAppNotFound) {
-		return &apiError{http.StatusNotFound, "app not found"}
+		return &apiError{status: http.StatusNotFound, msg: "app not found"}
 	}
 	if n, ok := s.storeErrLog.Due(time.Now()); ok {
 		s.log.Warn("app store lookup failed: API requests answered 503", "err", err, "refused_since_last_log", n)
 	}
 	ctx.Response.Header.Set("Retry-After", storeRetryAfter)
-	return &apiError{http.StatusServiceUnavailable, "app store unavailable, retry later"}
+	return &apiError{status: http.StatusServiceUnavailable, msg: "app store unavailable, retry later"}
 }
 
 // engineError maps an error returned by the engine to an HTTP refusal.
@@ -81,15 +96,15 @@ func engineError(err error) *apiError {
 	var pe *protocol.Error
 	switch {
 	case errors.Is(err, engine.ErrDraining):
-		return &apiError{http.StatusServiceUnavailable, "server is shutting down"}
+		return &apiError{status: http.StatusServiceUnavailable, msg: "server is shutting down"}
 	case errors.Is(err, engine.ErrAppNotFound):
-		return &apiError{http.StatusNotFound, "app not found"}
+		return &apiError{status: http.StatusNotFound, msg: "app not found"}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return &apiError{http.StatusServiceUnavailable, "request timed out"}
+		return &apiError{status: http.StatusServiceUnavailable, msg: "request timed out"}
 	case errors.As(err, &pe):
 		return badRequest(pe.Message)
 	default:
-		return &apiError{http.StatusInternalServerError, "internal error"}
+		return &apiError{status: http.StatusInternalServerError, msg: "internal error"}
 	}
 }
 

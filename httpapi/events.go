@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/engine/idempotency"
 )
 
 // channelAttrs are the counts reported for one channel. Pointers keep a
@@ -31,38 +32,93 @@ func (a channelAttrs) withAck(ack engine.PublishAck) channelAttrs {
 	return a
 }
 
-// postEvents serves POST /apps/{app_id}/events.
+// postEvents serves POST /apps/{app_id}/events. With idempotency on, a
+// key (body idempotency_key, else X-Idempotency-Key) makes a duplicate
+// get the first response, and extras.idempotencyKey skips the channels
+// already published under it (idempotency.go).
 func (s *Server) postEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
 	var b eventBody
 	if err := json.Unmarshal(ctx.PostBody(), &b); err != nil {
 		return badRequest("invalid JSON body: " + err.Error())
 	}
 	l := limitsOf(app)
+	l.keyLen = s.keyLen()
 	ev, aerr := l.event(&b, l.channels)
 	if aerr != nil {
 		return aerr
 	}
-	// One unit per channel, as Soketi counts and Pusher bills.
-	if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, len(ev.Channels), app.MaxBackendEventsPerSecond); aerr != nil {
-		return aerr
+	out := eventsOut{info: parseInfo(b.Info), acks: ev.WantAcks, channels: ev.Channels}
+	if !s.idemOn(app) {
+		return s.publishEvents(ctx, app, ev, out, nil)
 	}
-	if err := s.eng.Publish(s.ctx, app, ev); err != nil {
-		return engineError(err)
+	key := ""
+	if ev.V2 != nil {
+		key = ev.V2.IdempotencyKey
 	}
-	info := parseInfo(b.Info)
-	if !info.userCount && !info.subscriptionCount && !ev.WantAcks {
+	if key == "" {
+		if key, aerr = s.headerKey(ctx); aerr != nil {
+			return aerr
+		}
+	}
+	publish := func() *apiError {
+		cc, aerr := s.claimChannels(ctx, app, ev)
+		if aerr != nil {
+			return aerr
+		}
+		if aerr = s.publishEvents(ctx, app, ev, out, cc); aerr != nil {
+			s.releaseChannels(cc)
+			return aerr
+		}
+		s.commitChannels(cc, ev.Acks)
+		return nil
+	}
+	if key == "" {
+		return publish()
+	}
+	return s.once(ctx, app, requestKey(app, key), eventFingerprint(ev, true), publish)
+}
+
+// eventsOut is what an /events response reports: the counts info asks
+// for, the acknowledgements when asked (V2), for every requested channel.
+type eventsOut struct {
+	info     infoFlags
+	acks     bool
+	channels []string
+}
+
+// publishEvents publishes ev (its channels not already published under
+// their channel keys, cc) and writes the response.
+func (s *Server) publishEvents(ctx *fasthttp.RequestCtx, app *engine.App, ev *engine.Event, o eventsOut, cc *channelClaims) *apiError {
+	if len(ev.Channels) > 0 {
+		// One unit per channel, as Soketi counts and Pusher bills.
+		if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, len(ev.Channels), app.MaxBackendEventsPerSecond); aerr != nil {
+			return aerr
+		}
+		if err := s.eng.Publish(s.ctx, app, ev); err != nil {
+			return engineError(err)
+		}
+	}
+	if !o.info.userCount && !o.info.subscriptionCount && !o.acks {
 		writeEmpty(ctx)
 		return nil
 	}
 	// Counts are read after publishing, as Pusher reports them.
-	out := make(map[string]channelAttrs, len(ev.Channels))
-	for i, ch := range ev.Channels {
-		attrs, aerr := s.attrs(ctx, app, ch, info)
+	out := make(map[string]channelAttrs, len(o.channels))
+	for i, ch := range o.channels {
+		attrs, aerr := s.attrs(ctx, app, ch, o.info)
 		if aerr != nil {
 			return aerr
 		}
-		if i < len(ev.Acks) {
-			attrs = attrs.withAck(ev.Acks[i])
+		if o.acks {
+			if cc == nil && i < len(ev.Acks) {
+				attrs = attrs.withAck(ev.Acks[i])
+			} else if ack, ok := findAck(ev.Acks, ch); ok {
+				attrs = attrs.withAck(ack)
+			} else if cc != nil {
+				if ack, ok := findAck(cc.replayed, ch); ok {
+					attrs = attrs.withAck(ack)
+				}
+			}
 		}
 		out[ch] = attrs
 	}
@@ -102,6 +158,8 @@ func (s *Server) putBatch(b *batchBody) {
 
 // postBatchEvents serves POST /apps/{app_id}/batch_events. Every item is
 // validated before any is published, so a refused batch publishes nothing.
+// With idempotency on, X-Idempotency-Key covers the whole batch and an
+// item's idempotency_key the item: a duplicate item is skipped.
 func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
 	b := s.getBatch()
 	defer s.putBatch(b)
@@ -112,6 +170,7 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		return badRequest("batch is required: 1 to " + strconv.Itoa(limitsOf(app).batch) + " events")
 	}
 	l := limitsOf(app)
+	l.keyLen = s.keyLen()
 	if len(b.Batch) > l.batch {
 		return badRequest("batch too large: at most " + strconv.Itoa(l.batch) + " events")
 	}
@@ -127,11 +186,122 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		f := parseInfo(b.Batch[i].Info)
 		withInfo = withInfo || f.userCount || f.subscriptionCount || ev.WantAcks
 	}
-	// A batch counts its events; refused, none is published.
-	if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, len(events), app.MaxBackendEventsPerSecond); aerr != nil {
+	if !s.idemOn(app) {
+		return s.publishBatch(ctx, app, b, events, withInfo, nil)
+	}
+	key, aerr := s.headerKey(ctx)
+	if aerr != nil {
 		return aerr
 	}
-	for _, ev := range events {
+	publish := func() *apiError { return s.publishBatchOnce(ctx, app, b, events, withInfo) }
+	if key == "" {
+		return publish()
+	}
+	parts := make([]string, len(events))
+	for i, ev := range events {
+		parts[i] = eventFingerprint(ev, true)
+	}
+	return s.once(ctx, app, batchKey(app, key), idempotency.Fingerprint(parts...), publish)
+}
+
+// batchClaims are the claims of a batch's items: by request key, and by
+// channel key.
+type batchClaims struct {
+	items    []idempotency.Claim
+	fps      []string
+	channels []*channelClaims // by item, nil without a channel key
+	skip     []bool           // by item: a duplicate
+}
+
+// publishBatchOnce publishes the items whose keys are new and skips the
+// duplicates; a refusal of any item releases every claim.
+func (s *Server) publishBatchOnce(ctx *fasthttp.RequestCtx, app *engine.App, b *batchBody, events []*engine.Event, withInfo bool) *apiError {
+	bc := &batchClaims{channels: make([]*channelClaims, len(events)), skip: make([]bool, len(events))}
+	aerr := s.claimItems(ctx, app, events, bc)
+	if aerr == nil {
+		aerr = s.publishBatch(ctx, app, b, events, withInfo, bc)
+	}
+	if aerr != nil {
+		for i := range bc.items {
+			s.release(&bc.items[i])
+		}
+		for _, cc := range bc.channels {
+			s.releaseChannels(cc)
+		}
+		return aerr
+	}
+	for i := range bc.items {
+		if err := s.idem.Commit(s.ctx, &bc.items[i], bc.fps[i], http.StatusOK, []byte("{}")); err != nil {
+			s.storeFailed("commit", err)
+		}
+	}
+	for i, cc := range bc.channels {
+		s.commitChannels(cc, events[i].Acks)
+	}
+	return nil
+}
+
+// claimItems claims each item's idempotency_key and channel key. An item
+// repeating the key of an earlier item of the same batch is a duplicate
+// of it.
+func (s *Server) claimItems(ctx *fasthttp.RequestCtx, app *engine.App, events []*engine.Event, bc *batchClaims) *apiError {
+	seen := map[string]string{}
+	for i, ev := range events {
+		if ev.V2 == nil {
+			continue
+		}
+		if k := ev.V2.IdempotencyKey; k != "" {
+			fp := eventFingerprint(ev, true)
+			if first, ok := seen[k]; ok {
+				if first != fp {
+					return badRequest("batch[" + strconv.Itoa(i) + "]: " + msgConflict)
+				}
+				bc.skip[i] = true
+				continue
+			}
+			seen[k] = fp
+			c, aerr := s.begin(ctx, app, requestKey(app, k), fp)
+			if aerr != nil {
+				aerr.msg = "batch[" + strconv.Itoa(i) + "]: " + aerr.msg
+				return aerr
+			}
+			if c.Outcome == idempotency.Replay {
+				bc.skip[i] = true
+				continue
+			}
+			bc.items, bc.fps = append(bc.items, c), append(bc.fps, fp)
+		}
+		cc, aerr := s.claimChannels(ctx, app, ev)
+		if aerr != nil {
+			aerr.msg = "batch[" + strconv.Itoa(i) + "]: " + aerr.msg
+			return aerr
+		}
+		bc.channels[i] = cc
+	}
+	return nil
+}
+
+// publishBatch publishes the batch's items but the skipped ones (bc) and
+// writes the response; a skipped item reports {} unless its channel's
+// first acknowledgement is known.
+func (s *Server) publishBatch(ctx *fasthttp.RequestCtx, app *engine.App, b *batchBody, events []*engine.Event, withInfo bool, bc *batchClaims) *apiError {
+	skipped := func(i int) bool { return bc != nil && (bc.skip[i] || len(events[i].Channels) == 0) }
+	n := 0
+	for i := range events {
+		if !skipped(i) {
+			n++
+		}
+	}
+	// A batch counts its events; refused, none is published.
+	if n > 0 {
+		if aerr := s.takeApp(ctx, LimitBackendEvents, app.ID, n, app.MaxBackendEventsPerSecond); aerr != nil {
+			return aerr
+		}
+	}
+	for i, ev := range events {
+		if skipped(i) {
+			continue
+		}
 		if err := s.eng.Publish(s.ctx, app, ev); err != nil {
 			return engineError(err)
 		}
@@ -142,11 +312,20 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 	}
 	out := make([]channelAttrs, len(events))
 	for i, ev := range events {
+		if bc != nil && bc.skip[i] {
+			continue
+		}
+		if bc != nil && bc.channels[i] != nil && len(ev.Channels) == 0 {
+			if len(bc.channels[i].replayed) > 0 && bc.channels[i].report {
+				out[i] = out[i].withAck(bc.channels[i].replayed[0])
+			}
+			continue
+		}
 		attrs, aerr := s.attrs(ctx, app, ev.Channels[0], parseInfo(b.Batch[i].Info))
 		if aerr != nil {
 			return aerr
 		}
-		if len(ev.Acks) > 0 {
+		if len(ev.Acks) > 0 && (bc == nil || bc.channels[i] == nil || bc.channels[i].report) {
 			attrs = attrs.withAck(ev.Acks[0])
 		}
 		out[i] = attrs

@@ -99,7 +99,7 @@ func (s *Server) take(ctx *fasthttp.RequestCtx, typ, key string, n int, r Rule) 
 	if s.limitObs != nil {
 		s.limitObs.RateLimited(typ)
 	}
-	return &apiError{http.StatusTooManyRequests, "Too Many Requests"}
+	return &apiError{status: http.StatusTooManyRequests, msg: "Too Many Requests"}
 }
 
 // retryAfter is d in whole seconds, rounded up, at least 1.
@@ -159,7 +159,7 @@ func forwardedFor(values [][]byte, hops int) (netip.Addr, bool) {
 func (s *Server) checkRequest(ctx *fasthttp.RequestCtx) *apiError {
 	uri := ctx.Request.Header.RequestURI()
 	if len(uri) > s.maxURL {
-		return &apiError{http.StatusRequestURITooLong, "request URL too long"}
+		return &apiError{status: http.StatusRequestURITooLong, msg: "request URL too long"}
 	}
 	if q := ctx.URI().QueryString(); len(q) > 0 && bytes.Count(q, []byte{'&'})+1 > s.maxQuery {
 		return badRequest("too many query parameters: at most " + strconv.Itoa(s.maxQuery))

@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/engine/idempotency"
 	"github.com/sockudo/sockudo-go/httpapi/serving"
 )
 
@@ -106,6 +107,9 @@ type Options struct {
 	// MaxQueryParams bounds the query parameters (400);
 	// 0 → DefaultMaxQueryParams.
 	MaxQueryParams int
+	// Idempotency, when not nil, makes publishes carrying a key
+	// idempotent (idempotency.enabled); nil accepts keys and ignores them.
+	Idempotency *idempotency.Guard
 }
 
 // Server is the HTTP side of one node: the WebSocket upgrade on /app/{key}
@@ -116,6 +120,8 @@ type Server struct {
 	apps         engine.AppStore
 	log          *slog.Logger
 	storeErrLog  engine.LogLimiter // 503s for a failing app store
+	idem         *idempotency.Guard
+	idemErrLog   engine.LogLimiter // a failing idempotency store
 	obs          Observer
 	limit        int
 	writeTimeout time.Duration
@@ -167,6 +173,7 @@ func New(opts Options) (*Server, error) {
 		cors:         newCORS(opts.CORS),
 		maxURL:       orDefault(opts.MaxURLBytes, DefaultMaxURLBytes),
 		maxQuery:     orDefault(opts.MaxQueryParams, DefaultMaxQueryParams),
+		idem:         opts.Idempotency,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -244,7 +244,7 @@ func FuzzV2PublishFields(f *testing.F) {
 		if decodeJSON(body, &b) != nil {
 			return
 		}
-		v, aerr := decodeV2Fields(&b)
+		v, aerr := decodeV2Fields(&b, maxKeyLen)
 		if aerr != nil {
 			if aerr.status != 400 {
 				t.Fatalf("status %d", aerr.status)

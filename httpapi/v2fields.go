@@ -27,7 +27,8 @@ const (
 // delta, idempotency_key, message_id, extras: sockudo-v2.md §4) and
 // returns them for the engine, or nil when the body has none. Every
 // refusal is a 400 naming the member.
-func decodeV2Fields(b *eventBody) (*engine.V2Fields, *apiError) {
+// keyLen bounds the idempotency keys (idempotency.max_key_length).
+func decodeV2Fields(b *eventBody, keyLen int) (*engine.V2Fields, *apiError) {
 	if b.Tags == nil && b.Delta == nil && b.IdempotencyKey == nil && b.MessageID == nil && b.Extras == nil {
 		return nil, nil
 	}
@@ -42,13 +43,13 @@ func decodeV2Fields(b *eventBody) (*engine.V2Fields, *apiError) {
 			return nil, badRequest("delta must be a boolean")
 		}
 	}
-	if v.IdempotencyKey, aerr = decodeKey("idempotency_key", b.IdempotencyKey); aerr != nil {
+	if v.IdempotencyKey, aerr = decodeKeyOf("idempotency_key", b.IdempotencyKey, keyLen); aerr != nil {
 		return nil, aerr
 	}
 	if v.MessageID, aerr = decodeKey("message_id", b.MessageID); aerr != nil {
 		return nil, aerr
 	}
-	if aerr = decodeExtras(b.Extras, v); aerr != nil {
+	if aerr = decodeExtras(b.Extras, v, keyLen); aerr != nil {
 		return nil, aerr
 	}
 	return v, nil
@@ -102,6 +103,11 @@ func decodeTags(raw json.RawMessage) ([]byte, *apiError) {
 
 // decodeKey reads an optional non-empty string of at most maxKeyLen bytes.
 func decodeKey(name string, raw json.RawMessage) (string, *apiError) {
+	return decodeKeyOf(name, raw, maxKeyLen)
+}
+
+// decodeKeyOf reads an optional non-empty string of at most max bytes.
+func decodeKeyOf(name string, raw json.RawMessage, max int) (string, *apiError) {
 	if isNull(raw) {
 		return "", nil
 	}
@@ -109,8 +115,8 @@ func decodeKey(name string, raw json.RawMessage) (string, *apiError) {
 	if json.Unmarshal(raw, &s) != nil {
 		return "", badRequest(name + " must be a string")
 	}
-	if s == "" || len(s) > maxKeyLen {
-		return "", badRequest(name + " must be 1 to " + strconv.Itoa(maxKeyLen) + " bytes")
+	if s == "" || len(s) > max {
+		return "", badRequest(name + " must be 1 to " + strconv.Itoa(max) + " bytes")
 	}
 	return s, nil
 }
@@ -119,7 +125,7 @@ func decodeKey(name string, raw json.RawMessage) (string, *apiError) {
 // headers an object of scalar values, ephemeral and echo booleans,
 // idempotencyKey a string; other members pass through. The compacted
 // object is what V2 subscribers receive; an empty object is dropped.
-func decodeExtras(raw json.RawMessage, v *engine.V2Fields) *apiError {
+func decodeExtras(raw json.RawMessage, v *engine.V2Fields, keyLen int) *apiError {
 	if isNull(raw) {
 		return nil
 	}
@@ -161,9 +167,11 @@ func decodeExtras(raw json.RawMessage, v *engine.V2Fields) *apiError {
 		}
 	}
 	if r, ok := x["idempotencyKey"]; ok {
-		if _, aerr := decodeKey("extras.idempotencyKey", r); aerr != nil {
+		k, aerr := decodeKeyOf("extras.idempotencyKey", r, keyLen)
+		if aerr != nil {
 			return aerr
 		}
+		v.ChannelKey = k
 	}
 	if len(x) == 0 {
 		return nil

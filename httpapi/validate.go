@@ -26,6 +26,7 @@ type limits struct {
 	channels     int
 	batch        int
 	channelName  int
+	keyLen       int // idempotency keys: idempotency.max_key_length
 }
 
 func limitsOf(app *engine.App) limits {
@@ -35,6 +36,7 @@ func limitsOf(app *engine.App) limits {
 		channels:     orDefault(app.MaxEventChannelsAtOnce, defaultMaxEventChannelsAtOnce),
 		batch:        orDefault(app.MaxEventBatchSize, defaultMaxEventBatchSize),
 		channelName:  orDefault(app.MaxChannelNameLength, protocol.DefaultMaxChannelNameLength),
+		keyLen:       maxKeyLen,
 	}
 }
 
@@ -76,7 +78,7 @@ func (l limits) event(b *eventBody, maxChannels int) (*engine.Event, *apiError) 
 	if b.SocketID != "" && !protocol.ValidSocketID(b.SocketID) {
 		return nil, badRequest("socket_id is not a valid socket id")
 	}
-	v2, aerr := decodeV2Fields(b)
+	v2, aerr := decodeV2Fields(b, l.keyLen)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -96,8 +98,7 @@ func (l limits) data(v any) (string, *apiError) {
 		return "", badRequest("data must be a string: JSON-encode objects and numbers before sending them")
 	}
 	if len(s) > l.payloadBytes {
-		return "", &apiError{http.StatusRequestEntityTooLarge,
-			"data is larger than " + strconv.Itoa(l.payloadBytes/1024) + " KB"}
+		return "", &apiError{status: http.StatusRequestEntityTooLarge, msg: "data is larger than " + strconv.Itoa(l.payloadBytes/1024) + " KB"}
 	}
 	return s, nil
 }

@@ -40,6 +40,8 @@ func engineApp(a configs.App) *engine.App {
 		TerminateOnClientEventLimit:   a.TerminateOnLimit,
 		RecoveryDisabled:              a.ConnectionRecovery.Enabled != nil && !*a.ConnectionRecovery.Enabled,
 		RecoveryMaxBufferSize:         a.ConnectionRecovery.MaxBufferSize,
+		IdempotencyDisabled:           a.Idempotency.Enabled != nil && !*a.Idempotency.Enabled,
+		IdempotencyTTL:                a.Idempotency.TTLSeconds.Duration(),
 	}
 	for _, w := range a.Webhooks {
 		app.Webhooks = append(app.Webhooks, engineWebhook(w))

@@ -53,3 +53,18 @@ func TestParseApp(t *testing.T) {
 		}
 	}
 }
+
+// An app's idempotency policy (file, database column or policy form)
+// reaches the engine app the HTTP API reads it from.
+func TestParseAppIdempotencyPolicy(t *testing.T) {
+	cfg := configs.Default()
+	cfg.ApplyDefaults()
+	off, err := parseApp([]byte(`{"id": "1", "key": "k", "secret": "s", "idempotency": {"enabled": false, "ttl_seconds": 300}}`), cfg)
+	if err != nil || !off.IdempotencyDisabled || off.IdempotencyTTL != 300*time.Second {
+		t.Fatalf("flat form: %+v %v", off, err)
+	}
+	on, err := parseApp([]byte(`{"id": "2", "key": "k2", "secret": "s", "policy": {"idempotency": {"ttl_seconds": 5}}}`), cfg)
+	if err != nil || on.IdempotencyDisabled || on.IdempotencyTTL != 5*time.Second {
+		t.Fatalf("policy form: %+v %v", on, err)
+	}
+}

@@ -105,6 +105,10 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 		_ = n.eng.Shutdown(context.Background())
 		return nil, err
 	}
+	if apiOpts.Idempotency, err = idempotencyGuard(cfg, opts.SharedCache, n.metrics); err != nil {
+		_ = n.eng.Shutdown(context.Background())
+		return nil, err
+	}
 	n.api, err = httpapi.New(apiOpts)
 	if err != nil {
 		return nil, err

@@ -83,5 +83,13 @@ func (c *Cache) Get(ctx context.Context, app, channel string) (string, string, t
 	return e.Event, e.Data, ttl.Val(), true, nil
 }
 
+// Client is the connection, for other stores sharing the cache's Redis
+// (the idempotency keys); they must not close it.
+func (c *Cache) Client() redis.UniversalClient { return c.c }
+
+// Prefix starts every key of the cache; sharing stores start theirs with
+// it too, so one cache.redis.prefix separates deployments.
+func (c *Cache) Prefix() string { return c.prefix }
+
 // Close releases the connections.
 func (c *Cache) Close() error { return c.c.Close() }
