@@ -71,13 +71,15 @@ type App struct {
 	Webhooks []Webhook `json:"webhooks"`
 	// ConnectionRecovery is the app's protocol V2 recovery policy.
 	ConnectionRecovery AppRecovery `json:"connection_recovery"`
+	// History is the app's durable history policy.
+	History AppHistory `json:"history"`
 }
 
 func (App) unusedKeys() []string {
 	return []string{
 		"annotations_enabled", "channel_delta_compression", "idempotency",
 		"channel_namespaces", "message_rate_limit",
-		"history", "presence_history",
+		"presence_history",
 	}
 }
 
@@ -119,7 +121,9 @@ func (a *App) decodeExtra(d *decoder, path, key string, raw any) bool {
 			d.field(p, policy[section], v, "webhooks")
 		case "connection_recovery":
 			d.field(p, policy[section], v, "connection_recovery")
-		case "idempotency", "history", "presence_history":
+		case "history":
+			d.field(p, policy[section], v, "history")
+		case "idempotency", "presence_history":
 			// accepted and ignored, like the flat keys of the same names
 		default:
 			d.unknown(p)

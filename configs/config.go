@@ -111,6 +111,8 @@ type Config struct {
 	ConnectionRecovery ConnectionRecovery `json:"connection_recovery"`
 	EchoControl        EchoControl        `json:"echo_control"`
 	Ephemeral          Ephemeral          `json:"ephemeral"`
+	// History is durable channel history (see history.go).
+	History History `json:"history"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts
@@ -119,7 +121,7 @@ func (Config) unusedKeys() []string {
 	return []string{
 		"mode", "server_role", "path_prefix", "cleanup",
 		"unix_socket", "delta_compression", "tag_filtering",
-		"history", "presence_history", "idempotency", "event_name_filtering",
+		"presence_history", "idempotency", "event_name_filtering",
 		"versioned_messages", "annotations", "ai_transport", "push",
 		"push_rules", "ably_compat",
 	}
