@@ -53,6 +53,8 @@ type App struct {
 	// RecoveryMaxBufferSize overrides connection_recovery.max_buffer_size
 	// for the app; 0 keeps the global value.
 	RecoveryMaxBufferSize int
+	// History is the app's durable history policy.
+	History AppHistory
 }
 
 // Webhook is one webhook target of an app, as the store holds it; the

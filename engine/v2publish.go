@@ -121,6 +121,9 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 		ack.MessageID = x.MessageID
 	}
 	ephemeral := x != nil && x.Ephemeral && !e.opts.V2.EphemeralDisabled
+	if !ephemeral && e.historyOn(app) {
+		return e.publishStored(app, key, event, data, userID, except, x, ack)
+	}
 	if !e.recoveryOn(app) || ephemeral {
 		e.publishEvent(key, event, data, userID, except, x)
 		return ack
@@ -242,4 +245,22 @@ func messageIDOf(payload []byte) string {
 		return ""
 	}
 	return string(rest[:j])
+}
+
+// publishStored publishes with durable history on: the position comes
+// from the history store (see publishHistory).
+func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, ack PublishAck) PublishAck {
+	var m protocol.V2Meta
+	if x != nil {
+		m.Tags, m.Extras = x.Tags, x.Extras
+	}
+	m.MessageID = ack.MessageID
+	if m.MessageID == "" {
+		m.MessageID = protocol.NewMessageID()
+	}
+	if e.publishHistory(app, key, event, data, userID, except, &m) {
+		e.stats.v2Buffered.Add(1)
+		ack.MessageID, ack.Serial, ack.HasSerial = m.MessageID, m.Serial, true
+	}
+	return ack
 }

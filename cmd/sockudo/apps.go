@@ -40,6 +40,9 @@ func engineApp(a configs.App) *engine.App {
 		TerminateOnClientEventLimit:   a.TerminateOnLimit,
 		RecoveryDisabled:              a.ConnectionRecovery.Enabled != nil && !*a.ConnectionRecovery.Enabled,
 		RecoveryMaxBufferSize:         a.ConnectionRecovery.MaxBufferSize,
+		History: engine.AppHistory{Enabled: a.History.Enabled, RewindEnabled: a.History.RewindEnabled,
+			Retention: engine.HistoryRetention{Window: a.History.RetentionWindowSeconds.Duration(),
+				MaxMessages: int64(a.History.MaxMessagesPerChannel), MaxBytes: int64(a.History.MaxBytesPerChannel)}},
 	}
 	for _, w := range a.Webhooks {
 		app.Webhooks = append(app.Webhooks, engineWebhook(w))

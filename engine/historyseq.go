@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+	"github.com/sockudo/sockudo-go/shard"
+)
+
+// HistoryOptions configures durable history (the `history` section).
+// History is on for an app when Store is set and the app's policy, or
+// else Enabled, says so.
+type HistoryOptions struct {
+	// Store is the durable store; nil turns history off everywhere.
+	Store HistoryStore
+	// Enabled is history.enabled, the default of apps without a policy.
+	Enabled bool
+	// RewindEnabled is history.rewind_enabled.
+	RewindEnabled bool
+	// MaxPageSize is history.max_page_size; 0 → 100.
+	MaxPageSize int
+	// Retention is the global retention (window, count, bytes).
+	Retention HistoryRetention
+	// WriterShards, QueueCapacity and BatchSize shape the writer; 0 → 16,
+	// 4096, 256.
+	WriterShards, QueueCapacity, BatchSize int
+	// WriteTimeout bounds one store call; 0 → 5 s.
+	WriteTimeout time.Duration
+	// ReserveBlock is how many serials one reservation takes from the
+	// store; 0 → 64. 1 makes every publish wait for the store.
+	ReserveBlock int
+}
+
+// AppHistory is an app's history policy; nil and zero fields inherit.
+type AppHistory struct {
+	Enabled       *bool
+	RewindEnabled *bool
+	Retention     HistoryRetention
+}
+
+// historyOn reports whether app's broadcasts are stored.
+func (e *Engine) historyOn(app *App) bool {
+	h := &e.opts.V2.History
+	if h.Store == nil {
+		return false
+	}
+	if app.History.Enabled != nil {
+		return *app.History.Enabled
+	}
+	return h.Enabled
+}
+
+// rewindOn reports whether app's V2 subscribers may rewind.
+func (e *Engine) rewindOn(app *App) bool {
+	if !e.historyOn(app) {
+		return false
+	}
+	if app.History.RewindEnabled != nil {
+		return *app.History.RewindEnabled
+	}
+	return e.opts.V2.History.RewindEnabled
+}
+
+// retentionFor is app's retention: its own bounds where set.
+func (e *Engine) retentionFor(app *App) HistoryRetention {
+	r := e.opts.V2.History.Retention
+	a := app.History.Retention
+	if a.Window > 0 {
+		r.Window = a.Window
+	}
+	if a.MaxMessages > 0 {
+		r.MaxMessages = a.MaxMessages
+	}
+	if a.MaxBytes > 0 {
+		r.MaxBytes = a.MaxBytes
+	}
+	return r
+}
+
+// seqStream is this node's view of one channel's durable stream: the
+// block of serials reserved from the store and not yet used, the next
+// block when it has been fetched ahead, and whether writes were lost.
+// Its mutex serializes the channel's history publishes, so serials are
+// delivered in order.
+type seqStream struct {
+	mu         sync.Mutex
+	stream     string
+	next, end  uint64 // current block [next, end)
+	pend       block  // fetched ahead; zero when none
+	fetching   bool
+	gen        uint64 // bumped by a reset: blocks fetched before it are stale
+	retryAt    int64  // unix nanos: no synchronous reservation before
+	degraded   bool
+	degradedBy string
+}
+
+type block struct {
+	stream     string
+	first, end uint64
+}
+
+// historyState is the engine's durable-history runtime: per-channel
+// sequencers and the writer.
+type historyState struct {
+	seqs   *shard.Map[chanKey, *seqStream]
+	writer *historyWriter
+}
+
+func newHistoryState(e *Engine) *historyState {
+	h := &e.opts.V2.History
+	if h.Store == nil {
+		return nil
+	}
+	return &historyState{seqs: shard.NewMap[chanKey, *seqStream](registryShards), writer: newHistoryWriter(e)}
+}
+
+func (e *Engine) seqFor(key chanKey) *seqStream {
+	var s *seqStream
+	e.history.seqs.Update(key, func(v *seqStream, ok bool) (*seqStream, bool) {
+		if !ok {
+			v = &seqStream{}
+		}
+		s = v
+		return v, true
+	})
+	return s
+}
+
+// takeSerial returns the channel's next position; s.mu is held. The
+// block is refilled ahead of use in the background; only a channel's
+// first publish on this node (or a store that cannot keep up) waits for
+// a reservation, bounded by the write timeout.
+func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
+	if s.next == s.end {
+		if s.pend.end != 0 {
+			s.stream, s.next, s.end, s.pend = s.pend.stream, s.pend.first, s.pend.end, block{}
+		} else {
+			now := time.Now().UnixNano()
+			if now < s.retryAt {
+				return "", 0, false
+			}
+			b, err := e.reserve(key)
+			if err != nil {
+				// Do not make every publish wait out the timeout.
+				s.retryAt = now + int64(time.Second)
+				e.historyDegraded(key, s, ReasonStoreUnavailable, err)
+				return "", 0, false
+			}
+			s.stream, s.next, s.end = b.stream, b.first, b.end
+		}
+	}
+	serial := s.next
+	s.next++
+	n := e.reserveBlock()
+	if n > 1 && !s.fetching && s.pend.end == 0 && s.end-s.next <= uint64(n/2) {
+		s.fetching = true
+		go e.prefetch(key, s, s.gen)
+	}
+	return s.stream, serial, true
+}
+
+func (e *Engine) reserveBlock() int {
+	if n := e.opts.V2.History.ReserveBlock; n > 0 {
+		return n
+	}
+	return 64
+}
+
+func (e *Engine) reserve(key chanKey) (block, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
+	defer cancel()
+	n := e.reserveBlock()
+	id, first, err := e.opts.V2.History.Store.Reserve(ctx, key.app.id, key.name, n)
+	if err != nil {
+		e.stats.historyStoreErrors.Add(1)
+		return block{}, err
+	}
+	return block{stream: id, first: first, end: first + uint64(n)}, nil
+}
+
+// prefetch reserves the channel's next block off the publish path.
+func (e *Engine) prefetch(key chanKey, s *seqStream, gen uint64) {
+	b, err := e.reserve(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fetching = false
+	if err == nil && s.gen == gen {
+		s.pend = b
+	}
+}
+
+func (e *Engine) historyTimeout() time.Duration {
+	if d := e.opts.V2.History.WriteTimeout; d > 0 {
+		return d
+	}
+	return 5 * time.Second
+}
+
+// Reasons a stream becomes degraded, recorded in the store.
+const (
+	ReasonStoreUnavailable = "history_store_unavailable"
+	ReasonWriterQueueFull  = "history_writer_queue_full"
+	ReasonWriteFailed      = "history_write_failed"
+)
+
+// historyDegraded marks the channel's stream degraded on this node (s.mu
+// held) and, off the publish path, in the store; logged at most once a
+// second.
+func (e *Engine) historyDegraded(key chanKey, s *seqStream, reason string, err error) {
+	if !s.degraded {
+		s.degraded, s.degradedBy = true, reason
+		e.history.writer.markDegraded(key, reason)
+	}
+	if n, ok := e.historyLog.Due(time.Now()); ok {
+		e.log.Warn("history: stream degraded, messages not stored", "app", key.app.id, "channel", key.name,
+			"reason", reason, "err", err, "occurrences", n)
+	}
+}
+
+// publishHistory publishes one message of a channel with history on: its
+// position comes from the channel's reserved block, it is delivered (and
+// kept in the hot buffer with recovery on) under the channel's sequencer
+// lock, and queued for the store without waiting. When no serial can be
+// had (the store is down at the channel's first publish) the message is
+// still delivered, without a position, and counted as dropped.
+func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta) bool {
+	s := e.seqFor(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stream, serial, ok := e.takeSerial(key, s)
+	if !ok {
+		e.stats.historyDropped.Add(1)
+		e.deliver(key, event, data, userID, except, m, false)
+		return false
+	}
+	m.StreamID, m.Serial, m.HasSerial = stream, serial, true
+	var kept *frame
+	deliver := func() []byte {
+		kept = e.deliver(key, event, data, userID, except, m, true)
+		return kept.buf[protocol.MaxFrameHeader:]
+	}
+	if rb := e.opts.V2.Recovery; rb != nil && !app.RecoveryDisabled {
+		rb.AppendAt(key.app.id, key.name, e.recoveryMax(app), stream, serial, deliver)
+	} else {
+		deliver()
+	}
+	e.history.writer.enqueue(key, s, HistoryEntry{
+		App: key.app.id, Channel: key.name, StreamID: stream, Serial: serial,
+		PublishedAtMS: time.Now().UnixMilli(), MessageID: m.MessageID, EventName: event,
+		Payload: append([]byte(nil), kept.buf[protocol.MaxFrameHeader:]...), Retention: e.retentionFor(app),
+	})
+	kept.release()
+	return true
+}
