@@ -282,3 +282,47 @@ func historyRetention(t *testing.T, store engine.HistoryStore) {
 		t.Fatalf("retained %+v", p)
 	}
 }
+
+// TestHistoryStoreStoppedMidRun: with PostgreSQL stopped, publishes go on
+// (with serials from the reserved block), the lost entries are counted,
+// the state read answers 503, and once the database is back the stream
+// is recorded as degraded there.
+func TestHistoryStoreStoppedMidRun(t *testing.T) {
+	db := pgtest.StartPrivate(t)
+	ts := startServerWith(t, withHistory(pgStore(t, db), func(h *engine.HistoryOptions) {
+		h.WriteTimeout = time.Second
+	}), nil)
+	v2 := ts.dialV2(t, "")
+	v2.send(`{"event":"sockudo:subscribe","data":{"channel":"c"}}`)
+	v2.expect("sockudo_internal:subscription_succeeded")
+	ts.publishN(t, "c", 1, 3)
+	ts.waitStored(t, "c", 3)
+	for range 3 {
+		v2.expect("ev")
+	}
+	db.Stop()
+	ts.publishN(t, "c", 4, 13)
+	for i := 4; i <= 13; i++ {
+		if f := v2.expect("ev"); *f.Serial != uint64(i) {
+			t.Fatalf("live while the store is down: %s", f.raw)
+		}
+	}
+	eventually(t, "ten drops counted", func() bool {
+		n := ts.eng.NodeSnapshot()
+		return n.HistoryDropped == 10 && n.HistoryStoreErrors > 0 && n.HistoryWrites == 3
+	})
+	requireStatus(t, ts.get(t, "/channels/c/history/state", nil), 503)
+	if err := db.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the stream recorded as degraded", func() bool {
+		r := ts.get(t, "/channels/c/history/state", nil)
+		return r.status == 200 && strings.Contains(r.body, `"durable_state":"degraded"`)
+	})
+	ts.publishN(t, "c", 14, 14)
+	ts.waitStored(t, "c", 4)
+	p := ts.page(t, "c", nil)
+	if p.serials() != "14,3,2,1" || p.StreamState.DurableState != "degraded" || p.StreamState.RecoveryAllowed {
+		t.Fatalf("after the outage %+v", p)
+	}
+}
