@@ -55,6 +55,9 @@ type Conn struct {
 	userID    string
 	userInfo  []byte
 	watchlist []string
+	// rewindAttach is set by a subscribe asking for rewind while it
+	// joins (under mu): acknowledgeHistory records the attach position.
+	rewindAttach *attachPos
 
 	// Owned by the worker goroutine.
 	out      [][]byte
@@ -62,10 +65,11 @@ type Conn struct {
 	dirty    bool
 	pinged   bool
 	pingAt   int64
-	authDead int64                 // unix nanos after which an unauthenticated conn closes
-	wslot    int32                 // timer wheel slot, -1 when not filed
-	wpos     int32                 // index in that slot
-	live     map[string]*liveRange // V2 continuity gate per channel
+	authDead int64                  // unix nanos after which an unauthenticated conn closes
+	wslot    int32                  // timer wheel slot, -1 when not filed
+	wpos     int32                  // index in that slot
+	live     map[string]*liveRange  // V2 continuity gate per channel
+	gates    map[string]*attachGate // V2 channels whose rewind is being read
 
 	// Slow path (backlog.go): bytes the kernel did not take, drained by a
 	// flusher goroutine that exists only while there are any. slow is set

@@ -86,6 +86,8 @@ func (e *Engine) ResetHistory(ctx context.Context, app *App, channel, reason str
 	s.gen++
 	s.stream, s.next, s.end, s.pend = "", 0, 0, block{}
 	s.retryAt, s.degraded, s.degradedBy = 0, false, ""
+	s.primed, s.head = false, 0
+	s.stored.Store(0)
 	return st, nil
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
@@ -90,10 +91,75 @@ type seqStream struct {
 	next, end  uint64 // current block [next, end)
 	pend       block  // fetched ahead; zero when none
 	fetching   bool
+	fetched    chan struct{} // closed when the running prefetch ends
 	gen        uint64 // bumped by a reset: blocks fetched before it are stale
 	retryAt    int64  // unix nanos: no synchronous reservation before
 	degraded   bool
 	degradedBy string
+	// primed: stream and head are known (read from the store before any
+	// block was taken); head is the last serial the stream assigned.
+	primed bool
+	head   uint64
+	// stored is the highest serial the writer has stored.
+	stored atomic.Uint64
+}
+
+// lastSerial is the stream's last assigned serial as this node knows it;
+// s.mu held.
+func (s *seqStream) lastSerial() uint64 {
+	if s.end != 0 {
+		return s.next - 1
+	}
+	return s.head
+}
+
+func (s *seqStream) isDegraded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.degraded
+}
+
+// primeHistory makes sure this node knows channel's stream and head
+// before a V2 subscriber attaches, reading (and for a channel never
+// published to, creating) the stream in the store. Called outside every
+// lock; nil when the store cannot answer.
+func (e *Engine) primeHistory(key chanKey) *seqStream {
+	s := e.seqFor(key)
+	s.mu.Lock()
+	ok, gen := s.primed || s.end != 0, s.gen
+	s.mu.Unlock()
+	if ok {
+		return s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
+	defer cancel()
+	st, err := e.opts.V2.History.Store.State(ctx, key.app.id, key.name)
+	var b block
+	if err == nil && st.StreamID == "" {
+		b, err = e.reserve(key)
+	}
+	if err != nil {
+		e.stats.historyStoreErrors.Add(1)
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen || s.primed || s.end != 0 {
+		return s
+	}
+	if b.end != 0 {
+		s.stream, s.next, s.end = b.stream, b.first, b.end
+	} else {
+		s.stream, s.head = st.StreamID, st.Head()
+		if st.Degraded {
+			s.degraded, s.degradedBy = true, st.Reason
+		}
+	}
+	s.primed = true
+	if s.stored.Load() < st.NewestSerial {
+		s.stored.Store(st.NewestSerial)
+	}
+	return s
 }
 
 type block struct {
@@ -133,6 +199,17 @@ func (e *Engine) seqFor(key chanKey) *seqStream {
 // first publish on this node (or a store that cannot keep up) waits for
 // a reservation, bounded by the write timeout.
 func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
+	for s.next == s.end && s.fetching {
+		// A block is on its way: wait for it rather than reserve one
+		// after it and use them out of order.
+		ch := s.fetched
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-time.After(e.historyTimeout()):
+		}
+		s.mu.Lock()
+	}
 	if s.next == s.end {
 		if s.pend.end != 0 {
 			s.stream, s.next, s.end, s.pend = s.pend.stream, s.pend.first, s.pend.end, block{}
@@ -155,8 +232,8 @@ func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
 	s.next++
 	n := e.reserveBlock()
 	if n > 1 && !s.fetching && s.pend.end == 0 && s.end-s.next <= uint64(n/2) {
-		s.fetching = true
-		go e.prefetch(key, s, s.gen)
+		s.fetching, s.fetched = true, make(chan struct{})
+		go e.prefetch(key, s, s.gen, s.fetched)
 	}
 	return s.stream, serial, true
 }
@@ -181,10 +258,11 @@ func (e *Engine) reserve(key chanKey) (block, error) {
 }
 
 // prefetch reserves the channel's next block off the publish path.
-func (e *Engine) prefetch(key chanKey, s *seqStream, gen uint64) {
+func (e *Engine) prefetch(key chanKey, s *seqStream, gen uint64, done chan struct{}) {
 	b, err := e.reserve(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer close(done)
 	s.fetching = false
 	if err == nil && s.gen == gen {
 		s.pend = b

@@ -135,6 +135,11 @@ func (w *historyWriter) write(batch []queuedEntry, entries []HistoryEntry) []His
 	if err == nil {
 		e.stats.historyWrites.Add(uint64(len(entries)))
 		e.stats.historyBatches.Add(1)
+		for i := range batch {
+			if s := batch[i].seq; s.stored.Load() < batch[i].Serial {
+				s.stored.Store(batch[i].Serial)
+			}
+		}
 	} else {
 		e.stats.historyStoreErrors.Add(1)
 		e.stats.historyDropped.Add(uint64(len(entries)))

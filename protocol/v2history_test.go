@@ -48,3 +48,43 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeRewind(t *testing.T) {
+	for in, want := range map[string]Rewind{
+		`{"channel":"c","rewind":5}`: {Count: 5}, `{"rewind":"7"}`: {Count: 7}, `{"rewind":{"count":3}}`: {Count: 3},
+		`{"rewind":{"seconds":60}}`: {Seconds: 60}, `{"rewind":{"duration_seconds":"9"}}`: {Seconds: 9},
+	} {
+		r, ok, err := DecodeRewind([]byte(in))
+		if !ok || err != nil || r != want {
+			t.Fatalf("%s: %+v %v %v", in, r, ok, err)
+		}
+	}
+	for _, in := range []string{`{"rewind":0}`, `{"rewind":-1}`, `{"rewind":"x"}`, `{"rewind":{}}`, `{"rewind":{"count":0}}`, `{"rewind":true}`, `{"rewind":1.5}`} {
+		if _, ok, err := DecodeRewind([]byte(in)); !ok || err != ErrRewind {
+			t.Fatalf("%s: %v %v", in, ok, err)
+		}
+	}
+	if _, ok, _ := DecodeRewind([]byte(`{"channel":"c"}`)); ok {
+		t.Fatal("no rewind reported as one")
+	}
+}
+
+// FuzzDecodeRewind: any subscribe data gives a positive count or seconds,
+// ErrRewind, or no rewind.
+func FuzzDecodeRewind(f *testing.F) {
+	f.Add([]byte(`{"channel":"c","rewind":{"count":3}}`))
+	f.Add([]byte(`{"rewind":"12"}`))
+	f.Add([]byte(`{"rewind":{"seconds":-4}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, ok, err := DecodeRewind(data)
+		if !ok || err != nil {
+			if err != nil && err != ErrRewind {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		if (r.Count > 0) == (r.Seconds > 0) || r.Count < 0 || r.Seconds < 0 {
+			t.Fatalf("rewind %+v from %s", r, data)
+		}
+	})
+}
