@@ -92,8 +92,8 @@ type seqStream struct {
 	pend       block  // fetched ahead; zero when none
 	fetching   bool
 	fetched    chan struct{} // closed when the running prefetch ends
-	gen        uint64 // bumped by a reset: blocks fetched before it are stale
-	retryAt    int64  // unix nanos: no synchronous reservation before
+	gen        uint64        // bumped by a reset: blocks fetched before it are stale
+	retryAt    int64         // unix nanos: no synchronous reservation before
 	degraded   bool
 	degradedBy string
 	// primed: stream and head are known (read from the store before any
