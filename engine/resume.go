@@ -94,39 +94,54 @@ func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool,
 			c.w.push(job{kind: jobReplay, conn: c, f: c.e.frames.raw(frames), replay: batch})
 		})
 	if reason == "" {
-		n := len(batch.serials)
-		c.e.stats.resumes[0].Add(1)
-		b := []byte(`{"channel":`)
-		b = protocol.AppendJSONString(b, p.Channel)
-		b = append(b, `,"source":"hot","replayed":`...)
-		b = strconv.AppendInt(b, int64(n), 10)
-		b = append(b, `,"position":`...)
-		if n == 0 {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, `{"stream_id":`...)
-			b = protocol.AppendJSONString(b, cur)
-			b = append(b, `,"serial":`...)
-			b = strconv.AppendUint(b, batch.serials[n-1], 10)
-			if lastID != "" {
-				b = append(b, `,"last_message_id":`...)
-				b = protocol.AppendJSONString(b, lastID)
-			}
-			b = append(b, '}')
-		}
-		return true, append(b, '}')
+		return true, c.recoveredEntry(p.Channel, "hot", cur, batch.serials, lastID)
 	}
 	code := failPositionExpired
 	switch {
-	case reason == ReasonStreamMismatch:
-		code = failStreamReset
 	case p.StreamID == "":
 		code, reason = failUnverifiable, ReasonLegacyNoCold
+	case c.e.historyOn(c.app()):
+		// The hot buffer cannot prove continuity: durable history may.
+		return c.resumeCold(p)
+	case reason == ReasonStreamMismatch:
+		code = failStreamReset
 	}
+	return false, c.resumeFailed(p, code, reason, cur, head, oldest)
+}
+
+// recoveredEntry counts a recovered channel and encodes its entry in
+// resume_success.
+func (c *Conn) recoveredEntry(channel, source, cur string, serials []uint64, lastID string) []byte {
+	n := len(serials)
+	c.e.stats.resumes[0].Add(1)
+	b := []byte(`{"channel":`)
+	b = protocol.AppendJSONString(b, channel)
+	b = append(b, `,"source":"`+source+`","replayed":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"position":`...)
+	if n == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"stream_id":`...)
+		b = protocol.AppendJSONString(b, cur)
+		b = append(b, `,"serial":`...)
+		b = strconv.AppendUint(b, serials[n-1], 10)
+		if lastID != "" {
+			b = append(b, `,"last_message_id":`...)
+			b = protocol.AppendJSONString(b, lastID)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// resumeFailed counts a failed channel, sends its resume_failed and
+// returns its entry for resume_success.
+func (c *Conn) resumeFailed(p *protocol.ResumePosition, code, reason, cur string, head, oldest uint64) []byte {
 	c.e.stats.resumes[resumeOutcomeIndex(code)].Add(1)
 	fail := resumeFailure(p, code, reason, cur, head, oldest)
 	c.send(protocol.AppendEvent(nil, "pusher:resume_failed", p.Channel, string(fail), ""))
-	return false, fail
+	return fail
 }
 
 // resumeFailure encodes the data of resume_failed, which is also the

@@ -23,6 +23,7 @@ const maxGateFrames = 1000
 // while the channel's rewind is read from the store. Owned by the
 // connection's worker.
 type attachGate struct {
+	holders int      // rewinds and resumes waiting on it
 	frames  [][]byte // copies of the held WebSocket frames
 	serials []uint64
 	bytes   int
@@ -58,7 +59,12 @@ func (c *Conn) openGate(channel string) {
 	if c.gates == nil {
 		c.gates = make(map[string]*attachGate)
 	}
-	c.gates[channel] = &attachGate{}
+	g := c.gates[channel]
+	if g == nil {
+		g = &attachGate{}
+		c.gates[channel] = g
+	}
+	g.holders++
 }
 
 // rewindBatch is a rewind's historical messages, read off the worker,
@@ -67,6 +73,7 @@ type rewindBatch struct {
 	replayBatch
 	retention, limited bool
 	failed             string // non-empty: send this error instead
+	resume             bool   // a cold resume's replay, not a rewind
 }
 
 // finishRewind runs on the worker: the historical messages, then the
@@ -77,6 +84,19 @@ func (w *worker) finishRewind(j *job) {
 	g := c.gates[rb.channel]
 	if g == nil {
 		return // unsubscribed or closed meanwhile
+	}
+	if rb.resume {
+		w.finishColdResume(c, g, rb, j.f.b)
+		return
+	}
+	if g.holders--; g.holders > 0 {
+		// A resume holds the gate too: it flushes the held frames.
+		start := 0
+		for i := range rb.serials {
+			w.queue(c, j.f.b[start:rb.ends[i]])
+			start = rb.ends[i]
+		}
+		return
 	}
 	delete(c.gates, rb.channel)
 	var last uint64
@@ -192,4 +212,38 @@ type attachPos struct {
 	stream string
 	serial uint64
 	ok     bool
+}
+
+// finishColdResume sends a cold resume's messages that c has not
+// received live, then the held frames newer than them, and makes c's
+// continuity range cover the channel up to its head.
+func (w *worker) finishColdResume(c *Conn, g *attachGate, rb *rewindBatch, frames []byte) {
+	r := c.liveRange(rb.channel)
+	same := r.stream == rb.stream
+	start, sent := 0, 0
+	var last uint64
+	for i, s := range rb.serials {
+		if !same || s < r.first || s > r.last {
+			w.queue(c, frames[start:rb.ends[i]])
+			sent++
+		}
+		start, last = rb.ends[i], s
+	}
+	w.e.stats.replayed.Add(uint64(sent))
+	if rb.failed == "" {
+		nr := liveRange{stream: rb.stream, first: rb.from + 1, last: max(rb.head, last)}
+		if same && r.last > nr.last {
+			nr.last = r.last
+		}
+		*r = nr
+	}
+	if g.holders--; g.holders > 0 {
+		return
+	}
+	delete(c.gates, rb.channel)
+	for i, b := range g.frames {
+		if g.serials[i] > last {
+			w.queue(c, b)
+		}
+	}
 }

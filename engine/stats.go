@@ -105,7 +105,7 @@ type nodeStats struct {
 // ResumeOutcomes label channel resumes: recovered, or the failure code of
 // sockudo:resume_failed.
 var ResumeOutcomes = [...]string{
-	"recovered", "position_expired", "stream_reset", "continuity_unverifiable",
+	"recovered", "position_expired", "stream_reset", "continuity_unverifiable", "persistence_unavailable",
 }
 
 func resumeOutcomeIndex(code string) int {

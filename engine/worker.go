@@ -21,6 +21,7 @@ const (
 	jobCloseApp                // close every conn of key.app with code
 	jobReplay                  // deliver a resume's replayed messages to conn
 	jobRewind                  // deliver a rewind's history, then the gated live frames
+	jobGate                    // hold conn's live frames of key until a jobRewind
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -200,6 +201,8 @@ func (w *worker) process(j *job) {
 		w.replay(j)
 	case jobRewind:
 		w.finishRewind(j)
+	case jobGate:
+		j.conn.openGate(j.key.name)
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
