@@ -58,6 +58,10 @@ type Conn struct {
 	// rewindAttach is set by a subscribe asking for rewind while it
 	// joins (under mu): acknowledgeHistory records the attach position.
 	rewindAttach *attachPos
+	// attachSerials are the attach_serial each history channel was
+	// acknowledged with, for channel_history's until_attach.
+	attachSerials map[string]uint64
+	histInflight  atomic.Int32 // channel_history requests being read
 
 	// Owned by the worker goroutine.
 	out      [][]byte

@@ -98,6 +98,10 @@ func (e *Engine) acknowledgeHistory(c *Conn, key chanKey, data, id string) bool 
 	f := e.frames.get()
 	p := append(f.payload(), msg...)
 	c.w.push(job{kind: jobAck, conn: c, key: key, f: f.seal(p, 1), stream: s.stream, serial: head, gate: c.rewindAttach != nil})
+	if c.attachSerials == nil {
+		c.attachSerials = make(map[string]uint64)
+	}
+	c.attachSerials[key.name] = head
 	if c.rewindAttach != nil {
 		c.rewindAttach.stream, c.rewindAttach.serial, c.rewindAttach.ok = s.stream, head, true
 	}

@@ -151,3 +151,59 @@ func TestHistoryRewindWhilePublishing(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryWebSocketChannelHistory: sockudo:channel_history answers a
+// page; until_attach stops at the attach_serial of the subscription, so a
+// client backfills exactly what preceded its live messages; the errors
+// of §10.2.
+func TestHistoryWebSocketChannelHistory(t *testing.T) {
+	ts := startServerWith(t, withHistory(history.NewMemory(nil), nil), nil)
+	ts.publishN(t, "h", 1, 3)
+	v := ts.dialV2(t, "")
+	v.send(`{"event":"sockudo:subscribe","data":{"channel":"h"}}`)
+	v.expect("sockudo_internal:subscription_succeeded")
+	ts.publishN(t, "h", 4, 5)
+	v.expect("ev")
+	v.expect("ev")
+	eventually(t, "stored", func() bool { return ts.eng.NodeSnapshot().HistoryWrites == 5 })
+	page := func(req string) pageResp {
+		t.Helper()
+		v.send(req)
+		f := v.expect("sockudo:channel_history")
+		var p pageResp
+		if f.Channel != "h" || json.Unmarshal(f.Data, &p) != nil {
+			t.Fatalf("channel_history %s", f.raw)
+		}
+		return p
+	}
+	p := page(`{"event":"sockudo:channel_history","data":{"channel":"h","until_attach":true}}`)
+	if p.serials() != "3,2,1" {
+		t.Fatalf("until_attach: %s", p.serials())
+	}
+	v.send(`{"event":"channel_history","data":"{\"channel\":\"h\",\"params\":{\"untilAttach\":true,\"direction\":\"oldest_first\"}}"}`)
+	f := v.expect("sockudo:channel_history")
+	if !strings.Contains(string(f.Data), `"until_attach":true,"attach_serial":3`) {
+		t.Fatalf("bounds %s", f.Data)
+	}
+	p = page(`{"event":"pusher:channel_history","data":{"channel":"h","limit":2,"direction":"oldest_first"}}`)
+	if p.serials() != "1,2" || p.NextCursor == nil {
+		t.Fatalf("first page %+v", p)
+	}
+	p = page(`{"event":"sockudo:channel_history","data":{"channel":"h","limit":2,"cursor":"` + *p.NextCursor + `"}}`)
+	if p.serials() != "3,4" {
+		t.Fatalf("cursor page %s", p.serials())
+	}
+	v.send(`{"event":"sockudo:channel_history","data":{"channel":"other"}}`)
+	if f := v.expect("sockudo:error"); !strings.Contains(string(f.Data), "4301") || !strings.Contains(string(f.Data), "is not subscribed to channel other") {
+		t.Fatalf("not subscribed %s", f.raw)
+	}
+	v.send(`{"event":"sockudo:channel_history","data":{"channel":"h","limit":0}}`)
+	if f := v.expect("sockudo:error"); !strings.Contains(string(f.Data), "4000") {
+		t.Fatalf("limit 0 %s", f.raw)
+	}
+	v1 := ts.dial(t)
+	v1.send(map[string]any{"event": "pusher:channel_history", "data": map[string]any{"channel": "h"}})
+	if f := v1.expect("pusher:error"); !strings.Contains(f.str(), "only supported on protocol V2") {
+		t.Fatalf("V1 %s", f.str())
+	}
+}

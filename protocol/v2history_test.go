@@ -88,3 +88,35 @@ func FuzzDecodeRewind(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeChannelHistory(t *testing.T) {
+	r, err := DecodeChannelHistory([]byte(`{"channel":"c","params":{"limit":5000,"direction":"oldest_first","start":2,"end_serial":9,"untilAttach":true,"attach_serial":99}}`))
+	if err != nil || r.Channel != "c" || r.Limit != MaxWSHistoryLimit || r.NewestFirst || *r.Bounds.StartSerial != 2 || *r.Bounds.EndSerial != 9 || !r.UntilAttach {
+		t.Fatalf("%+v %v", r, err)
+	}
+	r, err = DecodeChannelHistory([]byte(`"{\"channel\":\"d\",\"limit\":\"3\"}"`))
+	if err != nil || r.Channel != "d" || r.Limit != 3 || !r.NewestFirst {
+		t.Fatalf("string data %+v %v", r, err)
+	}
+	for _, bad := range []string{`{}`, `[]`, `{"channel":"c","limit":0}`, `{"channel":"c","direction":"up"}`, `{"channel":"c","start":5,"end":1}`, `{"channel":"c","start":-1}`} {
+		if _, err := DecodeChannelHistory([]byte(bad)); err == nil {
+			t.Fatalf("%s accepted", bad)
+		}
+	}
+}
+
+// FuzzDecodeChannelHistory: any data is refused or names a channel with
+// a limit within bounds and ordered bounds.
+func FuzzDecodeChannelHistory(f *testing.F) {
+	f.Add([]byte(`{"channel":"c","params":{"limit":5,"until_attach":true}}`))
+	f.Add([]byte(`"{\"channel\":\"c\"}"`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeChannelHistory(data)
+		if err != nil {
+			return
+		}
+		if r.Channel == "" || r.Limit < 0 || r.Limit > MaxWSHistoryLimit {
+			t.Fatalf("%+v from %s", r, data)
+		}
+	})
+}
