@@ -23,8 +23,10 @@ const maxGateFrames = 1000
 // while the channel's rewind is read from the store. Owned by the
 // connection's worker.
 type attachGate struct {
-	holders int      // rewinds and resumes waiting on it
-	frames  [][]byte // copies of the held WebSocket frames
+	holders int            // rewinds and resumes waiting on it
+	floor   uint64         // highest serial they sent: held frames up to it are duplicates
+	rewinds []*rewindBatch // rewinds whose rewind_complete follows the flush
+	frames  [][]byte       // copies of the held WebSocket frames
 	serials []uint64
 	bytes   int
 }
@@ -76,9 +78,9 @@ type rewindBatch struct {
 	resume             bool   // a cold resume's replay, not a rewind
 }
 
-// finishRewind runs on the worker: the historical messages, then the
-// held live frames newer than them, then rewind_complete; the gate
-// closes.
+// finishRewind runs on the worker: the historical messages now; the
+// held live frames newer than them and rewind_complete once nothing else
+// (a cold resume of the same channel) holds the gate.
 func (w *worker) finishRewind(j *job) {
 	c, rb := j.conn, j.rewind
 	g := c.gates[rb.channel]
@@ -89,16 +91,6 @@ func (w *worker) finishRewind(j *job) {
 		w.finishColdResume(c, g, rb, j.f.b)
 		return
 	}
-	if g.holders--; g.holders > 0 {
-		// A resume holds the gate too: it flushes the held frames.
-		start := 0
-		for i := range rb.serials {
-			w.queue(c, j.f.b[start:rb.ends[i]])
-			start = rb.ends[i]
-		}
-		return
-	}
-	delete(c.gates, rb.channel)
 	var last uint64
 	if rb.failed != "" {
 		w.queue(c, protocol.AppendFrame(nil, protocol.OpText, c.errorMessage(protocol.CodeBadChannel, rb.failed, rb.channel)))
@@ -108,17 +100,34 @@ func (w *worker) finishRewind(j *job) {
 			w.queue(c, j.f.b[start:rb.ends[i]])
 			start, last = rb.ends[i], s
 		}
+		g.rewinds = append(g.rewinds, rb)
 	}
+	w.releaseGate(c, g, rb.channel, last)
+}
+
+// releaseGate drops one holder of c's gate on channel, last being the
+// highest serial it sent; the last holder flushes the held frames newer
+// than everything sent and then the rewinds' rewind_complete frames.
+func (w *worker) releaseGate(c *Conn, g *attachGate, channel string, last uint64) {
+	g.floor = max(g.floor, last)
+	if g.holders--; g.holders > 0 {
+		return
+	}
+	delete(c.gates, channel)
 	live := 0
 	for i, b := range g.frames {
-		if g.serials[i] > last {
+		if g.serials[i] > g.floor {
 			w.queue(c, b)
 			live++
 		}
 	}
-	if rb.failed != "" {
-		return
+	for _, rb := range g.rewinds {
+		w.queue(c, protocol.AppendFrame(nil, protocol.OpText, rewindComplete(rb, live)))
+		w.e.stats.rewinds.Add(1)
 	}
+}
+
+func rewindComplete(rb *rewindBatch, live int) []byte {
 	msg := []byte(`{"event":"sockudo:rewind_complete","channel":`)
 	msg = protocol.AppendJSONString(msg, rb.channel)
 	msg = append(msg, `,"data":{"historical_count":`...)
@@ -133,9 +142,7 @@ func (w *worker) finishRewind(j *job) {
 	msg = strconv.AppendBool(msg, rb.limited)
 	msg = append(msg, `},"message_id":`...)
 	msg = protocol.AppendJSONString(msg, protocol.NewMessageID())
-	msg = append(msg, '}')
-	w.queue(c, protocol.AppendFrame(nil, protocol.OpText, msg))
-	w.e.stats.rewinds.Add(1)
+	return append(msg, '}')
 }
 
 // checkRewind applies §9's rules to a subscribe asking for rewind and
@@ -237,13 +244,5 @@ func (w *worker) finishColdResume(c *Conn, g *attachGate, rb *rewindBatch, frame
 		}
 		*r = nr
 	}
-	if g.holders--; g.holders > 0 {
-		return
-	}
-	delete(c.gates, rb.channel)
-	for i, b := range g.frames {
-		if g.serials[i] > last {
-			w.queue(c, b)
-		}
-	}
+	w.releaseGate(c, g, rb.channel, last)
 }
