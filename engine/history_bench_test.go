@@ -9,6 +9,7 @@ import (
 
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/engine/appstore/pgtest"
+	"github.com/sockudo/sockudo-go/engine/history"
 	"github.com/sockudo/sockudo-go/engine/history/pghistory"
 )
 
@@ -73,4 +74,42 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.Cleanup()
 	os.Exit(code)
+}
+
+// BenchmarkPublishHistory compares the cost of one HTTP-style publish
+// (no subscribers) with history off, on in memory and on in PostgreSQL:
+// the publish path only takes a serial and queues the entry.
+func BenchmarkPublishHistory(b *testing.B) {
+	db := pgtest.Start(b)
+	pg, err := pghistory.New(pghistory.Options{URL: db.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close()
+	if err := pg.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		store engine.HistoryStore
+		block int
+	}{{"off", nil, 0}, {"memory", history.NewMemory(nil), 0}, {"postgres", pg, 0}, {"postgres-block1024", pg, 1024}} {
+		blk := tc.block
+		b.Run(tc.name, func(b *testing.B) {
+			app := &engine.App{ID: "1", Key: "k", Secret: "s", Enabled: true}
+			e, err := engine.New(engine.Options{Apps: oneApp{app}, Shards: 2,
+				V2: engine.V2Options{History: engine.HistoryOptions{Store: tc.store, Enabled: true, QueueCapacity: 1 << 16, ReserveBlock: blk}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Shutdown(context.Background()) //nolint:errcheck
+			ev := &engine.Event{Name: "ev", Data: `{"n":1}`, Channels: []string{"c"}}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				_ = e.Publish(ctx, app, ev)
+			}
+		})
+	}
 }

@@ -218,7 +218,7 @@ func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
 			if now < s.retryAt {
 				return "", 0, false
 			}
-			b, err := e.reserve(key)
+			b, err := e.reserveWithin(key, min(e.historyTimeout(), firstReserveTimeout))
 			if err != nil {
 				// Do not make every publish wait out the timeout.
 				s.retryAt = now + int64(time.Second)
@@ -245,8 +245,17 @@ func (e *Engine) reserveBlock() int {
 	return 64
 }
 
+// firstReserveTimeout bounds the one reservation a publish may wait for
+// (its channel's first on this node): with the store down, one publish
+// per channel and second waits this long, the others not at all.
+const firstReserveTimeout = 500 * time.Millisecond
+
 func (e *Engine) reserve(key chanKey) (block, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
+	return e.reserveWithin(key, e.historyTimeout())
+}
+
+func (e *Engine) reserveWithin(key chanKey, d time.Duration) (block, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	n := e.reserveBlock()
 	id, first, err := e.opts.V2.History.Store.Reserve(ctx, key.app.id, key.name, n)

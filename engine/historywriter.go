@@ -101,18 +101,27 @@ func (w *historyWriter) run(q chan queuedEntry) {
 				break fill
 			}
 		}
-		entries = w.write(batch, entries[:0])
+		entries, _ = w.write(batch, entries[:0])
 	}
 }
 
-// drain writes what is queued at shutdown.
+// drain writes what is queued at shutdown; after a failed write the
+// rest is dropped (counted), so a store that is down does not hold the
+// shutdown for a timeout per batch.
 func (w *historyWriter) drain(q chan queuedEntry, batch []queuedEntry, entries []HistoryEntry) {
+	failed := false
 	for {
 		select {
 		case ent := <-q:
+			if failed {
+				w.e.stats.historyDropped.Add(1)
+				continue
+			}
 			batch = append(batch, ent)
 			if len(batch) == w.batch {
-				entries = w.write(batch, entries[:0])
+				var ok bool
+				entries, ok = w.write(batch, entries[:0])
+				failed = !ok
 				batch = batch[:0]
 			}
 		default:
@@ -124,7 +133,8 @@ func (w *historyWriter) drain(q chan queuedEntry, batch []queuedEntry, entries [
 	}
 }
 
-func (w *historyWriter) write(batch []queuedEntry, entries []HistoryEntry) []HistoryEntry {
+// write stores one batch and reports whether it was stored.
+func (w *historyWriter) write(batch []queuedEntry, entries []HistoryEntry) ([]HistoryEntry, bool) {
 	for i := range batch {
 		entries = append(entries, batch[i].HistoryEntry)
 	}
@@ -155,7 +165,7 @@ func (w *historyWriter) write(batch []queuedEntry, entries []HistoryEntry) []His
 	}
 	clear(entries) // do not pin payloads until the next batch
 	clear(batch)
-	return entries
+	return entries, err == nil
 }
 
 // runDegrade records degraded streams in the store, retrying while it is

@@ -312,6 +312,15 @@ func TestHistoryStoreStoppedMidRun(t *testing.T) {
 		return n.HistoryDropped == 10 && n.HistoryStoreErrors > 0 && n.HistoryWrites == 3
 	})
 	requireStatus(t, ts.get(t, "/channels/c/history/state", nil), 503)
+	// A channel with no serials reserved yet: published without a
+	// position, each one counted as dropped.
+	r := ts.post(t, "/events", `{"name":"ev","channel":"fresh","data":"x","message_id":"m-fresh"}`)
+	requireStatus(t, r, 200)
+	if strings.Contains(r.body, "message_serial") {
+		t.Fatalf("a serial without a store: %s", r.body)
+	}
+	ts.publishN(t, "fresh", 2, 3)
+	eventually(t, "fresh drops counted", func() bool { return ts.eng.NodeSnapshot().HistoryDropped == 13 })
 	if err := db.Restart(); err != nil {
 		t.Fatal(err)
 	}
