@@ -88,13 +88,15 @@ func (c *Conn) subscribe(data []byte) {
 	}
 	var at *attachPos
 	if hasRewind {
-		at = &attachPos{}
 		c.mu.Lock()
-		c.rewindAttach = at
+		if c.subIndex(name) < 0 { // a repeated subscribe is only re-acknowledged
+			at = &attachPos{}
+			c.rewindAttach = at
+		}
 		c.mu.Unlock()
 	}
 	serr = c.e.join(c, sub, info)
-	if hasRewind {
+	if at != nil {
 		c.mu.Lock()
 		c.rewindAttach = nil
 		c.mu.Unlock()

@@ -37,6 +37,18 @@ func (e *Engine) acknowledge(c *Conn, key chanKey, data string) {
 // the same frame as acknowledge, without touching the continuity gate.
 func (e *Engine) reacknowledgeV2(c *Conn, key chanKey, data string) {
 	id := protocol.NewMessageID()
+	if e.historyOn(c.app()) {
+		if s, ok := e.history.seqs.Load(key); ok {
+			s.mu.Lock()
+			if s.primed || s.end != 0 {
+				head := s.lastSerial()
+				c.sendExact(protocol.AppendV2SubscriptionSucceeded(nil, key.name, withAttachSerial(data, head), e.recoveryOn(c.app()), s.stream, head, id))
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+		}
+	}
 	if !e.recoveryOn(c.app()) {
 		c.sendExact(protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, false, "", 0, id))
 		return

@@ -73,6 +73,11 @@ func TestHistoryRewind(t *testing.T) {
 	if f := v.expect("ev"); *f.Serial != 6 {
 		t.Fatalf("live after rewind %s", f.raw)
 	}
+	// Subscribing again is only re-acknowledged, at the current position.
+	v.send(`{"event":"sockudo:subscribe","data":{"channel":"news","rewind":2}}`)
+	if f := v.expect("sockudo_internal:subscription_succeeded"); !strings.Contains(f.raw, `attach_serial\":6`) || *f.Serial != 6 {
+		t.Fatalf("repeated subscribe %s", f.raw)
+	}
 	v2 := ts.dialV2(t, "")
 	if _, hist, rc := v2.subscribeRewind("news", `{"seconds":3600}`); serialsOf(hist) != "1,2,3,4,5,6" || rc.Historical != 6 {
 		t.Fatalf("rewind seconds: %s %+v", serialsOf(hist), rc)
