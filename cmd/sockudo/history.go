@@ -43,7 +43,13 @@ func historyOptions(cfg configs.Config, log *slog.Logger) (o engine.HistoryOptio
 		return o, closeFn, err
 	}
 	stop := make(chan struct{})
-	go migrateHistory(s, log, stop)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	err = s.Migrate(ctx)
+	cancel()
+	if err != nil {
+		log.Error("history: cannot create the PostgreSQL tables; retrying in the background (history writes fail meanwhile)", "err", err)
+		go migrateHistory(s, log, stop)
+	}
 	o.Store = s
 	return o, func() { close(stop); s.Close() }, nil
 }
@@ -64,18 +70,19 @@ func historyWanted(cfg configs.Config) bool {
 
 func migrateHistory(s *pghistory.Store, log *slog.Logger, stop chan struct{}) {
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := s.Migrate(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		log.Error("history: cannot create the PostgreSQL tables; retrying", "err", err)
 		select {
 		case <-stop:
 			return
 		case <-time.After(5 * time.Second):
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.Migrate(ctx)
+		cancel()
+		if err == nil {
+			log.Info("history: PostgreSQL tables ready")
+			return
+		}
+		log.Error("history: cannot create the PostgreSQL tables; retrying", "err", err)
 	}
 }
 
