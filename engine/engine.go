@@ -307,6 +307,7 @@ func (e *Engine) stopWorkers() {
 		}
 		if e.history != nil {
 			e.history.writer.stop()
+			e.releaseSerials()
 		}
 	})
 }

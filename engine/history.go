@@ -19,6 +19,10 @@ type HistoryStore interface {
 	// creating the stream (serial 1) if it has none, and returns the
 	// stream id and the first serial of the block.
 	Reserve(ctx context.Context, app, channel string, n int) (streamID string, first uint64, err error)
+	// Release gives back the unused end of a reserved block, [next,
+	// end), when nothing was reserved after it (next_serial is still
+	// end), so a node's clean restart leaves no gap in the serials.
+	Release(ctx context.Context, app, channel, streamID string, next, end uint64) error
 	// Append stores entries (any channels, in serial order per channel)
 	// and applies each entry's retention to its channel. Entries of a
 	// stream that was reset meanwhile are dropped silently.

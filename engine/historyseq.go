@@ -341,3 +341,30 @@ func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, exce
 	kept.release()
 	return true
 }
+
+// releaseSerials gives the unused serials of every reserved block back to
+// the store at shutdown (newest block first, each only if nothing was
+// reserved after it), so a clean restart continues each channel's
+// sequence without a gap and cold recovery across it stays possible.
+// One deadline bounds them all: a store that is down costs the gaps, not
+// the shutdown.
+func (e *Engine) releaseSerials() {
+	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
+	defer cancel()
+	store := e.opts.V2.History.Store
+	e.history.seqs.Range(func(key chanKey, s *seqStream) bool {
+		s.mu.Lock()
+		pend, stream, next, end := s.pend, s.stream, s.next, s.end
+		s.pend, s.next, s.end = block{}, 0, 0
+		s.mu.Unlock()
+		if pend.end != 0 {
+			if store.Release(ctx, key.app.id, key.name, pend.stream, pend.first, pend.end) != nil {
+				return ctx.Err() == nil
+			}
+		}
+		if end != 0 && next < end {
+			_ = store.Release(ctx, key.app.id, key.name, stream, next, end)
+		}
+		return ctx.Err() == nil
+	})
+}

@@ -108,3 +108,38 @@ func TestColdRecoveryStoreDown(t *testing.T) {
 		t.Fatalf("store down: %v (stream %s)", failed, stream)
 	}
 }
+
+// TestHistoryRestartContinuesSerials: a node shut down cleanly gives its
+// unused serials back, so the next node on the same store continues the
+// channel's sequence without a gap, and a client of the first node
+// resumes on the second from durable history.
+func TestHistoryRestartContinuesSerials(t *testing.T) {
+	store := pgStore(t, pgtest.Start(t))
+	ts1 := startServerWith(t, withHistory(store, nil), nil)
+	a := ts1.dialV2(t, "")
+	a.send(`{"event":"sockudo:subscribe","data":{"channel":"r"}}`)
+	a.expect("sockudo_internal:subscription_succeeded")
+	ts1.publishN(t, "r", 1, 3)
+	var stream string
+	for range 2 {
+		stream = *a.expect("ev").StreamID
+	}
+	ts1.waitStored(t, "r", 3)
+	if err := ts1.eng.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ts2 := startServerWith(t, withHistory(store, nil), nil)
+	b := ts2.dialV2(t, "")
+	b.send(`{"event":"sockudo:subscribe","data":{"channel":"r"}}`)
+	if f := b.expect("sockudo_internal:subscription_succeeded"); *f.Serial != 3 || *f.StreamID != stream {
+		t.Fatalf("position after restart %s", f.raw)
+	}
+	ts2.publishN(t, "r", 4, 4)
+	if f := b.expect("ev"); *f.Serial != 4 || *f.StreamID != stream {
+		t.Fatalf("first serial after restart %s", f.raw)
+	}
+	events, failed, ok := b.resume("r", stream, 2) // as the client of the stopped node would
+	if len(failed) != 0 || serialsOf(events) != "3" || !strings.Contains(ok.raw, `\"source\":\"cold\"`) {
+		t.Fatalf("resume across the restart: %s %v %s", serialsOf(events), failed, ok.raw)
+	}
+}

@@ -65,6 +65,16 @@ func (m *Memory) Reserve(_ context.Context, app, channel string, n int) (string,
 	return s.id, first, nil
 }
 
+// Release implements engine.HistoryStore.
+func (m *Memory) Release(_ context.Context, app, channel, streamID string, next, end uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.streams[key{app, channel}]; s != nil && s.id == streamID && s.next == end && next < end {
+		s.next = next
+	}
+	return nil
+}
+
 // Append implements engine.HistoryStore.
 func (m *Memory) Append(_ context.Context, entries []engine.HistoryEntry) error {
 	m.mu.Lock()

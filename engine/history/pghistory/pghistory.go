@@ -121,6 +121,19 @@ RETURNING stream_id, next_serial`, app, channel, protocol.NewMessageID(), n, s.n
 	return id, uint64(next) - uint64(n), nil
 }
 
+// Release implements engine.HistoryStore.
+func (s *Store) Release(ctx context.Context, app, channel, streamID string, next, end uint64) error {
+	if next >= end {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE `+s.streams+` SET next_serial=$5 WHERE app_id=$1 AND channel=$2 AND stream_id=$3 AND next_serial=$4`,
+		app, channel, streamID, int64(end), int64(next))
+	if err != nil {
+		return fmt.Errorf("pghistory: release serials: %w", err)
+	}
+	return nil
+}
+
 // Append implements engine.HistoryStore: the entries are copied in with
 // COPY (fast), from a temporary table so that rows of a reset stream are
 // dropped, then retention runs once per channel.

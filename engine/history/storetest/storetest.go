@@ -73,12 +73,24 @@ func reservePages(t *testing.T, open func(*testing.T, *Clock) engine.HistoryStor
 	if err != nil || id2 != id || first != 11 {
 		t.Fatalf("second reservation: %q %d %v, want %q 11", id2, first, err, id)
 	}
+	// Giving back the unused end of the block: the next reservation
+	// continues from it; not once another block followed.
+	if err := s.Release(ctx, "app", "ch", id, 13, 16); err != nil {
+		t.Fatal(err)
+	}
+	if _, first, _ := s.Reserve(ctx, "app", "ch", 3); first != 13 {
+		t.Fatalf("after release: first %d, want 13", first)
+	}
+	_ = s.Release(ctx, "app", "ch", id, 11, 13) // a block was reserved after it: no effect
+	if _, first, _ := s.Reserve(ctx, "app", "ch", 1); first != 16 {
+		t.Fatalf("stale release moved next_serial: first %d, want 16", first)
+	}
 	p, err := s.Read(ctx, engine.HistoryQuery{App: "app", Channel: "ch", Limit: 4, NewestFirst: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want(t, "newest first", serials(p), 10, 9, 8, 7)
-	if !p.HasMore || p.State.StreamID != id || p.State.NextSerial != 16 || p.State.RetainedMessages != 10 || p.State.OldestSerial != 1 || p.State.NewestSerial != 10 {
+	if !p.HasMore || p.State.StreamID != id || p.State.NextSerial != 17 || p.State.RetainedMessages != 10 || p.State.OldestSerial != 1 || p.State.NewestSerial != 10 {
 		t.Fatalf("page state %+v has_more %v", p.State, p.HasMore)
 	}
 	if string(p.Items[0].Payload) != `{"n":1010}` || p.Items[0].MessageID != "m10" || p.Items[0].EventName != "ev" {
