@@ -306,6 +306,8 @@ func (e *Engine) stopWorkers() {
 			}
 		}
 		if e.history != nil {
+			close(e.history.stop)
+			<-e.history.done
 			e.history.writer.stop()
 			e.releaseSerials()
 		}

@@ -75,8 +75,7 @@ func (e *Engine) ResetHistory(ctx context.Context, app *App, channel, reason str
 		return HistoryState{}, ErrHistoryDisabled
 	}
 	key := chanKey{e.runtimeFor(app), channel}
-	s := e.seqFor(key)
-	s.mu.Lock()
+	s := e.lockSeq(key)
 	defer s.mu.Unlock()
 	st, err := e.opts.V2.History.Store.Reset(ctx, app.ID, channel, reason)
 	if err != nil {

@@ -32,6 +32,10 @@ type HistoryOptions struct {
 	// ReserveBlock is how many serials one reservation takes from the
 	// store; 0 → 64. 1 makes every publish wait for the store.
 	ReserveBlock int
+	// IdleStreams is how long a channel's sequencer is kept without a
+	// publish or an attach before it is forgotten (its unused serials
+	// given back); 0 → 5 min.
+	IdleStreams time.Duration
 }
 
 // AppHistory is an app's history policy; nil and zero fields inherit.
@@ -102,6 +106,10 @@ type seqStream struct {
 	head   uint64
 	// stored is the highest serial the writer has stored.
 	stored atomic.Uint64
+	// lastUsed (unix nanos) is the last publish or attach; dead marks a
+	// stream the idle sweep removed: holders look it up again.
+	lastUsed int64
+	dead     bool
 }
 
 // lastSerial is the stream's last assigned serial as this node knows it;
@@ -124,8 +132,8 @@ func (s *seqStream) isDegraded() bool {
 // published to, creating) the stream in the store. Called outside every
 // lock; nil when the store cannot answer.
 func (e *Engine) primeHistory(key chanKey) *seqStream {
-	s := e.seqFor(key)
-	s.mu.Lock()
+	s := e.lockSeq(key)
+	s.lastUsed = time.Now().UnixNano()
 	ok, gen := s.primed || s.end != 0, s.gen
 	s.mu.Unlock()
 	if ok {
@@ -144,6 +152,9 @@ func (e *Engine) primeHistory(key chanKey) *seqStream {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.dead {
+		return nil // swept meanwhile (a block reserved here is a gap); rare
+	}
 	if s.gen != gen || s.primed || s.end != 0 {
 		return s
 	}
@@ -172,6 +183,8 @@ type block struct {
 type historyState struct {
 	seqs   *shard.Map[chanKey, *seqStream]
 	writer *historyWriter
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 func newHistoryState(e *Engine) *historyState {
@@ -179,14 +192,47 @@ func newHistoryState(e *Engine) *historyState {
 	if h.Store == nil {
 		return nil
 	}
-	return &historyState{seqs: shard.NewMap[chanKey, *seqStream](registryShards), writer: newHistoryWriter(e)}
+	hs := &historyState{seqs: shard.NewMap[chanKey, *seqStream](registryShards), writer: newHistoryWriter(e),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	idle := h.IdleStreams
+	if idle <= 0 {
+		idle = 5 * time.Minute
+	}
+	go e.runSweeper(hs, idle)
+	return hs
+}
+
+func (e *Engine) runSweeper(hs *historyState, idle time.Duration) {
+	defer close(hs.done)
+	t := time.NewTicker(max(idle/5, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-hs.stop:
+			return
+		case <-t.C:
+			e.sweepIdle(hs, idle)
+		}
+	}
+}
+
+// lockSeq returns the channel's sequencer locked (never a swept one).
+func (e *Engine) lockSeq(key chanKey) *seqStream {
+	for {
+		s := e.seqFor(key)
+		s.mu.Lock()
+		if !s.dead {
+			return s
+		}
+		s.mu.Unlock()
+	}
 }
 
 func (e *Engine) seqFor(key chanKey) *seqStream {
 	var s *seqStream
 	e.history.seqs.Update(key, func(v *seqStream, ok bool) (*seqStream, bool) {
 		if !ok {
-			v = &seqStream{}
+			v = &seqStream{lastUsed: time.Now().UnixNano()}
 		}
 		s = v
 		return v, true
@@ -230,6 +276,7 @@ func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
 	}
 	serial := s.next
 	s.next++
+	s.lastUsed = time.Now().UnixNano()
 	n := e.reserveBlock()
 	if n > 1 && !s.fetching && s.pend.end == 0 && s.end-s.next <= uint64(n/2) {
 		s.fetching, s.fetched = true, make(chan struct{})
@@ -313,8 +360,7 @@ func (e *Engine) historyDegraded(key chanKey, s *seqStream, reason string, err e
 // had (the store is down at the channel's first publish) the message is
 // still delivered, without a position, and counted as dropped.
 func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta) bool {
-	s := e.seqFor(key)
-	s.mu.Lock()
+	s := e.lockSeq(key)
 	defer s.mu.Unlock()
 	stream, serial, ok := e.takeSerial(key, s)
 	if !ok {
@@ -367,4 +413,38 @@ func (e *Engine) releaseSerials() {
 		}
 		return ctx.Err() == nil
 	})
+}
+
+// sweepIdle forgets the sequencers of channels idle for longer than the
+// idle time (nothing published or attached), giving their unused serials
+// back, so a node that saw many channels does not keep them all. A later
+// publish or subscribe starts from the store again, where the sequence
+// continues.
+func (e *Engine) sweepIdle(hs *historyState, idle time.Duration) {
+	cut := time.Now().Add(-idle).UnixNano()
+	var gone []chanKey
+	var blocks [][2]block
+	hs.seqs.Sweep(func(k chanKey, s *seqStream) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.lastUsed > cut || s.fetching {
+			return false
+		}
+		s.dead = true
+		gone = append(gone, k)
+		blocks = append(blocks, [2]block{s.pend, {stream: s.stream, first: s.next, end: s.end}})
+		return true
+	})
+	if len(gone) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
+	defer cancel()
+	for i, k := range gone {
+		for _, b := range blocks[i] {
+			if b.end != 0 && b.first < b.end {
+				_ = e.opts.V2.History.Store.Release(ctx, k.app.id, k.name, b.stream, b.first, b.end)
+			}
+		}
+	}
 }

@@ -56,6 +56,7 @@ type NodeSnapshot struct {
 	HistoryStoreErrors uint64 // failed store calls
 	HistoryReads       uint64 // history pages read
 	Rewinds            uint64 // rewinds on subscribe answered
+	HistoryStreams     int    // channels whose serials this node sequences now
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -117,6 +118,9 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	n.HistoryWrites, n.HistoryBatches = e.stats.historyWrites.Load(), e.stats.historyBatches.Load()
 	n.HistoryDropped, n.HistoryStoreErrors = e.stats.historyDropped.Load(), e.stats.historyStoreErrors.Load()
 	n.HistoryReads, n.Rewinds = e.stats.historyReads.Load(), e.stats.rewinds.Load()
+	if e.history != nil {
+		n.HistoryStreams = e.history.seqs.Len()
+	}
 	for _, w := range e.workers {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -40,7 +41,7 @@ func (e *Engine) reacknowledgeV2(c *Conn, key chanKey, data string) {
 	if e.historyOn(c.app()) {
 		if s, ok := e.history.seqs.Load(key); ok {
 			s.mu.Lock()
-			if s.primed || s.end != 0 {
+			if !s.dead && (s.primed || s.end != 0) {
 				head := s.lastSerial()
 				c.sendExact(protocol.AppendV2SubscriptionSucceeded(nil, key.name, withAttachSerial(data, head), e.recoveryOn(c.app()), s.stream, head, id))
 				s.mu.Unlock()
@@ -101,9 +102,10 @@ func (e *Engine) acknowledgeHistory(c *Conn, key chanKey, data, id string) bool 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.primed && s.end == 0 {
+	if s.dead || !s.primed && s.end == 0 {
 		return false
 	}
+	s.lastUsed = time.Now().UnixNano()
 	head := s.lastSerial()
 	data = withAttachSerial(data, head)
 	msg := protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, e.recoveryOn(app), s.stream, head, id)

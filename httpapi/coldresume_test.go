@@ -143,3 +143,24 @@ func TestHistoryRestartContinuesSerials(t *testing.T) {
 		t.Fatalf("resume across the restart: %s %v %s", serialsOf(events), failed, ok.raw)
 	}
 }
+
+// TestHistoryIdleStreamsForgotten: a channel's sequencer is forgotten
+// after the idle time, its unused serials given back; the next publish
+// continues the sequence from the store.
+func TestHistoryIdleStreamsForgotten(t *testing.T) {
+	ts := startServerWith(t, withHistory(history.NewMemory(nil), func(h *engine.HistoryOptions) {
+		h.IdleStreams = 50 * time.Millisecond
+	}), nil)
+	ts.publishN(t, "idle", 1, 3)
+	ts.waitStored(t, "idle", 3)
+	eventually(t, "sequencer forgotten", func() bool { return ts.eng.NodeSnapshot().HistoryStreams == 0 })
+	v := ts.dialV2(t, "")
+	v.send(`{"event":"sockudo:subscribe","data":{"channel":"idle"}}`)
+	if f := v.expect("sockudo_internal:subscription_succeeded"); *f.Serial != 3 {
+		t.Fatalf("position after the sweep %s", f.raw)
+	}
+	ts.publishN(t, "idle", 4, 4)
+	if f := v.expect("ev"); *f.Serial != 4 {
+		t.Fatalf("serial after the sweep %s", f.raw)
+	}
+}
