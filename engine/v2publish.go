@@ -55,6 +55,9 @@ type PublishAck struct {
 	MessageID string // the acknowledgement id
 	Serial    uint64
 	HasSerial bool
+	// Stored: the serial came from durable history and the message is
+	// queued for it (history_serial).
+	Stored bool
 }
 
 // v2Differs reports whether a V2 subscriber's frame differs from the V1
@@ -260,7 +263,7 @@ func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, excep
 	}
 	if e.publishHistory(app, key, event, data, userID, except, &m) {
 		e.stats.v2Buffered.Add(1)
-		ack.MessageID, ack.Serial, ack.HasSerial = m.MessageID, m.Serial, true
+		ack.MessageID, ack.Serial, ack.HasSerial, ack.Stored = m.MessageID, m.Serial, true, true
 	}
 	return ack
 }

@@ -231,7 +231,11 @@ func historyHTTP(t *testing.T, store engine.HistoryStore) {
 		t.Fatalf("reset %s", r.body)
 	}
 	requireStatus(t, ts.get(t, "/channels/orders/history", map[string]string{"cursor": cur}), 409)
-	ts.publishN(t, "orders", 6, 6)
+	r = ts.post(t, "/events", `{"name":"ev","channel":"orders","data":"6","message_id":"m-6"}`)
+	requireStatus(t, r, 200)
+	if !strings.Contains(r.body, `"message_serial":1,"history_serial":1`) {
+		t.Fatalf("publish answer %s", r.body)
+	}
 	if f := v2.expect("ev"); *f.StreamID != rs.Stream.StreamID || *f.Serial != 1 {
 		t.Fatalf("first publish after reset %s", f.raw)
 	}
