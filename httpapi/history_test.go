@@ -141,7 +141,14 @@ func historyHTTP(t *testing.T, store engine.HistoryStore) {
 	v2 := ts.dialV2(t, "")
 	v2.send(`{"event":"sockudo:subscribe","data":{"channel":"orders"}}`)
 	v2.expect("sockudo_internal:subscription_succeeded")
+	v1 := ts.dial(t)
+	v1.subscribe("orders")
 	ts.publishN(t, "orders", 1, 5)
+	for range 5 {
+		if f := v1.expect("ev"); strings.Contains(f.str(), "serial") || strings.Contains(f.str(), "message_id") {
+			t.Fatalf("V1 frame with V2 members: %s", f.str())
+		}
+	}
 	var live []v2Frame
 	for range 5 {
 		live = append(live, v2.expect("ev"))
