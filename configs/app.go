@@ -73,13 +73,15 @@ type App struct {
 	ConnectionRecovery AppRecovery `json:"connection_recovery"`
 	// Idempotency is the app's idempotent-publishing policy.
 	Idempotency AppIdempotency `json:"idempotency"`
+	// History is the app's durable history policy.
+	History AppHistory `json:"history"`
 }
 
 func (App) unusedKeys() []string {
 	return []string{
 		"annotations_enabled", "channel_delta_compression",
 		"channel_namespaces", "message_rate_limit",
-		"history", "presence_history",
+		"presence_history",
 	}
 }
 
@@ -123,7 +125,9 @@ func (a *App) decodeExtra(d *decoder, path, key string, raw any) bool {
 			d.field(p, policy[section], v, "connection_recovery")
 		case "idempotency":
 			d.field(p, policy[section], v, "idempotency")
-		case "history", "presence_history":
+		case "history":
+			d.field(p, policy[section], v, "history")
+		case "presence_history":
 			// accepted and ignored, like the flat keys of the same names
 		default:
 			d.unknown(p)

@@ -113,6 +113,8 @@ type Config struct {
 	Ephemeral          Ephemeral          `json:"ephemeral"`
 	// Idempotency configures idempotent HTTP publishing (see v2.go).
 	Idempotency Idempotency `json:"idempotency"`
+	// History is durable channel history (see history.go).
+	History History `json:"history"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts
@@ -121,7 +123,7 @@ func (Config) unusedKeys() []string {
 	return []string{
 		"mode", "server_role", "path_prefix", "cleanup",
 		"unix_socket", "delta_compression", "tag_filtering",
-		"history", "presence_history", "event_name_filtering",
+		"presence_history", "event_name_filtering",
 		"versioned_messages", "annotations", "ai_transport", "push",
 		"push_rules", "ably_compat",
 	}

@@ -59,6 +59,8 @@ type App struct {
 	// IdempotencyTTL overrides idempotency.ttl_seconds for the app; 0
 	// keeps the global value.
 	IdempotencyTTL time.Duration
+	// History is the app's durable history policy.
+	History AppHistory
 }
 
 // Webhook is one webhook target of an app, as the store holds it; the

@@ -56,6 +56,13 @@ type Conn struct {
 	userID    string
 	userInfo  []byte
 	watchlist []string
+	// rewindAttach is set by a subscribe asking for rewind while it
+	// joins (under mu): acknowledgeHistory records the attach position.
+	rewindAttach *attachPos
+	// attachSerials are the attach_serial each history channel was
+	// acknowledged with, for channel_history's until_attach.
+	attachSerials map[string]uint64
+	histInflight  atomic.Int32 // channel_history requests being read
 
 	// Owned by the worker goroutine.
 	out      [][]byte
@@ -63,10 +70,11 @@ type Conn struct {
 	dirty    bool
 	pinged   bool
 	pingAt   int64
-	authDead int64                 // unix nanos after which an unauthenticated conn closes
-	wslot    int32                 // timer wheel slot, -1 when not filed
-	wpos     int32                 // index in that slot
-	live     map[string]*liveRange // V2 continuity gate per channel
+	authDead int64                  // unix nanos after which an unauthenticated conn closes
+	wslot    int32                  // timer wheel slot, -1 when not filed
+	wpos     int32                  // index in that slot
+	live     map[string]*liveRange  // V2 continuity gate per channel
+	gates    map[string]*attachGate // V2 channels whose rewind is being read
 
 	// Slow path (backlog.go): bytes the kernel did not take, drained by a
 	// flusher goroutine that exists only while there are any. slow is set

@@ -154,6 +154,9 @@ type Engine struct {
 
 	sharedDownUntil atomic.Int64 // unix nanos: skip the shared cache until then
 	storeErrLog     LogLimiter   // refusals for a failing app store
+
+	history    *historyState // nil without a history store
+	historyLog LogLimiter    // lost history writes
 }
 
 // appRuntime is the engine's per-app state, created once per app id.
@@ -208,6 +211,7 @@ func New(opts Options) (*Engine, error) {
 		go w.run()
 	}
 	go e.sweepCache()
+	e.history = newHistoryState(e)
 	e.cluster = newCluster(e)
 	if err := e.cluster.start(); err != nil {
 		e.stopWorkers()
@@ -300,6 +304,12 @@ func (e *Engine) stopWorkers() {
 			if w.poll != nil {
 				w.poll.stop()
 			}
+		}
+		if e.history != nil {
+			close(e.history.stop)
+			<-e.history.done
+			e.history.writer.stop()
+			e.releaseSerials()
 		}
 	})
 }

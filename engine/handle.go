@@ -25,6 +25,10 @@ func (c *Conn) handle(payload []byte) {
 		c.clientEvent(&m)
 		return
 	}
+	if m.Event == "channel_history" {
+		c.channelHistory(m.Data) // Sockudo also takes it unprefixed
+		return
+	}
 	if c.v2 {
 		// Sockudo ignores unknown events; the official V2 client sends
 		// some this server does not serve yet (enable_delta_compression,
@@ -55,6 +59,8 @@ func (c *Conn) handleProtocol(name string, m *protocol.ClientMessage) bool {
 		c.signin(m.Data)
 	case "resume":
 		c.resume(m.Data)
+	case "channel_history":
+		c.channelHistory(m.Data)
 	default:
 		return false
 	}

@@ -15,6 +15,10 @@ type ReplayBuffer interface {
 	// deliver fans the message out and returns its V2 encoding, which the
 	// buffer copies and keeps.
 	Append(app, channel string, maxSize int, deliver func(streamID string, serial uint64) []byte)
+	// AppendAt is Append for a position assigned elsewhere (durable
+	// history): deliver runs under the channel's lock, and a stream id
+	// different from the kept one starts the channel over.
+	AppendAt(app, channel string, maxSize int, streamID string, serial uint64, deliver func() []byte)
 	// Head calls fn with channel's stream id and last serial, creating
 	// a stream at serial 0 for a channel never published to.
 	Head(app, channel string, fn func(streamID string, serial uint64))

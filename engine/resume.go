@@ -116,44 +116,60 @@ func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool,
 		})
 	if reason == "" {
 		c.markResumed(p.Channel, cur, head)
-		n := len(col.batch.serials)
-		c.e.stats.resumes[0].Add(1)
-		b := []byte(`{"channel":`)
-		b = protocol.AppendJSONString(b, p.Channel)
-		b = append(b, `,"source":"hot","replayed":`...)
-		b = strconv.AppendInt(b, int64(n), 10)
-		b = append(b, `,"position":`...)
-		if n == 0 {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, `{"stream_id":`...)
-			b = protocol.AppendJSONString(b, cur)
-			b = append(b, `,"serial":`...)
-			b = strconv.AppendUint(b, col.batch.serials[n-1], 10)
-			if col.lastID != "" {
-				b = append(b, `,"last_message_id":`...)
-				b = protocol.AppendJSONString(b, col.lastID)
-			}
-			b = append(b, '}')
-		}
-		return true, append(b, '}')
+		return true, c.recoveredEntry(p.Channel, "hot", cur, col.batch.serials, col.lastID)
 	}
 	code := failPositionExpired
 	switch {
-	case reason == ReasonStreamMismatch:
-		code = failStreamReset
 	case p.StreamID == "":
 		code, reason = failUnverifiable, ReasonLegacyNoCold
+	case c.e.historyOn(c.app()):
+		// The hot buffer cannot prove continuity: durable history may.
+		return c.resumeCold(p)
+	case reason == ReasonStreamMismatch:
+		code = failStreamReset
 	}
-	c.failResume(p.Channel, p.StreamID, code, reason, cur, head, oldest)
-	return false, resumeFailure(p.Channel, p.StreamID, code, reason, cur, head, oldest)
+	return false, c.resumeFailed(p, code, reason, cur, head, oldest)
 }
 
-// failResume counts a failed channel and sends its resume_failed.
-func (c *Conn) failResume(channel, expected, code, reason, cur string, head, oldest uint64) {
+// recoveredEntry counts a recovered channel and encodes its entry in
+// resume_success.
+func (c *Conn) recoveredEntry(channel, source, cur string, serials []uint64, lastID string) []byte {
+	n := len(serials)
+	c.e.stats.resumes[0].Add(1)
+	b := []byte(`{"channel":`)
+	b = protocol.AppendJSONString(b, channel)
+	b = append(b, `,"source":"`+source+`","replayed":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"position":`...)
+	if n == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"stream_id":`...)
+		b = protocol.AppendJSONString(b, cur)
+		b = append(b, `,"serial":`...)
+		b = strconv.AppendUint(b, serials[n-1], 10)
+		if lastID != "" {
+			b = append(b, `,"last_message_id":`...)
+			b = protocol.AppendJSONString(b, lastID)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// resumeFailed counts a failed channel, sends its resume_failed and
+// returns its entry for resume_success.
+func (c *Conn) resumeFailed(p *protocol.ResumePosition, code, reason, cur string, head, oldest uint64) []byte {
+	return c.failResume(p.Channel, p.StreamID, code, reason, cur, head, oldest)
+}
+
+// failResume counts a failed channel, sends its resume_failed and returns
+// its entry for resume_success.
+func (c *Conn) failResume(channel, expected, code, reason, cur string, head, oldest uint64) []byte {
 	c.e.stats.resumes[resumeOutcomeIndex(code)].Add(1)
 	fail := resumeFailure(channel, expected, code, reason, cur, head, oldest)
 	c.send(protocol.AppendEvent(nil, "pusher:resume_failed", channel, string(fail), ""))
+	return fail
 }
 
 // markResumed remembers where a resume left channel when c has not

@@ -48,6 +48,15 @@ type NodeSnapshot struct {
 	Resumes  [len(ResumeOutcomes)]uint64 // channel resumes by ResumeOutcomes
 	Replayed uint64                      // messages replayed by resumes
 	Buffered uint64                      // broadcasts given a serial and kept
+
+	// Durable history.
+	HistoryWrites      uint64 // entries stored
+	HistoryBatches     uint64 // successful store writes
+	HistoryDropped     uint64 // entries not stored (writer queue full, store write failed, no serial)
+	HistoryStoreErrors uint64 // failed store calls
+	HistoryReads       uint64 // history pages read
+	Rewinds            uint64 // rewinds on subscribe answered
+	HistoryStreams     int    // channels whose serials this node sequences now
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -106,6 +115,12 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 		n.Resumes[i] = e.stats.resumes[i].Load()
 	}
 	n.Replayed, n.Buffered = e.stats.replayed.Load(), e.stats.v2Buffered.Load()
+	n.HistoryWrites, n.HistoryBatches = e.stats.historyWrites.Load(), e.stats.historyBatches.Load()
+	n.HistoryDropped, n.HistoryStoreErrors = e.stats.historyDropped.Load(), e.stats.historyStoreErrors.Load()
+	n.HistoryReads, n.Rewinds = e.stats.historyReads.Load(), e.stats.rewinds.Load()
+	if e.history != nil {
+		n.HistoryStreams = e.history.seqs.Len()
+	}
 	for _, w := range e.workers {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}

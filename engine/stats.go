@@ -92,12 +92,20 @@ type nodeStats struct {
 	v2Buffered atomic.Uint64                      // broadcasts given a serial
 	replayed   atomic.Uint64                      // replayed messages sent (gate-dropped ones not)
 	resumes    [len(ResumeOutcomes)]atomic.Uint64 // channel resumes by outcome
+
+	// Durable history.
+	historyWrites      atomic.Uint64 // entries stored
+	historyBatches     atomic.Uint64 // store writes that succeeded
+	historyDropped     atomic.Uint64 // entries not stored (queue full, write failed, no serial)
+	historyStoreErrors atomic.Uint64 // failed store calls (writes, reservations, reads)
+	historyReads       atomic.Uint64 // history pages served (HTTP, WebSocket, rewind, cold recovery)
+	rewinds            atomic.Uint64 // rewinds on subscribe answered
 }
 
 // ResumeOutcomes label channel resumes: recovered, or the failure code of
 // sockudo:resume_failed.
 var ResumeOutcomes = [...]string{
-	"recovered", "position_expired", "stream_reset", "continuity_unverifiable",
+	"recovered", "position_expired", "stream_reset", "continuity_unverifiable", "persistence_unavailable",
 }
 
 func resumeOutcomeIndex(code string) int {

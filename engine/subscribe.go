@@ -65,17 +65,50 @@ func (c *Conn) subscribe(data []byte) {
 		return
 	}
 	name := strings.Clone(s.Channel)
+	rw, hasRewind, err := protocol.DecodeRewind(data)
+	if err != nil {
+		c.sendError(protocol.CodeInvalidMessage, err.Error(), name)
+		return
+	}
+	if hasRewind && !c.checkRewind(name) {
+		return
+	}
 	sub, info, serr := c.authorize(name, &s)
 	if serr != nil {
 		c.refuseSubscription(name, serr)
 		return
 	}
+	key := chanKey{c.rt, name}
 	if sub.cache {
 		// Before any lock: the shared cache is a network round trip.
-		c.e.fetchShared(context.Background(), chanKey{c.rt, name})
+		c.e.fetchShared(context.Background(), key)
 	}
-	if serr := c.e.join(c, sub, info); serr != nil {
+	if c.v2 && c.e.historyOn(c.app()) {
+		c.e.primeHistory(key) // before any lock: a store round trip
+	}
+	var at *attachPos
+	if hasRewind {
+		c.mu.Lock()
+		if c.subIndex(name) < 0 { // a repeated subscribe is only re-acknowledged
+			at = &attachPos{}
+			c.rewindAttach = at
+		}
+		c.mu.Unlock()
+	}
+	serr = c.e.join(c, sub, info)
+	if at != nil {
+		c.mu.Lock()
+		c.rewindAttach = nil
+		c.mu.Unlock()
+	}
+	if serr != nil {
 		c.refuseSubscription(name, serr)
+		return
+	}
+	if at != nil && at.ok {
+		c.e.rewind(c, key, rw, at.stream, at.serial)
+	} else if at != nil {
+		c.sendError(protocol.CodeBadChannel, "Channel error: durable history is unavailable for channel '"+name+"'", name)
 	}
 }
 

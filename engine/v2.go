@@ -23,6 +23,9 @@ type V2Options struct {
 	// RecoveryMaxBufferSize is connection_recovery.max_buffer_size, the
 	// most messages one channel's resume may replay; 0 → 100.
 	RecoveryMaxBufferSize int
+	// History configures durable history; a nil History.Store turns it
+	// off.
+	History HistoryOptions
 }
 
 // v2 frames: the activity ping and the pong, which never carry a message id.

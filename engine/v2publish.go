@@ -57,6 +57,9 @@ type PublishAck struct {
 	MessageID string // the acknowledgement id
 	Serial    uint64
 	HasSerial bool
+	// Stored: the serial came from durable history and the message is
+	// queued for it (history_serial).
+	Stored bool
 }
 
 // v2Differs reports whether a V2 subscriber's frame differs from the V1
@@ -123,6 +126,9 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 		ack.MessageID = x.MessageID
 	}
 	ephemeral := x != nil && x.Ephemeral && !e.opts.V2.EphemeralDisabled
+	if !ephemeral && e.historyOn(app) {
+		return e.publishStored(app, key, event, data, userID, except, x, ack)
+	}
 	if !e.recoveryOn(app) || ephemeral {
 		e.publishEvent(key, event, data, userID, except, x)
 		return ack
@@ -244,4 +250,22 @@ func messageIDOf(payload []byte) string {
 		return ""
 	}
 	return string(rest[:j])
+}
+
+// publishStored publishes with durable history on: the position comes
+// from the history store (see publishHistory).
+func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, ack PublishAck) PublishAck {
+	var m protocol.V2Meta
+	if x != nil {
+		m.Tags, m.Extras = x.Tags, x.Extras
+	}
+	m.MessageID = ack.MessageID
+	if m.MessageID == "" {
+		m.MessageID = protocol.NewMessageID()
+	}
+	if e.publishHistory(app, key, event, data, userID, except, &m) {
+		e.stats.v2Buffered.Add(1)
+		ack.MessageID, ack.Serial, ack.HasSerial, ack.Stored = m.MessageID, m.Serial, true, true
+	}
+	return ack
 }

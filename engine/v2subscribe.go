@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"strconv"
+	"time"
+
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -16,6 +19,9 @@ func (e *Engine) acknowledge(c *Conn, key chanKey, data string) {
 		return
 	}
 	id := protocol.NewMessageID()
+	if e.acknowledgeHistory(c, key, data, id) {
+		return
+	}
 	if !e.recoveryOn(c.app()) {
 		c.ack(key, protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, false, "", 0, id))
 		return
@@ -80,6 +86,18 @@ func (e *Engine) acknowledgeResumed(c *Conn, key chanKey, data, id string, m res
 // the same frame as acknowledge, without touching the continuity gate.
 func (e *Engine) reacknowledgeV2(c *Conn, key chanKey, data string) {
 	id := protocol.NewMessageID()
+	if e.historyOn(c.app()) {
+		if s, ok := e.history.seqs.Load(key); ok {
+			s.mu.Lock()
+			if !s.dead && (s.primed || s.end != 0) {
+				head := s.lastSerial()
+				c.sendExact(protocol.AppendV2SubscriptionSucceeded(nil, key.name, withAttachSerial(data, head), e.recoveryOn(c.app()), s.stream, head, id))
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+		}
+	}
 	if !e.recoveryOn(c.app()) {
 		c.sendExact(protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, false, "", 0, id))
 		return
@@ -110,4 +128,56 @@ func (c *Conn) refuseSubscription(channel string, serr *subError) {
 		return
 	}
 	c.sendError(v2SubscribeCode(serr.typ), serr.msg+" (channel "+channel+")", "")
+}
+
+// acknowledgeHistory acknowledges a V2 subscribe to a channel with
+// durable history on and its stream known here (primeHistory): data
+// gets attach_serial, the channel's last assigned serial, and with
+// recovery on the top level gets the same position. It is read and the
+// frame queued under the channel's sequencer lock, which every history
+// publish holds while delivering, so messages up to attach_serial came
+// before the subscription and every later one reaches c after the frame.
+// With c.rewindAttach set (a subscribe asking for rewind) the worker
+// then holds the channel's live frames until the rewind is delivered.
+func (e *Engine) acknowledgeHistory(c *Conn, key chanKey, data, id string) bool {
+	app := c.app()
+	if !e.historyOn(app) {
+		return false
+	}
+	s, ok := e.history.seqs.Load(key)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead || !s.primed && s.end == 0 {
+		return false
+	}
+	s.lastUsed = time.Now().UnixNano()
+	head := s.lastSerial()
+	data = withAttachSerial(data, head)
+	msg := protocol.AppendV2SubscriptionSucceeded(nil, key.name, data, e.recoveryOn(app), s.stream, head, id)
+	f := e.frames.get()
+	p := append(f.payload(), msg...)
+	c.w.push(job{kind: jobAck, conn: c, key: key, f: f.seal(p, 1), stream: s.stream, serial: head, gate: c.rewindAttach != nil})
+	if c.attachSerials == nil {
+		c.attachSerials = make(map[string]uint64)
+	}
+	c.attachSerials[key.name] = head
+	if c.rewindAttach != nil {
+		c.rewindAttach.stream, c.rewindAttach.serial, c.rewindAttach.ok = s.stream, head, true
+	}
+	return true
+}
+
+// withAttachSerial adds attach_serial to a subscription_succeeded data
+// object.
+func withAttachSerial(data string, serial uint64) string {
+	b := []byte(data[:len(data)-1])
+	if len(data) > 2 {
+		b = append(b, ',')
+	}
+	b = append(b, `"attach_serial":`...)
+	b = strconv.AppendUint(b, serial, 10)
+	return string(append(b, '}'))
 }

@@ -20,6 +20,8 @@ const (
 	jobAck                     // make conn live in key's index, then deliver f
 	jobCloseApp                // close every conn of key.app with code
 	jobReplay                  // deliver a resume's replayed messages to conn
+	jobRewind                  // deliver a rewind's history, then the gated live frames
+	jobGate                    // hold conn's live frames of key until a jobRewind
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -39,6 +41,8 @@ type job struct {
 	stream string
 	serial uint64
 	replay *replayBatch // jobReplay
+	rewind *rewindBatch // jobRewind
+	gate   bool         // jobAck: hold the channel's live frames until its jobRewind
 }
 
 // chanKey names a channel of an app. The app pointer keeps keys of
@@ -190,8 +194,15 @@ func (w *worker) process(j *job) {
 			j.conn.attach(j.key.name, j.stream, j.serial)
 		}
 		w.queue(j.conn, j.f.b)
+		if j.gate {
+			j.conn.openGate(j.key.name)
+		}
 	case jobReplay:
 		w.replay(j)
+	case jobRewind:
+		w.finishRewind(j)
+	case jobGate:
+		j.conn.openGate(j.key.name)
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
@@ -214,6 +225,9 @@ func (w *worker) fanout(j *job) {
 		}
 		if c.v2 {
 			if j.serial != 0 && !c.gateLive(j.key.name, j.stream, j.serial) {
+				continue
+			}
+			if c.gates != nil && w.gated(c, j.key.name, j.pick(), j.serial) {
 				continue
 			}
 			if j.f2 != nil {
@@ -387,4 +401,12 @@ func (w *worker) hasSubscribers(k chanKey) bool {
 	_, ok := w.subs[k]
 	w.subMu.RUnlock()
 	return ok
+}
+
+// pick is the frame a V2 subscriber of a publish receives.
+func (j *job) pick() []byte {
+	if j.f2 != nil {
+		return j.f2.b
+	}
+	return j.f.b
 }

@@ -75,6 +75,13 @@ var catalog = [...]family{
 	{"recovery_buffered_messages_total", typeCounter, "Broadcasts given a stream position and kept in the replay buffer."},
 	// protocol V2 idempotent publishing
 	{"idempotent_publishes_total", typeCounter, "Keyed HTTP publishes not published, by outcome (duplicate, in_flight, conflict, unavailable)."},
+	// durable history
+	{"history_writes_total", typeCounter, "History entries stored."},
+	{"history_write_batches_total", typeCounter, "Successful history store writes (each carries a batch of entries)."},
+	{"history_dropped_total", typeCounter, "History entries not stored: writer queue full, store write failed, or no serial could be reserved; the channel's stream is marked degraded."},
+	{"history_store_errors_total", typeCounter, "Failed history store calls (writes, serial reservations, reads)."},
+	{"history_reads_total", typeCounter, "History pages read (HTTP API, rewinds, cold recovery)."},
+	{"history_rewinds_total", typeCounter, "Rewinds on subscribe answered with sockudo:rewind_complete."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

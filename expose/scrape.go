@@ -155,6 +155,12 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	}
 	r.sample("recovery_replayed_messages_total", "", n.Replayed)
 	r.sample("recovery_buffered_messages_total", "", n.Buffered)
+	r.sample("history_writes_total", "", n.HistoryWrites)
+	r.sample("history_write_batches_total", "", n.HistoryBatches)
+	r.sample("history_dropped_total", "", n.HistoryDropped)
+	r.sample("history_store_errors_total", "", n.HistoryStoreErrors)
+	r.sample("history_reads_total", "", n.HistoryReads)
+	r.sample("history_rewinds_total", "", n.Rewinds)
 }
 
 func (r *render) shards(n *engine.NodeSnapshot) {

@@ -56,6 +56,13 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 		`sockudo_recovery_replayed_messages_total`,
 		`sockudo_recovery_buffered_messages_total`,
 		`sockudo_idempotent_publishes_total{outcome="in_flight"}`,
+		`sockudo_recovery_resumes_total{outcome="failed",code="persistence_unavailable"}`,
+		`sockudo_history_writes_total`,
+		`sockudo_history_write_batches_total`,
+		`sockudo_history_dropped_total`,
+		`sockudo_history_store_errors_total`,
+		`sockudo_history_reads_total`,
+		`sockudo_history_rewinds_total`,
 		`process_network_receive_bytes_total`,
 	}
 	for _, kind := range engine.KindLabels {

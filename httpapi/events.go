@@ -18,6 +18,9 @@ type channelAttrs struct {
 	// message's acknowledgement id and serial.
 	AcknowledgementID string  `json:"acknowledgement_id,omitempty"`
 	MessageSerial     *uint64 `json:"message_serial,omitempty"`
+	// HistorySerial is the serial the message was stored under in
+	// durable history (the same serial; only with history on).
+	HistorySerial     *uint64 `json:"history_serial,omitempty"`
 	UserCount         *int    `json:"user_count,omitempty"`
 	SubscriptionCount *int    `json:"subscription_count,omitempty"`
 }
@@ -28,6 +31,9 @@ func (a channelAttrs) withAck(ack engine.PublishAck) channelAttrs {
 	if ack.HasSerial {
 		serial := ack.Serial
 		a.MessageSerial = &serial
+		if ack.Stored {
+			a.HistorySerial = &serial
+		}
 	}
 	return a
 }

@@ -252,6 +252,10 @@ func (s *Server) routes() *router.Router {
 	api(http.MethodGet, "/apps/{app_id}/channels/{channel_name}", s.reads(s.getChannel))
 	api(http.MethodGet, "/apps/{app_id}/channels/{channel_name}/users", s.reads(s.getUsers))
 	api(http.MethodPost, "/apps/{app_id}/users/{user_id}/terminate_connections", s.terminateUser)
+	api(http.MethodGet, "/apps/{app_id}/channels/{channel_name}/history", s.reads(s.getHistory))
+	api(http.MethodGet, "/apps/{app_id}/channels/{channel_name}/history/state", s.reads(s.getHistoryState))
+	api(http.MethodPost, "/apps/{app_id}/channels/{channel_name}/history/reset", s.postHistoryReset)
+	api(http.MethodPost, "/apps/{app_id}/channels/{channel_name}/history/purge", s.postHistoryPurge)
 
 	for _, m := range []string{http.MethodGet, http.MethodHead} {
 		s.handle(r, m, "/up", s.up)

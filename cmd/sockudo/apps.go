@@ -42,6 +42,9 @@ func engineApp(a configs.App) *engine.App {
 		RecoveryMaxBufferSize:         a.ConnectionRecovery.MaxBufferSize,
 		IdempotencyDisabled:           a.Idempotency.Enabled != nil && !*a.Idempotency.Enabled,
 		IdempotencyTTL:                a.Idempotency.TTLSeconds.Duration(),
+		History: engine.AppHistory{Enabled: a.History.Enabled, RewindEnabled: a.History.RewindEnabled,
+			Retention: engine.HistoryRetention{Window: a.History.RetentionWindowSeconds.Duration(),
+				MaxMessages: int64(a.History.MaxMessagesPerChannel), MaxBytes: int64(a.History.MaxBytesPerChannel)}},
 	}
 	for _, w := range a.Webhooks {
 		app.Webhooks = append(app.Webhooks, engineWebhook(w))

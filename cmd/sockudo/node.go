@@ -31,6 +31,7 @@ type node struct {
 	endEdge  func()          // edge.go: stops the SIGHUP handler
 	reloader reloader        // reload.go: what SIGHUP reloads
 	redirect *serving.Server // edge.go: ssl.redirect_http's listener, or nil
+	history  func()          // history.go: closes the history store
 }
 
 // start wires the adapters from cfg and starts listening.
@@ -64,6 +65,9 @@ func start(cfg configs.Config, o options, stderr io.Writer) (*node, error) {
 	n.metrics.AttachStore(storeHealth(store))
 	opts := engineOptions(cfg, store, log)
 	opts.Observer = n.metrics
+	if opts.V2.History, n.history, err = historyOptions(cfg, log); err != nil {
+		return nil, err
+	}
 	if n.hooks, err = newWebhooks(cfg, log, n.metrics); err != nil {
 		return nil, err
 	}
@@ -179,6 +183,7 @@ func (n *node) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	err := n.eng.Shutdown(ctx)
+	n.history()
 	n.sql.close()
 	if aerr := n.api.Shutdown(ctx); err == nil {
 		err = aerr

@@ -138,24 +138,41 @@ func (b *Buffer) Append(app, channel string, maxSize int, deliver func(streamID 
 	s.mu.Unlock()
 }
 
+// AppendAt is Append with the position assigned elsewhere (durable
+// history reserves serials in its store): deliver runs under the
+// channel's lock with streamID and serial, and its bytes are kept as
+// Store keeps them.
+func (b *Buffer) AppendAt(app, channel string, maxSize int, streamID string, serial uint64, deliver func() []byte) {
+	now := b.opts.Now().UnixNano()
+	s := b.lock(app, channel, true)
+	p := deliver()
+	s.storeLocked(streamID, serial, now, p, b.size(maxSize))
+	s.mu.Unlock()
+}
+
+// storeLocked keeps a message at a given position; a different stream
+// starts over, a gap drops what no longer leads to it.
+func (s *stream) storeLocked(streamID string, serial uint64, now int64, p []byte, size int) {
+	if s.id != streamID {
+		s.id, s.start, s.n = streamID, 0, 0
+	} else if serial <= s.head && s.n > 0 {
+		return // already kept, or out of order
+	}
+	if s.n > 0 && serial != s.head+1 {
+		s.start, s.n = 0, 0
+	}
+	s.head = serial
+	s.keep(serial, now, p, size)
+	s.lastUsed = now
+}
+
 // Store keeps a message whose position was assigned elsewhere (another
 // node, a durable store). A different stream id starts the channel over:
 // what was kept belongs to the old stream and is dropped.
 func (b *Buffer) Store(app, channel, streamID string, serial uint64, payload []byte, maxSize int) {
 	now := b.opts.Now().UnixNano()
 	s := b.lock(app, channel, true)
-	if s.id != streamID {
-		s.id, s.start, s.n = streamID, 0, 0
-	} else if serial <= s.head && s.n > 0 {
-		s.mu.Unlock()
-		return // already kept, or out of order
-	}
-	if s.n > 0 && serial != s.head+1 {
-		s.start, s.n = 0, 0 // a gap: what is kept no longer leads here
-	}
-	s.head = serial
-	s.keep(serial, now, payload, b.size(maxSize))
-	s.lastUsed = now
+	s.storeLocked(streamID, serial, now, payload, b.size(maxSize))
 	s.mu.Unlock()
 }
 

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// historyWriter stores history entries off the publish path: one bounded
+// queue and goroutine per shard (a channel always hashes to the same
+// shard, so its entries are written in serial order), each writing
+// batches of what has queued up. A full queue or a failed write drops
+// the entries: counted, logged, and the channel's stream is marked
+// degraded so recovery from it answers persistence_unavailable.
+type historyWriter struct {
+	e       *Engine
+	seed    maphash.Seed
+	queues  []chan queuedEntry
+	batch   int
+	degrade chan degradeMark // streams to mark degraded in the store
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type degradeMark struct {
+	key    chanKey
+	reason string
+}
+
+type queuedEntry struct {
+	key chanKey
+	seq *seqStream
+	HistoryEntry
+}
+
+func newHistoryWriter(e *Engine) *historyWriter {
+	h := &e.opts.V2.History
+	shards, capacity, batch := h.WriterShards, h.QueueCapacity, h.BatchSize
+	if shards <= 0 {
+		shards = 16
+	}
+	if capacity <= 0 {
+		capacity = 4096
+	}
+	if batch <= 0 {
+		batch = 256
+	}
+	w := &historyWriter{e: e, seed: maphash.MakeSeed(), batch: batch,
+		degrade: make(chan degradeMark, 1024), quit: make(chan struct{})}
+	for range shards {
+		q := make(chan queuedEntry, capacity)
+		w.queues = append(w.queues, q)
+		w.wg.Add(1)
+		go w.run(q)
+	}
+	w.wg.Add(1)
+	go w.runDegrade()
+	return w
+}
+
+// enqueue queues an entry without blocking; s.mu is held.
+func (w *historyWriter) enqueue(key chanKey, s *seqStream, ent HistoryEntry) {
+	q := w.queues[maphash.String(w.seed, key.app.id+"\x00"+key.name)%uint64(len(w.queues))]
+	select {
+	case q <- queuedEntry{key: key, seq: s, HistoryEntry: ent}:
+	default:
+		w.e.stats.historyDropped.Add(1)
+		w.e.historyDegraded(key, s, ReasonWriterQueueFull, nil)
+	}
+}
+
+// markDegraded asks for the stream to be marked in the store; a full
+// request queue only loses the store's copy of the mark (this node
+// still knows).
+func (w *historyWriter) markDegraded(key chanKey, reason string) {
+	select {
+	case w.degrade <- degradeMark{key, reason}:
+	default:
+	}
+}
+
+func (w *historyWriter) run(q chan queuedEntry) {
+	defer w.wg.Done()
+	batch := make([]queuedEntry, 0, w.batch)
+	entries := make([]HistoryEntry, 0, w.batch)
+	for {
+		select {
+		case <-w.quit:
+			w.drain(q, batch[:0], entries[:0])
+			return
+		case ent := <-q:
+			batch = append(batch[:0], ent)
+		}
+	fill:
+		for len(batch) < w.batch {
+			select {
+			case ent := <-q:
+				batch = append(batch, ent)
+			default:
+				break fill
+			}
+		}
+		entries, _ = w.write(batch, entries[:0])
+	}
+}
+
+// drain writes what is queued at shutdown; after a failed write the
+// rest is dropped (counted), so a store that is down does not hold the
+// shutdown for a timeout per batch.
+func (w *historyWriter) drain(q chan queuedEntry, batch []queuedEntry, entries []HistoryEntry) {
+	failed := false
+	for {
+		select {
+		case ent := <-q:
+			if failed {
+				w.e.stats.historyDropped.Add(1)
+				continue
+			}
+			batch = append(batch, ent)
+			if len(batch) == w.batch {
+				var ok bool
+				entries, ok = w.write(batch, entries[:0])
+				failed = !ok
+				batch = batch[:0]
+			}
+		default:
+			if len(batch) > 0 {
+				w.write(batch, entries[:0])
+			}
+			return
+		}
+	}
+}
+
+// write stores one batch and reports whether it was stored.
+func (w *historyWriter) write(batch []queuedEntry, entries []HistoryEntry) ([]HistoryEntry, bool) {
+	for i := range batch {
+		entries = append(entries, batch[i].HistoryEntry)
+	}
+	e := w.e
+	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
+	err := e.opts.V2.History.Store.Append(ctx, entries)
+	cancel()
+	if err == nil {
+		e.stats.historyWrites.Add(uint64(len(entries)))
+		e.stats.historyBatches.Add(1)
+		for i := range batch {
+			if s := batch[i].seq; s.stored.Load() < batch[i].Serial {
+				s.stored.Store(batch[i].Serial)
+			}
+		}
+	} else {
+		e.stats.historyStoreErrors.Add(1)
+		e.stats.historyDropped.Add(uint64(len(entries)))
+		var last *seqStream
+		for i := range batch {
+			if s := batch[i].seq; s != last {
+				last = s
+				s.mu.Lock()
+				e.historyDegraded(batch[i].key, s, ReasonWriteFailed, err)
+				s.mu.Unlock()
+			}
+		}
+	}
+	clear(entries) // do not pin payloads until the next batch
+	clear(batch)
+	return entries, err == nil
+}
+
+// runDegrade records degraded streams in the store, retrying while it is
+// down so the mark survives this node.
+func (w *historyWriter) runDegrade() {
+	defer w.wg.Done()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case m := <-w.degrade:
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), w.e.historyTimeout())
+				err := w.e.opts.V2.History.Store.SetDegraded(ctx, m.key.app.id, m.key.name, m.reason)
+				cancel()
+				if err == nil {
+					break
+				}
+				select {
+				case <-w.quit:
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}
+}
+
+// stop writes what is queued and stops the goroutines.
+func (w *historyWriter) stop() {
+	close(w.quit)
+	w.wg.Wait()
+}
