@@ -55,7 +55,12 @@ func field(doc []byte, name string) ([]byte, bool) {
 		if json.Unmarshal(doc, &s) != nil {
 			return nil, false
 		}
-		doc = []byte(s)
+		// The frame is the server's own JSON; a string's content is the
+		// publisher's and may be anything: the lenient scanner would take
+		// `{"symbol":A}` for an object.
+		if doc = []byte(s); !json.Valid(doc) {
+			return nil, false
+		}
 	}
 	return lookup(doc, name)
 }
