@@ -10,8 +10,9 @@
 #   - a failing seed-corpus entry (a test failure without a new input) fails
 #     at once too: it is a regression in the code, not in the fuzzer.
 #   - anything else (no input written: a worker that hung or was killed on a
-#     loaded machine, the engine's own error) is retried once; a second such
-#     failure fails the run, saying that the fuzzing engine failed.
+#     loaded machine, the engine's own "context deadline exceeded" at the
+#     end of the run, which also prints --- FAIL) is retried once; a second
+#     such failure fails the run, saying that the fuzzing engine failed.
 # GO picks the go command (the self-test substitutes one); PKGS limits the
 # packages (default: every package of the module).
 set -euo pipefail
@@ -41,7 +42,7 @@ run_target() {
 		fi
 		return 1
 	fi
-	if grep -q -- '--- FAIL' "$log"; then
+	if grep -q 'failure while testing seed corpus entry' "$log"; then
 		cat "$log"
 		echo "fuzz: $pkg $f failed on its seed corpus (no new input was written)"
 		return 1
