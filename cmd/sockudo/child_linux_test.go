@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +17,7 @@ type child struct {
 	cmd    *exec.Cmd
 	port   int
 	mport  int // metrics
-	stderr *lockedWriter
+	stderr *syncBuffer
 }
 
 // startChild runs `sockudo --config FILE args...` in a child process with
@@ -37,7 +35,7 @@ func startChild(t *testing.T, configJSON string, env []string, args ...string) *
 		self = bin
 	}
 	port, mport := freePort(t), freePort(t)
-	stderr := &lockedWriter{b: new(bytes.Buffer)}
+	stderr := new(syncBuffer)
 	cmd := exec.Command(self, append([]string{"--config", writeConfig(t, configJSON),
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--metrics-host", "127.0.0.1",
 		"--metrics-port", strconv.Itoa(mport)}, args...)...)
@@ -94,22 +92,4 @@ func (c *child) mustRSS(t *testing.T) int64 {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// lockedWriter lets the test read a child's log while exec copies into it.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
