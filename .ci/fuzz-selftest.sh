@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves .ci/fuzz.sh reports what it finds: a crasher fails with the
 # fuzzer's output and the input's path and contents, a failing seed corpus
-# fails, and an engine failure without an input is retried once and then
+# fails, and an engine failure without an input is retried twice and then
 # reported. Runs on a throw-away module so the project's corpus is untouched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -52,7 +52,7 @@ if FUZZ_DIR="$tmp/seed" FUZZTIME=2s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then 
 grep -q 'seed corpus regression' "$tmp/out" || fail "the seed failure was not printed"
 grep -q 'retrying' "$tmp/out" && fail "a seed failure was retried"
 
-# 3. The engine failing without an input: retried once, then reported.
+# 3. The engine failing without an input: retried twice, then reported.
 cat >"$tmp/go" <<'SH'
 #!/usr/bin/env bash
 # A go command whose fuzzing fails without writing an input the first
@@ -69,13 +69,13 @@ fi
 exec go "$@"
 SH
 chmod +x "$tmp/go"
-if ! GO="$tmp/go" FAILS=1 COUNTER="$tmp/n1" FUZZ_DIR="$tmp/fine" FUZZTIME=1s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then
-	fail "one engine failure was not retried"
+if ! GO="$tmp/go" FAILS=2 COUNTER="$tmp/n1" FUZZ_DIR="$tmp/fine" FUZZTIME=1s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then
+	fail "two engine failures were not retried"
 fi
-grep -q 'retrying once' "$tmp/out" || fail "the retry was not reported"
+grep -q 'retrying (attempt 3 of 3)' "$tmp/out" || fail "the retry was not reported"
 grep -q 'simulated' "$tmp/out" || fail "the engine's output was not printed"
-if GO="$tmp/go" FAILS=2 COUNTER="$tmp/n2" FUZZ_DIR="$tmp/fine" FUZZTIME=1s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then
-	fail "two engine failures passed"
+if GO="$tmp/go" FAILS=3 COUNTER="$tmp/n2" FUZZ_DIR="$tmp/fine" FUZZTIME=1s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then
+	fail "three engine failures passed"
 fi
-grep -q 'fuzzing engine failed twice' "$tmp/out" || fail "the repeated engine failure was not reported"
+grep -q 'fuzzing engine failed 3 times' "$tmp/out" || fail "the repeated engine failure was not reported"
 echo "fuzz-selftest: ok"
