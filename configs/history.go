@@ -32,6 +32,13 @@ type History struct {
 	// WriterBatchSize is the most entries one store write carries (this
 	// server's key).
 	WriterBatchSize int `json:"writer_batch_size"`
+	// PurgeIntervalSeconds is how often the retention sweep deletes
+	// entries past the window of channels no longer written.
+	PurgeIntervalSeconds Seconds `json:"purge_interval_seconds"`
+	// PurgeBatchSize is the entries one sweep statement deletes;
+	// MaxPurgePerTick the most one sweep deletes.
+	PurgeBatchSize  int `json:"purge_batch_size"`
+	MaxPurgePerTick int `json:"max_purge_per_tick"`
 	// Postgres holds the PostgreSQL backend's settings; the connection is
 	// database.postgres.
 	Postgres HistoryPostgres `json:"postgres"`
@@ -45,10 +52,9 @@ type HistoryPostgres struct {
 	WriteTimeoutMs Millis `json:"write_timeout_ms"`
 }
 
-// Purging runs on every write here, so Sockudo's sweep settings have no
-// effect; the other backends do not exist.
+// The other backends do not exist here.
 func (History) unusedKeys() []string {
-	return []string{"purge_interval_seconds", "purge_batch_size", "max_purge_per_tick", "mysql", "dynamodb", "surrealdb", "scylladb"}
+	return []string{"mysql", "dynamodb", "surrealdb", "scylladb"}
 }
 
 // AppHistory is an app's `history` policy; nil / 0 fields inherit.
@@ -70,6 +76,7 @@ func defaultHistory(c *Config) {
 	c.History = History{
 		RewindEnabled: true, Backend: "postgres", RetentionWindowSeconds: 86400, MaxPageSize: 100,
 		WriterShards: 16, WriterQueueCapacity: 4096, WriterBatchSize: 256,
+		PurgeIntervalSeconds: 300, PurgeBatchSize: 1000, MaxPurgePerTick: 100_000,
 		Postgres: HistoryPostgres{TablePrefix: "sockudo_history", WriteTimeoutMs: 5000},
 	}
 }
@@ -87,6 +94,9 @@ func (c *Config) historyEnvVars() []envVar {
 		{"HISTORY_WRITER_SHARDS", "history.writer_shards", setInt(&h.WriterShards)},
 		{"HISTORY_WRITER_QUEUE_CAPACITY", "history.writer_queue_capacity", setInt(&h.WriterQueueCapacity)},
 		{"HISTORY_WRITER_BATCH_SIZE", "history.writer_batch_size", setInt(&h.WriterBatchSize)},
+		{"HISTORY_PURGE_INTERVAL_SECONDS", "history.purge_interval_seconds", setInt(&h.PurgeIntervalSeconds)},
+		{"HISTORY_PURGE_BATCH_SIZE", "history.purge_batch_size", setInt(&h.PurgeBatchSize)},
+		{"HISTORY_MAX_PURGE_PER_TICK", "history.max_purge_per_tick", setInt(&h.MaxPurgePerTick)},
 		{"HISTORY_POSTGRES_TABLE_PREFIX", "history.postgres.table_prefix", setString(&h.Postgres.TablePrefix)},
 		{"HISTORY_POSTGRES_WRITE_TIMEOUT_MS", "history.postgres.write_timeout_ms", setInt(&h.Postgres.WriteTimeoutMs)},
 	}
@@ -104,6 +114,9 @@ func (c *Config) validateHistory(v *checker) {
 	v.atLeast("history.writer_shards", h.WriterShards, 1)
 	v.atLeast("history.writer_queue_capacity", h.WriterQueueCapacity, 1)
 	v.atLeast("history.writer_batch_size", h.WriterBatchSize, 1)
+	v.atLeast("history.purge_interval_seconds", int(h.PurgeIntervalSeconds), 1)
+	v.atLeast("history.purge_batch_size", h.PurgeBatchSize, 1)
+	v.atLeast("history.max_purge_per_tick", h.MaxPurgePerTick, 1)
 	v.atLeast("history.postgres.write_timeout_ms", int(h.Postgres.WriteTimeoutMs), 1)
 	for i, a := range c.Apps() {
 		p := fmt.Sprintf("app_manager.array.apps[%d].history", i)

@@ -157,6 +157,7 @@ type Engine struct {
 
 	history    *historyState // nil without a history store
 	historyLog LogLimiter    // lost history writes
+	expireLog  LogLimiter    // failed retention sweeps
 }
 
 // appRuntime is the engine's per-app state, created once per app id.

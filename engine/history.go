@@ -40,6 +40,12 @@ type HistoryStore interface {
 	// Purge deletes entries of channel (all, or before a serial or a
 	// time) and reports how many went. The stream id and serials stay.
 	Purge(ctx context.Context, app, channel string, p HistoryPurge) (int64, error)
+	// Expire deletes up to limit entries of app, in any channel,
+	// published before beforeMS, and reports how many went. Append
+	// applies a channel's window only when the channel is written, so
+	// the engine's periodic sweep calls this for channels that are no
+	// longer written.
+	Expire(ctx context.Context, app string, beforeMS int64, limit int) (int64, error)
 }
 
 // ErrHistoryDisabled is returned by the engine's history calls when

@@ -36,6 +36,14 @@ type HistoryOptions struct {
 	// publish or an attach before it is forgotten (its unused serials
 	// given back); 0 → 5 min.
 	IdleStreams time.Duration
+	// PurgeInterval is history.purge_interval_seconds, how often entries
+	// past a channel's window are deleted from channels no longer
+	// written (see expireHistory); 0 → 5 min.
+	PurgeInterval time.Duration
+	// PurgeBatch and MaxPurgePerTick are history.purge_batch_size and
+	// history.max_purge_per_tick: entries one store call deletes and the
+	// most one sweep deletes; 0 → 1000 and 100,000.
+	PurgeBatch, MaxPurgePerTick int
 }
 
 // AppHistory is an app's history policy; nil and zero fields inherit.
@@ -206,12 +214,16 @@ func (e *Engine) runSweeper(hs *historyState, idle time.Duration) {
 	defer close(hs.done)
 	t := time.NewTicker(max(idle/5, 10*time.Millisecond))
 	defer t.Stop()
+	p := time.NewTicker(e.opts.V2.History.purgeInterval())
+	defer p.Stop()
 	for {
 		select {
 		case <-hs.stop:
 			return
 		case <-t.C:
 			e.sweepIdle(hs, idle)
+		case <-p.C:
+			e.expireHistory()
 		}
 	}
 }

@@ -53,6 +53,7 @@ type NodeSnapshot struct {
 	HistoryWrites      uint64 // entries stored
 	HistoryBatches     uint64 // successful store writes
 	HistoryDropped     uint64 // entries not stored (writer queue full, store write failed, no serial)
+	HistoryExpired     uint64 // entries the retention sweep deleted
 	HistoryStoreErrors uint64 // failed store calls
 	HistoryReads       uint64 // history pages read
 	Rewinds            uint64 // rewinds on subscribe answered
@@ -117,6 +118,7 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	n.Replayed, n.Buffered = e.stats.replayed.Load(), e.stats.v2Buffered.Load()
 	n.HistoryWrites, n.HistoryBatches = e.stats.historyWrites.Load(), e.stats.historyBatches.Load()
 	n.HistoryDropped, n.HistoryStoreErrors = e.stats.historyDropped.Load(), e.stats.historyStoreErrors.Load()
+	n.HistoryExpired = e.stats.historyExpired.Load()
 	n.HistoryReads, n.Rewinds = e.stats.historyReads.Load(), e.stats.rewinds.Load()
 	if e.history != nil {
 		n.HistoryStreams = e.history.seqs.Len()

@@ -97,6 +97,7 @@ type nodeStats struct {
 	historyWrites      atomic.Uint64 // entries stored
 	historyBatches     atomic.Uint64 // store writes that succeeded
 	historyDropped     atomic.Uint64 // entries not stored (queue full, write failed, no serial)
+	historyExpired     atomic.Uint64 // entries the retention sweep deleted
 	historyStoreErrors atomic.Uint64 // failed store calls (writes, reservations, reads)
 	historyReads       atomic.Uint64 // history pages served (HTTP, WebSocket, rewind, cold recovery)
 	rewinds            atomic.Uint64 // rewinds on subscribe answered

@@ -78,6 +78,7 @@ var catalog = [...]family{
 	// durable history
 	{"history_writes_total", typeCounter, "History entries stored."},
 	{"history_write_batches_total", typeCounter, "Successful history store writes (each carries a batch of entries)."},
+	{"history_expired_total", typeCounter, "History entries the periodic retention sweep deleted (past the window of channels no longer written)."},
 	{"history_dropped_total", typeCounter, "History entries not stored: writer queue full, store write failed, or no serial could be reserved; the channel's stream is marked degraded."},
 	{"history_store_errors_total", typeCounter, "Failed history store calls (writes, serial reservations, reads)."},
 	{"history_reads_total", typeCounter, "History pages read (HTTP API, rewinds, cold recovery)."},

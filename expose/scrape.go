@@ -158,6 +158,7 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	r.sample("history_writes_total", "", n.HistoryWrites)
 	r.sample("history_write_batches_total", "", n.HistoryBatches)
 	r.sample("history_dropped_total", "", n.HistoryDropped)
+	r.sample("history_expired_total", "", n.HistoryExpired)
 	r.sample("history_store_errors_total", "", n.HistoryStoreErrors)
 	r.sample("history_reads_total", "", n.HistoryReads)
 	r.sample("history_rewinds_total", "", n.Rewinds)

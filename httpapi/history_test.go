@@ -294,6 +294,37 @@ func historyRetention(t *testing.T, store engine.HistoryStore) {
 	}
 }
 
+func TestHistoryRetentionSweepMemory(t *testing.T) { historyRetentionSweep(t, history.NewMemory(nil)) }
+
+func TestHistoryRetentionSweepPostgres(t *testing.T) {
+	historyRetentionSweep(t, pgStore(t, pgtest.Start(t)))
+}
+
+// historyRetentionSweep: a channel that is no longer written loses its
+// entries once they pass the window, through the periodic sweep, and
+// they are counted; its stream and serials go on.
+func historyRetentionSweep(t *testing.T, store engine.HistoryStore) {
+	apps := testApps()
+	ts := startServerStore(t, apps, withHistory(store, func(h *engine.HistoryOptions) {
+		h.Retention = engine.HistoryRetention{Window: 2 * time.Second}
+		h.PurgeInterval, h.PurgeBatch = 50*time.Millisecond, 2
+	}), nil)
+	ts.publishN(t, "idle", 1, 5)
+	ts.waitStored(t, "idle", 5)
+	if p := ts.page(t, "idle", nil); p.serials() != "5,4,3,2,1" {
+		t.Fatalf("before the window passed: %+v", p)
+	}
+	eventually(t, "the sweep to empty the idle channel", func() bool {
+		return ts.page(t, "idle", nil).serials() == "" && ts.eng.NodeSnapshot().HistoryExpired == 5
+	})
+	// The stream goes on where it was: expiry is not a reset.
+	ts.publishN(t, "idle", 6, 6)
+	ts.waitStored(t, "idle", 1)
+	if p := ts.page(t, "idle", nil); p.serials() != "6" {
+		t.Fatalf("after the sweep: %+v", p)
+	}
+}
+
 // TestHistoryStoreStoppedMidRun: with PostgreSQL stopped, publishes go on
 // (with serials from the reserved block), the lost entries are counted,
 // the state read answers 503, and once the database is back the stream

@@ -27,7 +27,8 @@ func historyOptions(cfg configs.Config, log *slog.Logger) (o engine.HistoryOptio
 		Retention: engine.HistoryRetention{Window: h.RetentionWindowSeconds.Duration(),
 			MaxMessages: int64(h.MaxMessagesPerChannel), MaxBytes: int64(h.MaxBytesPerChannel)},
 		WriterShards: h.WriterShards, QueueCapacity: h.WriterQueueCapacity, BatchSize: h.WriterBatchSize,
-		WriteTimeout: h.Postgres.WriteTimeoutMs.Duration(),
+		WriteTimeout:  h.Postgres.WriteTimeoutMs.Duration(),
+		PurgeInterval: h.PurgeIntervalSeconds.Duration(), PurgeBatch: h.PurgeBatchSize, MaxPurgePerTick: h.MaxPurgePerTick,
 	}
 	closeFn = func() {}
 	if !historyWanted(cfg) {

@@ -256,3 +256,23 @@ func (m *Memory) Purge(_ context.Context, app, channel string, p engine.HistoryP
 	s.dropFront(n)
 	return int64(n), nil
 }
+
+// Expire implements engine.HistoryStore. Entries are in serial order,
+// which is publish order, so each channel loses a prefix.
+func (m *Memory) Expire(_ context.Context, app string, beforeMS int64, limit int) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for k, s := range m.streams {
+		if k.app != app {
+			continue
+		}
+		drop := 0
+		for drop < len(s.entries) && s.entries[drop].PublishedAtMS < beforeMS && n < int64(limit) {
+			drop++
+			n++
+		}
+		s.dropFront(drop)
+	}
+	return n, nil
+}

@@ -381,3 +381,15 @@ func (s *Store) Purge(ctx context.Context, app, channel string, p engine.History
 	}
 	return tag.RowsAffected(), nil
 }
+
+// Expire implements engine.HistoryStore. The batch is chosen through
+// the (app_id, channel, published_at_ms) index and deleted by row
+// address, so one call stays bounded however much has expired.
+func (s *Store) Expire(ctx context.Context, app string, beforeMS int64, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM `+s.entries+` WHERE ctid IN (
+SELECT ctid FROM `+s.entries+` WHERE app_id=$1 AND published_at_ms < $2 LIMIT $3)`, app, beforeMS, limit)
+	if err != nil {
+		return 0, fmt.Errorf("pghistory: expire: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T, c *Clock) engine.HistoryStore) {
 	t.Run("ReservePagesBounds", func(t *testing.T) { reservePages(t, open) })
 	t.Run("Retention", func(t *testing.T) { retention(t, open) })
 	t.Run("ResetPurgeDegraded", func(t *testing.T) { resetPurge(t, open) })
+	t.Run("Expire", func(t *testing.T) { expire(t, open) })
 }
 
 var ctx = context.Background()
@@ -130,6 +131,51 @@ func retention(t *testing.T, open func(*testing.T, *Clock) engine.HistoryStore) 
 	fill(t, s, c, "window", 10, engine.HistoryRetention{Window: 3500 * time.Millisecond})
 	p, _ = s.Read(ctx, engine.HistoryQuery{App: "app", Channel: "window", Limit: 100})
 	want(t, "by window", serials(p), 7, 8, 9, 10)
+}
+
+// expire: the sweep's call deletes only the app's entries older than the
+// cut, at most limit per call, oldest first in every channel.
+func expire(t *testing.T, open func(*testing.T, *Clock) engine.HistoryStore) {
+	c := newClock()
+	s := open(t, c)
+	fill(t, s, c, "a", 5, engine.HistoryRetention{})
+	fill(t, s, c, "b", 5, engine.HistoryRetention{})
+	id, _, err := s.Reserve(ctx, "other", "a", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, []engine.HistoryEntry{{App: "other", Channel: "a", StreamID: id, Serial: 1,
+		PublishedAtMS: c.T.Add(-time.Hour).UnixMilli(), Payload: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	// a's entries are at clock+1..5 s, b's at +6..10 s: cut after b's 2nd.
+	cut := c.T.Add(-2 * time.Second).UnixMilli()
+	var total int64
+	for {
+		n, err := s.Expire(ctx, "app", cut, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 3 {
+			t.Fatalf("Expire deleted %d entries with a limit of 3", n)
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total != 7 {
+		t.Fatalf("expired %d entries, want 7 (all 5 of a, 2 of b)", total)
+	}
+	p, _ := s.Read(ctx, engine.HistoryQuery{App: "app", Channel: "a", Limit: 100})
+	want(t, "a after expiry", serials(p))
+	p, _ = s.Read(ctx, engine.HistoryQuery{App: "app", Channel: "b", Limit: 100})
+	want(t, "b after expiry", serials(p), 3, 4, 5)
+	if p.State.NextSerial != 6 {
+		t.Fatalf("expiry moved b's next serial to %d", p.State.NextSerial)
+	}
+	p, _ = s.Read(ctx, engine.HistoryQuery{App: "other", Channel: "a", Limit: 100})
+	want(t, "another app's old entry", serials(p), 1)
 }
 
 func resetPurge(t *testing.T, open func(*testing.T, *Clock) engine.HistoryStore) {
