@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine/internal/testproc"
 )
 
 // Server is one redis-server without persistence, killed at cleanup.
@@ -70,11 +72,7 @@ func binary(t testing.TB) string {
 	if _, err := os.Stat("/usr/bin/redis-server"); err == nil {
 		return "/usr/bin/redis-server"
 	}
-	msg := "redis-server not found: install the Debian package redis-server (apt-get install redis-server)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testproc.Missing(t, "redis-server not found: install the Debian package redis-server (apt-get install redis-server)")
 	return ""
 }
 
@@ -126,10 +124,9 @@ func (s *Server) ping() bool {
 // FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

@@ -13,18 +13,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	_ "github.com/go-sql-driver/mysql" // the driver under test's name "mysql"
+
+	"github.com/sockudo/sockudo-go/engine/internal/testproc"
 )
 
 // Server is one mariadbd process and its data directory.
@@ -35,9 +35,7 @@ type Server struct {
 	bin     string
 	install string
 	dir     string
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	proc    testproc.Proc
 
 	dbs atomic.Int64
 }
@@ -82,7 +80,7 @@ func StartPrivate(t testing.TB) *DB {
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(s.logPath())
-			t.Logf("mariadbd log:\n%s", tail(b))
+			t.Logf("mariadbd log:\n%s", testproc.Tail(b))
 		}
 		s.remove()
 	})
@@ -107,20 +105,11 @@ func binaries(t testing.TB) (server, install string) {
 	if p, err := exec.LookPath("mariadb-install-db"); err == nil {
 		install = p
 	}
-	if isExec(server) && isExec(install) {
+	if testproc.IsExec(server) && testproc.IsExec(install) {
 		return server, install
 	}
-	msg := "mariadbd/mariadb-install-db not found: install the Debian package mariadb-server (apt-get install mariadb-server)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testproc.Missing(t, "mariadbd/mariadb-install-db not found: install the Debian package mariadb-server (apt-get install mariadb-server)")
 	return "", ""
-}
-
-func isExec(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode()&0o111 != 0
 }
 
 func newServer(bin, install string) (*Server, error) {
@@ -128,7 +117,15 @@ func newServer(bin, install string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, install: install, dir: dir, Port: freePort()}
+	port, err := testproc.FreePort()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &Server{bin: bin, install: install, dir: dir, Port: port}
+	// Stop is SIGKILL (the default), as a crash looks to clients.
+	s.proc = testproc.Proc{Name: fmt.Sprintf("mariadbd on port %d", port), Log: s.logPath(), Command: s.mariadbd,
+		Ready: s.ping, ReadyWithin: time.Minute}
 	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--auth-root-authentication-method=normal",
 		"--skip-test-db", "--skip-name-resolve"}
 	if os.Geteuid() == 0 {
@@ -150,14 +147,8 @@ func newServer(bin, install string) (*Server, error) {
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 func (s *Server) logPath() string { return filepath.Join(s.dir, "mariadbd.log") }
 
-// Restart starts the server again on the same port and data directory
-// (after Stop, for outage tests) and waits until it accepts connections.
-func (s *Server) Restart() error {
-	s.mu.Lock()
-	if s.cmd != nil {
-		s.mu.Unlock()
-		return nil
-	}
+// mariadbd is the server's command line.
+func (s *Server) mariadbd() *exec.Cmd {
 	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--socket=" + filepath.Join(s.dir, "mysqld.sock"),
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-grant-tables", "--skip-name-resolve",
 		"--pid-file=" + filepath.Join(s.dir, "mysqld.pid"), "--log-error=" + s.logPath(),
@@ -169,28 +160,15 @@ func (s *Server) Restart() error {
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	err := cmd.Start()
-	if err == nil {
-		s.cmd = cmd
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("mysqltest: start mariadbd: %w", err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := s.ping()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(s.logPath())
-			return fmt.Errorf("mysqltest: mariadbd on port %d not ready: %v\n%s", s.Port, err, tail(b))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return cmd
 }
+
+// Restart starts the server again on the same port and data directory
+// (after Stop, for outage tests) and waits until it accepts connections.
+func (s *Server) Restart() error { return s.proc.Start() }
+
+// Stop kills the server at once (SIGKILL), as a crash looks to clients.
+func (s *Server) Stop() { s.proc.Stop() }
 
 func (s *Server) ping() error {
 	db, err := sql.Open("mysql", s.dsn(""))
@@ -201,18 +179,6 @@ func (s *Server) ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return db.PingContext(ctx)
-}
-
-// Stop kills the server at once (SIGKILL), as a crash looks to clients.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
 }
 
 func (s *Server) remove() {
@@ -283,20 +249,4 @@ func (d *DB) Selects(t testing.TB) int64 {
 		t.Fatalf("mysqltest: Com_select: %v", err)
 	}
 	return n
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func tail(b []byte) []byte {
-	if len(b) > 4000 {
-		return b[len(b)-4000:]
-	}
-	return b
 }

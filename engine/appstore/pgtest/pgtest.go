@@ -15,7 +15,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +27,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sockudo/sockudo-go/engine/internal/testproc"
 )
 
 // Server is one postgres process and its data directory.
@@ -39,9 +40,7 @@ type Server struct {
 	dir     string // root of the temporary tree (data, socket, log)
 	cred    *syscall.Credential
 	private bool
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	proc    testproc.Proc
 
 	dbs atomic.Int64
 }
@@ -87,7 +86,7 @@ func StartPrivate(t testing.TB) *DB {
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(s.logPath())
-			t.Logf("postgres log:\n%s", tail(b))
+			t.Logf("postgres log:\n%s", testproc.Tail(b))
 		}
 		s.remove()
 	})
@@ -109,29 +108,20 @@ func binaries(t testing.TB) string {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
 	for _, d := range dirs {
-		if isExec(filepath.Join(d, "postgres")) && isExec(filepath.Join(d, "initdb")) {
+		if testproc.IsExec(filepath.Join(d, "postgres")) && testproc.IsExec(filepath.Join(d, "initdb")) {
 			return d
 		}
 	}
-	if p, err := exec.LookPath("postgres"); err == nil && isExec(filepath.Join(filepath.Dir(p), "initdb")) {
+	if p, err := exec.LookPath("postgres"); err == nil && testproc.IsExec(filepath.Join(filepath.Dir(p), "initdb")) {
 		return filepath.Dir(p)
 	}
-	msg := "postgres/initdb not found (/usr/lib/postgresql/*/bin): install the Debian package postgresql (apt-get install postgresql)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testproc.Missing(t, "postgres/initdb not found (/usr/lib/postgresql/*/bin): install the Debian package postgresql (apt-get install postgresql)")
 	return ""
 }
 
 func version(dir string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
 	return n
-}
-
-func isExec(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode()&0o111 != 0
 }
 
 func newServer(bin string, private bool) (*Server, error) {
@@ -141,7 +131,17 @@ func newServer(bin string, private bool) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: dir, private: private, Port: freePort()}
+	port, err := testproc.FreePort()
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &Server{bin: bin, dir: dir, private: private, Port: port}
+	s.proc = testproc.Proc{Name: fmt.Sprintf("postgres on port %d", port), Log: s.logPath(), Command: s.postgres,
+		Ready: s.ping,
+		// SIGQUIT is postgres's immediate shutdown: children exit at once
+		// and the next start runs crash recovery, as after a real crash.
+		StopSignal: syscall.SIGQUIT}
 	if os.Geteuid() == 0 {
 		s.cred = &syscall.Credential{Uid: 65534, Gid: 65534, NoSetGroups: true}
 		if err := os.Chown(dir, 65534, 65534); err != nil {
@@ -178,71 +178,31 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Restart starts the server again on the same port and data directory
-// (after Stop, for outage tests) and waits until it accepts connections.
-func (s *Server) Restart() error {
-	s.mu.Lock()
-	if s.cmd != nil {
-		s.mu.Unlock()
-		return nil
-	}
-	log, err := os.OpenFile(s.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	defer log.Close()
-	cmd := s.command("postgres", "-D", s.dataDir(), "-p", strconv.Itoa(s.Port), "-k", s.dir,
+// postgres is the server's command line.
+func (s *Server) postgres() *exec.Cmd {
+	return s.command("postgres", "-D", s.dataDir(), "-p", strconv.Itoa(s.Port), "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
 		// fsync off is safe here: a killed process loses nothing the kernel
 		// holds; synchronous_commit stays on so Stop loses no commit.
 		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
 		"-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all")
-	cmd.Stdout, cmd.Stderr = log, log
-	err = cmd.Start()
-	if err == nil {
-		s.cmd = cmd
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("pgtest: start postgres: %w", err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := s.connect(context.Background(), "postgres")
-		if err == nil {
-			_ = c.Close(context.Background())
-			return nil
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(s.logPath())
-			return fmt.Errorf("pgtest: postgres on port %d not ready: %v\n%s", s.Port, err, tail(b))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
+
+func (s *Server) ping() error {
+	c, err := s.connect(context.Background(), "postgres")
+	if err == nil {
+		_ = c.Close(context.Background())
+	}
+	return err
+}
+
+// Restart starts the server again on the same port and data directory
+// (after Stop, for outage tests) and waits until it accepts connections.
+func (s *Server) Restart() error { return s.proc.Start() }
 
 // Stop kills the server at once, as a crash or a network cut would look
 // to clients: established connections break.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	// SIGQUIT is postgres's immediate shutdown: children exit at once and
-	// the next start runs crash recovery, as after a real crash.
-	_ = s.cmd.Process.Signal(syscall.SIGQUIT)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-	s.cmd = nil
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 func (s *Server) remove() {
 	s.Stop()
@@ -313,20 +273,4 @@ func (d *DB) Statements(t testing.TB, table string) int64 {
 	return d.QueryInt(t, `SELECT COALESCE(sum(calls), 0)::bigint FROM pg_stat_statements s
 		JOIN pg_database d ON d.oid = s.dbid
 		WHERE d.datname = current_database() AND s.query ILIKE 'SELECT%' AND s.query LIKE '%' || $1 || '%'`, table)
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func tail(b []byte) []byte {
-	if len(b) > 4000 {
-		return b[len(b)-4000:]
-	}
-	return b
 }

@@ -1,0 +1,148 @@
+// Package testproc is what the test harnesses that run a real database
+// server (pgtest, mysqltest, redistest) have in common: finding the
+// binary or skipping, a free port, and one server process that a test can
+// stop (an outage) and start again on the same port and data, waiting
+// until it answers. Each harness says how to start and probe its server.
+package testproc
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Missing skips the test with msg, which names the Debian package to
+// install, or fails it under CI (CI=true), which installs every package
+// the tests need: there a missing server is a broken CI, not a skip.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+}
+
+// IsExec reports whether p is an executable file.
+func IsExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testproc: free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Tail is the end of a log, enough to explain a failure in a test's
+// output without flooding it.
+func Tail(b []byte) []byte {
+	if len(b) > 4000 {
+		return b[len(b)-4000:]
+	}
+	return b
+}
+
+// Proc is one server process that can be stopped and started again.
+type Proc struct {
+	// Name names the server in errors ("postgres").
+	Name string
+	// Command builds the command that starts the server; its output
+	// goes where the command says (a log file).
+	Command func() *exec.Cmd
+	// Ready probes the server once; Start polls it until it is nil.
+	Ready func() error
+	// ReadyWithin bounds the wait for Ready; 0 → 30 s.
+	ReadyWithin time.Duration
+	// StopSignal is what Stop sends; nil → SIGKILL, a crash as clients
+	// see it. A server that needs a gentler signal to exit at once (and
+	// is killed anyway after 10 s) names it.
+	StopSignal os.Signal
+	// Log is the server's log file, shown when it does not come up; a
+	// command without its own Stdout and Stderr writes there.
+	Log string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// Start starts the server unless it runs, and waits until Ready answers.
+// The process carries a parent-death signal: a test binary that dies
+// without cleanup takes its server along.
+func (p *Proc) Start() error {
+	p.mu.Lock()
+	if p.cmd != nil {
+		p.mu.Unlock()
+		return nil
+	}
+	cmd := p.Command()
+	if p.Log != "" && cmd.Stdout == nil && cmd.Stderr == nil {
+		f, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("testproc: %s log: %w", p.Name, err)
+		}
+		defer f.Close() // the child has its own descriptor once started
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	err := cmd.Start()
+	if err == nil {
+		p.cmd = cmd
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("testproc: start %s: %w", p.Name, err)
+	}
+	within := p.ReadyWithin
+	if within <= 0 {
+		within = 30 * time.Second
+	}
+	deadline := time.Now().Add(within)
+	for {
+		err := p.Ready()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(p.Log)
+			return fmt.Errorf("testproc: %s not ready within %v: %v\n%s", p.Name, within, err, Tail(b))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the server at once and waits for it to exit.
+func (p *Proc) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	sig := p.StopSignal
+	if sig == nil {
+		sig = syscall.SIGKILL
+	}
+	_ = p.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+	p.cmd = nil
+}
