@@ -63,6 +63,12 @@ type cluster struct {
 	// stale count for good.
 	cmu sync.Mutex
 
+	// fmu guards the publishes forwarded to their channel's owner and not
+	// yet seen back stamped (clusterstream.go), by token.
+	fmu     sync.Mutex
+	fwdSeq  uint64
+	pending map[uint64]*forwarded
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -116,6 +122,7 @@ type busMsg struct {
 	Conns    []countEntry    `json:"cn,omitempty"`
 	State    *snapshot       `json:"s,omitempty"`
 	V2       *busV2          `json:"v2,omitempty"` // protocol V2 members of a publish
+	Pos      *busPos         `json:"p,omitempty"`  // a sequenced publish's position, a forward's origin
 }
 
 // countEntry is a channel's (or, without C, an app's) count on a node.
@@ -185,6 +192,7 @@ func (c *cluster) loop() {
 		case now := <-sweep.C:
 			c.expire(now.UnixNano())
 			c.forget(now.UnixNano())
+			c.expireForwards(now.UnixNano())
 		}
 	}
 }
@@ -278,7 +286,13 @@ func (c *cluster) Message(b []byte) {
 	e := c.e
 	switch m.T {
 	case msgPublish:
+		if m.Pos != nil && len(m.Channels) == 1 {
+			e.applyStamped(&m)
+			break
+		}
 		e.publishLocal(e.runtimeByID(m.App), m.Channels, m.Event, m.Data, m.User, m.Except, m.Cache, m.V2.fields())
+	case msgForward:
+		e.applyForward(&m)
 	case msgTerminate:
 		e.terminateLocal(e.runtimeByID(m.App), m.User)
 	case msgJoin, msgLeave:
