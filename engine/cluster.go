@@ -39,6 +39,7 @@ type cluster struct {
 
 	up         atomic.Bool
 	downLogged atomic.Bool
+	stopped    atomic.Bool // shutdown ran
 
 	// ready says this node has settled and may own channels; settleGen
 	// tells a settle timer from an older (re)connection's.
@@ -201,9 +202,9 @@ func (c *cluster) loop() {
 // one channel crosses the bus as one message.
 const countsInterval = 50 * time.Millisecond
 
-// shutdown says goodbye and closes the bus.
+// shutdown says goodbye and closes the bus; later calls do nothing.
 func (c *cluster) shutdown() {
-	if c.bus == nil {
+	if c.bus == nil || !c.stopped.CompareAndSwap(false, true) {
 		return
 	}
 	close(c.stop)

@@ -376,3 +376,26 @@ func offBus(channels []string, onBus []bool) []string {
 	}
 	return rest
 }
+
+// ClusterSettled reports whether this node has settled (it may own
+// channels) and how many other nodes it knows to have settled. Once every
+// node reports itself settled and knows all the others, the nodes agree
+// on each channel's owner, and so on its sequencer. Without a bus a node
+// is settled alone.
+func (e *Engine) ClusterSettled() (settled bool, readyPeers int) {
+	c := e.cluster
+	if c.bus == nil {
+		return true, 0
+	}
+	return c.ready.Load(), c.readyPeers()
+}
+
+// ChannelSequencer names the node that assigns channel's stream positions
+// as this node sees it: its owner, or this node when it sequences the
+// channel itself (no bus, bus down, no node settled yet).
+func (e *Engine) ChannelSequencer(channel string) string {
+	if to := e.cluster.sequencer(channel); to != "" {
+		return to
+	}
+	return e.cluster.self
+}
