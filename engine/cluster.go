@@ -35,7 +35,8 @@ type cluster struct {
 
 	// apply serialises applying peers' state (bus messages, expiry), so a
 	// node's share is never half removed while a message adds to it.
-	apply sync.Mutex
+	apply   sync.Mutex
+	leaving bool // goodbye said: forwards are left to their origins; under apply
 
 	up         atomic.Bool
 	downLogged atomic.Bool
@@ -210,7 +211,13 @@ func (c *cluster) shutdown() {
 	close(c.stop)
 	<-c.done
 	c.flushCounts()
+	// Under apply, which every forward is sequenced under: a forward is
+	// either sequenced and stamped before the goodbye, or left to its
+	// origin, which sends it again to the next owner when it hears it.
+	c.apply.Lock()
+	c.leaving = true
 	c.publish(&busMsg{T: msgBye})
+	c.apply.Unlock()
 	_ = c.bus.Close()
 }
 

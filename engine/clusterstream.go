@@ -165,11 +165,12 @@ func (c *cluster) sendErr(node string, m *busMsg) error {
 }
 
 // applyForward sequences a publish another node forwarded (on the bus
-// goroutine). A node that thinks a third node owns the channel passes it
+// goroutine, under c.apply). A node that said goodbye leaves it to its
+// origin, which sends it to the next owner on hearing the goodbye. A node that thinks a third node owns the channel passes it
 // on once; after that, or when the two disagree with each other, it
 // sequences it itself: a message is never bounced for good.
 func (e *Engine) applyForward(m *busMsg) {
-	if m.Pos == nil || len(m.Channels) != 1 {
+	if m.Pos == nil || len(m.Channels) != 1 || e.cluster.leaving {
 		return
 	}
 	rt := e.runtimeByID(m.App)
