@@ -284,3 +284,39 @@ func TestClusterStreamV1Unchanged(t *testing.T) {
 		v1.quiet()
 	}
 }
+
+// TestClusterStreamUnansweredForwardIsCounted: a forward the owner never
+// answers, while it still counts as alive, is given up after the forward
+// timeout: counted as a failure, and not retried.
+func TestClusterStreamUnansweredForwardIsCounted(t *testing.T) {
+	hub := newHub()
+	slow := func(name string) *Engine {
+		o := streamOptions(hub.bus(), name, recovery.New(recovery.Options{}))
+		o.NodeTimeout = time.Minute // the silent owner is not declared dead here
+		return newEngine(t, o)
+	}
+	nodes := map[string]*Engine{"a": slow("a"), "b": slow("b")}
+	hub.settled(t)
+	other := nodes["a"]
+	if ownerName("room") == "a" {
+		other = nodes["b"]
+	}
+	hub.mu.Lock()
+	owner := hub.nodes[ownerName("room")]
+	hub.mu.Unlock()
+	owner.crash()
+	publish(t, other, "room", "ev", "lost", "")
+	other.cluster.fmu.Lock()
+	pending := len(other.cluster.pending)
+	other.cluster.fmu.Unlock()
+	if pending != 1 {
+		t.Fatalf("%d forwards pending, want 1", pending)
+	}
+	other.cluster.expireForwards(time.Now().Add(3 * time.Minute).UnixNano()) // past 2 × node timeout
+	other.cluster.fmu.Lock()
+	pending = len(other.cluster.pending)
+	other.cluster.fmu.Unlock()
+	if s := other.NodeSnapshot(); pending != 0 || s.Forwarded != 1 || s.ForwardFailures != 1 || s.ForwardRetries != 0 {
+		t.Fatalf("pending %d, forwarded %d, failed %d, retried %d", pending, s.Forwarded, s.ForwardFailures, s.ForwardRetries)
+	}
+}

@@ -17,7 +17,7 @@ func TestClusterStreamsOverRedis(t *testing.T) { clusterStreamScenario(t, redisB
 // streamClusterNode starts a node of the backend's cluster with connection
 // recovery on (durable history off). The caller stops it (stop is safe to
 // call twice).
-func streamClusterNode(t *testing.T, b backend, name string) (int, *node, func()) {
+func streamClusterNode(t testing.TB, b backend, name string) (int, *node, func()) {
 	t.Helper()
 	port := freePort(t)
 	n, _ := startNode(t, `{"host": "127.0.0.1", "port": `+strconv.Itoa(port)+`, "metrics": {"enabled": false},
@@ -33,7 +33,7 @@ func streamClusterNode(t *testing.T, b backend, name string) (int, *node, func()
 
 // v2ws is a raw protocol V2 client.
 type v2ws struct {
-	t  *testing.T
+	t  testing.TB
 	c  *websocket.Conn
 	in chan v2frame
 }
@@ -57,7 +57,7 @@ func (f v2frame) data() string {
 	return s
 }
 
-func dialV2(t *testing.T, port int) *v2ws {
+func dialV2(t testing.TB, port int) *v2ws {
 	t.Helper()
 	c, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+strconv.Itoa(port)+"/app/k?protocol=2", nil)
 	if err != nil {
@@ -268,4 +268,55 @@ func clusterStreamScenario(t *testing.T, b backend) {
 func jsonHas(s, key, want string) bool {
 	var m map[string]any
 	return json.Unmarshal([]byte(s), &m) == nil && m[key] == want
+}
+
+// BenchmarkClusterStreamLatency is what a forward to the channel's owner
+// costs an HTTP publish's own node: per op, a publish on one node and the
+// time until a V2 subscriber of that node has it, when that node is the
+// channel's owner (sequenced locally) and when it is not (one round trip
+// to the owner over the bus).
+func BenchmarkClusterStreamLatency(b *testing.B) {
+	for _, bus := range []struct {
+		name string
+		of   func(testing.TB) backend
+	}{{"nats", natsBackend}, {"redis", redisBackend}} {
+		b.Run(bus.name, func(b *testing.B) {
+			be := bus.of(b)
+			p1, n1, _ := streamClusterNode(b, be, "node-1")
+			p2, n2, _ := streamClusterNode(b, be, "node-2")
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				s1, r1 := n1.eng.ClusterSettled()
+				s2, r2 := n2.eng.ClusterSettled()
+				if s1 && s2 && r1 == 1 && r2 == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatal("cluster did not settle")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			ownerPort, otherPort := p1, p2
+			if n1.eng.ChannelSequencer("bench") == "node-2" {
+				ownerPort, otherPort = p2, p1
+			}
+			for _, c := range []struct {
+				name string
+				port int
+			}{{"owner", ownerPort}, {"forwarded", otherPort}} {
+				b.Run(c.name, func(b *testing.B) {
+					w := dialV2(b, c.port)
+					w.subscribe("bench")
+					client := api(c.port)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if err := client.Trigger("bench", "ev", "x"); err != nil {
+							b.Fatal(err)
+						}
+						w.next("ev")
+					}
+				})
+			}
+		})
+	}
 }
