@@ -154,10 +154,12 @@ func (e *Engine) forward(to string, key chanKey, event, data, userID, except str
 	return f
 }
 
-// sendErr is send reporting the bus's error.
+// sendErr is send reporting the bus's error. m is not modified: a
+// remembered forward may be sent again from another goroutine.
 func (c *cluster) sendErr(node string, m *busMsg) error {
-	m.From, m.Ready = c.self, c.ready.Load()
-	b, err := json.Marshal(m)
+	mm := *m
+	mm.From, mm.Ready = c.self, c.ready.Load()
+	b, err := json.Marshal(&mm)
 	if err != nil {
 		return err
 	}
@@ -282,7 +284,9 @@ func (c *cluster) reforward(node string) {
 		}
 		c.e.stats.forwardRetried.Add(1)
 		if to := c.sequencer(f.msg.Channels[0]); to != "" {
+			c.fmu.Lock()
 			f.to, f.at = to, time.Now().UnixNano()
+			c.fmu.Unlock()
 			if c.sendErr(to, &f.msg) == nil {
 				continue
 			}
