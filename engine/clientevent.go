@@ -62,8 +62,8 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 	if c.v2 && c.echo {
 		except = "" // V2 echo control: the sender gets its own event
 	}
-	c.e.publishApp(c.app(), chanKey{c.rt, channel}, m.Event, data, userID, except, nil)
-	if c.e.cluster.enabled() {
+	ack := c.e.publishApp(c.app(), chanKey{c.rt, channel}, m.Event, data, userID, except, nil, false)
+	if c.e.cluster.enabled() && !ack.onBus {
 		c.e.cluster.publish(&busMsg{T: msgPublish, App: c.rt.id, Channels: []string{channel}, Event: m.Event, Data: data, Except: c.id, User: userID})
 	}
 	c.e.webhook(app, WebhookEvent{Kind: WebhookClientEvent, Channel: channel,

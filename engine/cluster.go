@@ -35,10 +35,12 @@ type cluster struct {
 
 	// apply serialises applying peers' state (bus messages, expiry), so a
 	// node's share is never half removed while a message adds to it.
-	apply sync.Mutex
+	apply   sync.Mutex
+	leaving bool // goodbye said: forwards are left to their origins; under apply
 
 	up         atomic.Bool
 	downLogged atomic.Bool
+	stopped    atomic.Bool // shutdown ran
 
 	// ready says this node has settled and may own channels; settleGen
 	// tells a settle timer from an older (re)connection's.
@@ -62,6 +64,12 @@ type cluster struct {
 	// leave could overtake that leave's zero, and the peer would keep the
 	// stale count for good.
 	cmu sync.Mutex
+
+	// fmu guards the publishes forwarded to their channel's owner and not
+	// yet seen back stamped (clusterstream.go), by token.
+	fmu     sync.Mutex
+	fwdSeq  uint64
+	pending map[uint64]*forwarded
 
 	stop chan struct{}
 	done chan struct{}
@@ -116,6 +124,7 @@ type busMsg struct {
 	Conns    []countEntry    `json:"cn,omitempty"`
 	State    *snapshot       `json:"s,omitempty"`
 	V2       *busV2          `json:"v2,omitempty"` // protocol V2 members of a publish
+	Pos      *busPos         `json:"p,omitempty"`  // a sequenced publish's position, a forward's origin
 }
 
 // countEntry is a channel's (or, without C, an app's) count on a node.
@@ -185,6 +194,7 @@ func (c *cluster) loop() {
 		case now := <-sweep.C:
 			c.expire(now.UnixNano())
 			c.forget(now.UnixNano())
+			c.expireForwards(now.UnixNano())
 		}
 	}
 }
@@ -193,15 +203,21 @@ func (c *cluster) loop() {
 // one channel crosses the bus as one message.
 const countsInterval = 50 * time.Millisecond
 
-// shutdown says goodbye and closes the bus.
+// shutdown says goodbye and closes the bus; later calls do nothing.
 func (c *cluster) shutdown() {
-	if c.bus == nil {
+	if c.bus == nil || !c.stopped.CompareAndSwap(false, true) {
 		return
 	}
 	close(c.stop)
 	<-c.done
 	c.flushCounts()
+	// Under apply, which every forward is sequenced under: a forward is
+	// either sequenced and stamped before the goodbye, or left to its
+	// origin, which sends it again to the next owner when it hears it.
+	c.apply.Lock()
+	c.leaving = true
 	c.publish(&busMsg{T: msgBye})
+	c.apply.Unlock()
 	_ = c.bus.Close()
 }
 
@@ -278,7 +294,13 @@ func (c *cluster) Message(b []byte) {
 	e := c.e
 	switch m.T {
 	case msgPublish:
+		if m.Pos != nil && len(m.Channels) == 1 {
+			e.applyStamped(&m)
+			break
+		}
 		e.publishLocal(e.runtimeByID(m.App), m.Channels, m.Event, m.Data, m.User, m.Except, m.Cache, m.V2.fields())
+	case msgForward:
+		e.applyForward(&m)
 	case msgTerminate:
 		e.terminateLocal(e.runtimeByID(m.App), m.User)
 	case msgJoin, msgLeave:

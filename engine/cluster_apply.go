@@ -343,6 +343,7 @@ func (e *Engine) dropPeer(node string, reclaimSince int64) {
 		return
 	}
 	e.cluster.reclaim(node, reclaimSince)
+	e.cluster.reforward(node)
 	e.applySnapshot(node, p, nil)
 }
 

@@ -11,11 +11,14 @@ import (
 // #server-to-user-{id} channel reaches every connection signed in as id).
 // Each channel's frame is encoded once; Publish does not wait for writes.
 func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
-	e.publishHTTP(app, ev)
+	rest := e.publishHTTP(app, ev)
 	e.shareCache(ctx, app.ID, ev)
-	if e.cluster.enabled() {
-		e.cluster.publish(&busMsg{T: msgPublish, App: app.ID, Channels: ev.Channels, Event: ev.Name,
+	if e.cluster.enabled() && len(rest) > 0 {
+		e.cluster.publish(&busMsg{T: msgPublish, App: app.ID, Channels: rest, Event: ev.Name,
 			Data: ev.Data, Except: ev.SocketID, Cache: true, V2: busV2Of(ev.V2)})
+	}
+	if ev.WantAcks {
+		e.awaitAcks(ctx, ev)
 	}
 	return nil
 }

@@ -48,6 +48,9 @@ type NodeSnapshot struct {
 	Resumes  [len(ResumeOutcomes)]uint64 // channel resumes by ResumeOutcomes
 	Replayed uint64                      // messages replayed by resumes
 	Buffered uint64                      // broadcasts given a serial and kept
+	// Cluster-wide streams: publishes forwarded to their channel's owner,
+	// forwards sent again after the owner left, forwards that failed.
+	Forwarded, ForwardRetries, ForwardFailures uint64
 
 	// Durable history.
 	HistoryWrites      uint64 // entries stored
@@ -116,6 +119,8 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 		n.Resumes[i] = e.stats.resumes[i].Load()
 	}
 	n.Replayed, n.Buffered = e.stats.replayed.Load(), e.stats.v2Buffered.Load()
+	n.Forwarded, n.ForwardRetries = e.stats.forwarded.Load(), e.stats.forwardRetried.Load()
+	n.ForwardFailures = e.stats.forwardFailed.Load()
 	n.HistoryWrites, n.HistoryBatches = e.stats.historyWrites.Load(), e.stats.historyBatches.Load()
 	n.HistoryDropped, n.HistoryStoreErrors = e.stats.historyDropped.Load(), e.stats.historyStoreErrors.Load()
 	n.HistoryExpired = e.stats.historyExpired.Load()

@@ -93,6 +93,11 @@ type nodeStats struct {
 	replayed   atomic.Uint64                      // replayed messages sent (gate-dropped ones not)
 	resumes    [len(ResumeOutcomes)]atomic.Uint64 // channel resumes by outcome
 
+	// Cluster-wide streams: publishes sent to their channel's owner.
+	forwarded      atomic.Uint64 // forwards sent
+	forwardRetried atomic.Uint64 // sent again: their owner left or died
+	forwardFailed  atomic.Uint64 // never confirmed by the owner, or undeliverable there
+
 	// Durable history.
 	historyWrites      atomic.Uint64 // entries stored
 	historyBatches     atomic.Uint64 // store writes that succeeded

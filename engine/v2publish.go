@@ -60,6 +60,9 @@ type PublishAck struct {
 	// Stored: the serial came from durable history and the message is
 	// queued for it (history_serial).
 	Stored bool
+
+	onBus bool       // the message already crossed the bus (clusterstream.go)
+	wait  *forwarded // forwarded to the channel's owner: its serial comes later
 }
 
 // v2Differs reports whether a V2 subscriber's frame differs from the V1
@@ -73,13 +76,15 @@ func v2Differs(m *protocol.V2Meta, event string) bool {
 }
 
 // publishHTTP delivers an HTTP publish on this node and fills ev.Acks
-// when ev.WantAcks.
-func (e *Engine) publishHTTP(app *App, ev *Event) {
+// when ev.WantAcks. It returns the channels the other nodes still have to
+// be sent (see offBus).
+func (e *Engine) publishHTTP(app *App, ev *Event) []string {
 	rt := e.runtimeFor(app)
 	if ev.WantAcks {
 		ev.Acks = ev.Acks[:0]
 	}
-	for _, name := range ev.Channels {
+	var onBus []bool
+	for i, name := range ev.Channels {
 		if id, ok := protocol.ServerToUserID(name); ok {
 			e.sendToUser(rt, id, protocol.AppendEvent(nil, ev.Name, name, ev.Data, ""))
 			if ev.WantAcks {
@@ -91,7 +96,13 @@ func (e *Engine) publishHTTP(app *App, ev *Event) {
 		if _, isCache := protocol.ParseChannel(name); isCache {
 			e.storeCache(key, ev.Name, ev.Data)
 		}
-		ack := e.publishApp(app, key, ev.Name, ev.Data, "", ev.SocketID, ev.V2)
+		ack := e.publishApp(app, key, ev.Name, ev.Data, "", ev.SocketID, ev.V2, true)
+		if ack.onBus {
+			if onBus == nil {
+				onBus = make([]bool, len(ev.Channels))
+			}
+			onBus[i] = true
+		}
 		if ev.WantAcks {
 			if ack.MessageID == "" {
 				ack.MessageID = protocol.NewMessageID()
@@ -99,6 +110,7 @@ func (e *Engine) publishHTTP(app *App, ev *Event) {
 			ev.Acks = append(ev.Acks, ack)
 		}
 	}
+	return offBus(ev.Channels, onBus)
 }
 
 // recoveryOn reports whether broadcasts of app get stream positions:
@@ -119,8 +131,10 @@ func (e *Engine) recoveryMax(app *App) int {
 // (and the message not ephemeral) the message gets a message id and the
 // channel's next serial, and is kept in the replay buffer; the fan-out
 // happens under the buffer's channel lock, so every worker sees serials
-// in order.
-func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except string, x *V2Fields) PublishAck {
+// in order. In a cluster the channel's owner assigns the serial: a
+// publish elsewhere is forwarded to it (clusterstream.go). cache says
+// whether cache channels keep the event (HTTP publishes).
+func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except string, x *V2Fields, cache bool) PublishAck {
 	ack := PublishAck{Channel: key.name}
 	if x != nil {
 		ack.MessageID = x.MessageID
@@ -141,17 +155,14 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 	if m.MessageID == "" {
 		m.MessageID = protocol.NewMessageID()
 	}
-	var kept *frame
-	e.opts.V2.Recovery.Append(key.app.id, key.name, e.recoveryMax(app), func(stream string, serial uint64) []byte {
-		m.StreamID, m.Serial, m.HasSerial = stream, serial, true
-		kept = e.deliver(key, event, data, userID, except, &m, true)
-		return kept.buf[protocol.MaxFrameHeader:]
-	})
-	if kept != nil {
-		kept.release()
+	if to := e.cluster.sequencer(key.name); to != "" {
+		if f := e.forward(to, key, event, data, userID, except, &m, cache); f != nil {
+			ack.MessageID, ack.wait, ack.onBus = m.MessageID, f, true
+			return ack
+		}
 	}
-	e.stats.v2Buffered.Add(1)
-	ack.MessageID, ack.Serial, ack.HasSerial = m.MessageID, m.Serial, true
+	e.sequence(app, key, event, data, userID, except, &m, cache, "", 0)
+	ack.MessageID, ack.Serial, ack.HasSerial, ack.onBus = m.MessageID, m.Serial, true, e.cluster.enabled()
 	return ack
 }
 

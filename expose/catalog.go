@@ -73,6 +73,9 @@ var catalog = [...]family{
 	{"recovery_resumes_total", typeCounter, "Channels named in sockudo:resume requests, by outcome (recovered, failed) and code (the resume_failed code, none when recovered)."},
 	{"recovery_replayed_messages_total", typeCounter, "Messages replayed to resuming connections."},
 	{"recovery_buffered_messages_total", typeCounter, "Broadcasts given a stream position and kept in the replay buffer."},
+	{"cluster_forwarded_publishes_total", typeCounter, "Publishes to recovery-enabled channels sent to the channel's owner node, which assigns the cluster-wide stream position."},
+	{"cluster_forward_retries_total", typeCounter, "Forwarded publishes sent again because their owner node left or died before answering."},
+	{"cluster_forward_failures_total", typeCounter, "Forwarded publishes the owner never confirmed (within max(5 s, 2 × node timeout)) or could not sequence; they may not have been delivered."},
 	// protocol V2 idempotent publishing
 	{"idempotent_publishes_total", typeCounter, "Keyed HTTP publishes not published, by outcome (duplicate, in_flight, conflict, unavailable)."},
 	// durable history

@@ -155,6 +155,9 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	}
 	r.sample("recovery_replayed_messages_total", "", n.Replayed)
 	r.sample("recovery_buffered_messages_total", "", n.Buffered)
+	r.sample("cluster_forwarded_publishes_total", "", n.Forwarded)
+	r.sample("cluster_forward_retries_total", "", n.ForwardRetries)
+	r.sample("cluster_forward_failures_total", "", n.ForwardFailures)
 	r.sample("history_writes_total", "", n.HistoryWrites)
 	r.sample("history_write_batches_total", "", n.HistoryBatches)
 	r.sample("history_dropped_total", "", n.HistoryDropped)

@@ -23,7 +23,7 @@ type backend struct {
 	outage, restore func()
 }
 
-func natsBackend(t *testing.T) backend {
+func natsBackend(t testing.TB) backend {
 	srv := natstest.Start(t)
 	return backend{
 		adapter: `{"driver": "nats", "nats": {"servers": ["` + srv.URL + `"]}}`,
@@ -32,7 +32,7 @@ func natsBackend(t *testing.T) backend {
 	}
 }
 
-func redisBackend(t *testing.T) backend {
+func redisBackend(t testing.TB) backend {
 	srv := redistest.Start(t, false)
 	return backend{
 		adapter: `{"driver": "redis", "redis": {"redis_pub_options": {"url": "` + srv.URL + `"}}}`,

@@ -19,7 +19,7 @@ func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
-func writeConfig(t *testing.T, body string) string {
+func writeConfig(t testing.TB, body string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "config.json")
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
@@ -30,7 +30,7 @@ func writeConfig(t *testing.T, body string) string {
 
 // startNode starts a node from configJSON as `sockudo --config FILE`
 // would, logging to the returned buffer; the caller shuts it down.
-func startNode(t *testing.T, configJSON string) (*node, *bytes.Buffer) {
+func startNode(t testing.TB, configJSON string) (*node, *bytes.Buffer) {
 	t.Helper()
 	var stderr bytes.Buffer
 	cfg, o, err := loadConfig([]string{"--config", writeConfig(t, configJSON)}, env(nil), &stderr)
@@ -74,7 +74,7 @@ func TestBadInputIsAnErrorNamingIt(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

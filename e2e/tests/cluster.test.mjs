@@ -4,89 +4,23 @@
 //     Needs `nats-server` (Debian package nats-server): skipped without it unless CI=true.
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
-import path from 'node:path';
 
-import { loadFixture, freePort } from '../lib/server.mjs';
+import { loadFixture } from '../lib/server.mjs';
+import { NATS_BIN, NO_NATS, startNats } from '../lib/nats.mjs';
 import { useServers } from '../lib/suite.mjs';
 import { connect, backend, subscribe, collect, framesOf } from '../lib/clients.mjs';
 import { waitFor, holds, unique, withTimeout } from '../lib/util.mjs';
 
 const MAIN = '100'; // enable_client_messages: true
 const NODE_TIMEOUT_MS = 1000;
-const NATS_PACKAGE = 'nats-server';
 
-/** nats-server on PATH, or in /usr/sbin or /usr/bin (the Debian package installs it in /usr/sbin). */
-function findNats() {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/bin', '/usr/local/bin'];
-  for (const dir of dirs) {
-    const p = path.join(dir, 'nats-server');
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
-
-const NATS_BIN = findNats();
 const CI = process.env.CI === 'true';
-const NO_NATS = `nats-server not found on PATH, /usr/sbin or /usr/bin: install the Debian package ${NATS_PACKAGE} (apt-get install -y ${NATS_PACKAGE})`;
 const NO_DRIVER = 'adapter.driver nats not available in this build';
 
 let node1;
 let node2;
 let driverMissing = null; // set when the server refuses adapter.driver nats at start-up
 const { start, onStop } = useServers();
-
-/** Starts `nats-server -a 127.0.0.1 -p <free port>`; resolves once it accepts TCP connections. */
-async function startNats() {
-  const port = await freePort();
-  const child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const keep = (c) => {
-    output = (output + c.toString()).slice(-16 * 1024);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exitInfo = null;
-  const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve((exitInfo = { code, signal })));
-    child.on('error', (error) => resolve((exitInfo = { error: error.message })));
-  });
-  const killOnExit = () => child.kill('SIGKILL');
-  process.on('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (!exitInfo) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
-  try {
-    await waitFor(
-      () => {
-        if (exitInfo) return true; // reported below
-        return new Promise((resolve) => {
-          const s = tcpConnect(port, '127.0.0.1');
-          s.once('connect', () => {
-            s.destroy();
-            resolve(true);
-          });
-          s.once('error', () => resolve(false));
-        });
-      },
-      10_000,
-      () => `nats-server listening on 127.0.0.1:${port}\n${output}`,
-    );
-    if (exitInfo) throw new Error(`nats-server exited early ${JSON.stringify(exitInfo)}:\n${output}`);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url: `nats://127.0.0.1:${port}`, stop };
-}
 
 function clusterConfig(natsUrl) {
   const config = loadFixture('config.json');

@@ -49,8 +49,14 @@ type streamKey struct{ app, channel string }
 // stream is one channel's position and its kept messages: a ring of the
 // last len(ring) messages, oldest at ring[start].
 type stream struct {
-	mu       sync.Mutex
-	id       string
+	mu sync.Mutex
+	id string
+	// own: this buffer minted id, so Append may continue it. A stream
+	// learned from elsewhere (AppendAt, Store: another node or a durable
+	// store assigned it) is never continued by Append: in a cluster that
+	// would let two nodes assign the same serial of one stream while the
+	// channel's sequencer moves between them.
+	own      bool
 	head     uint64 // last serial assigned; 0 before the first publish
 	ring     []entry
 	start, n int
@@ -118,7 +124,7 @@ func (b *Buffer) get(app, channel string, create bool) *stream {
 	sh.mu.Lock()
 	s := sh.streams[k]
 	if s == nil && create {
-		s = &stream{id: protocol.NewMessageID(), lastUsed: b.opts.Now().UnixNano()}
+		s = &stream{id: protocol.NewMessageID(), own: true, lastUsed: b.opts.Now().UnixNano()}
 		sh.streams[k] = s
 	}
 	sh.mu.Unlock()
@@ -127,10 +133,16 @@ func (b *Buffer) get(app, channel string, create bool) *stream {
 
 // Append assigns the channel's next serial, calls deliver with it and
 // keeps a copy of the bytes deliver returns (the last maxSize messages;
-// 0 → Options.MaxSize). deliver runs under the channel's lock.
+// 0 → Options.MaxSize). deliver runs under the channel's lock. When the
+// channel's current stream was assigned elsewhere (AppendAt, Store), a
+// new stream starts at serial 1: this buffer becomes the channel's
+// sequencer and must not collide with the previous one.
 func (b *Buffer) Append(app, channel string, maxSize int, deliver func(streamID string, serial uint64) []byte) {
 	now := b.opts.Now().UnixNano()
 	s := b.lock(app, channel, true)
+	if !s.own {
+		s.id, s.head, s.start, s.n, s.own = protocol.NewMessageID(), 0, 0, 0, true
+	}
 	s.head++
 	p := deliver(s.id, s.head)
 	s.keep(s.head, now, p, b.size(maxSize))
@@ -154,7 +166,7 @@ func (b *Buffer) AppendAt(app, channel string, maxSize int, streamID string, ser
 // starts over, a gap drops what no longer leads to it.
 func (s *stream) storeLocked(streamID string, serial uint64, now int64, p []byte, size int) {
 	if s.id != streamID {
-		s.id, s.start, s.n = streamID, 0, 0
+		s.id, s.start, s.n, s.own = streamID, 0, 0, false
 	} else if serial <= s.head && s.n > 0 {
 		return // already kept, or out of order
 	}

@@ -199,3 +199,31 @@ func TestAppendAllocatesNothing(t *testing.T) {
 		t.Fatalf("Append allocates %.1f per message once the ring is warm", n)
 	}
 }
+
+// TestBufferAppendNeverContinuesAForeignStream: a buffer that kept
+// another sequencer's stream starts its own when it assigns, so two
+// nodes never hand out the same serial of one stream; its own stream it
+// continues, also after a Head.
+func TestBufferAppendNeverContinuesAForeignStream(t *testing.T) {
+	b := New(Options{})
+	own, _ := appendN(b, "c", 2, 0)
+	b.Head("app", "c", func(s string, serial uint64) {
+		if s != own || serial != 2 {
+			t.Fatalf("head %q %d", s, serial)
+		}
+	})
+	if s, last := appendN(b, "c", 1, 0); s != own || last != 3 {
+		t.Fatalf("own stream not continued: %q %d", s, last)
+	}
+	b.Store("app", "c", "foreign", 41, []byte("x"), 0)
+	s, last := appendN(b, "c", 1, 0)
+	if s == "foreign" || s == own || last != 1 {
+		t.Fatalf("after a foreign stream: %q %d", s, last)
+	}
+	if r := replay(b, "c", s, 0, 100); fmt.Sprint(r.got) != "[1:m1]" {
+		t.Fatalf("new stream keeps only its own message: %+v", r)
+	}
+	if r := replay(b, "c", "foreign", 41, 100); r.reason != ReasonStreamMismatch {
+		t.Fatalf("foreign position: %+v", r)
+	}
+}
