@@ -95,11 +95,16 @@ func (w *worker) finishRewind(j *job) {
 	if rb.failed != "" {
 		w.queue(c, protocol.AppendFrame(nil, protocol.OpText, c.errorMessage(protocol.CodeBadChannel, rb.failed, rb.channel)))
 	} else {
-		start := 0
+		rf := w.replayFilterOf(chanKey{c.rt, rb.channel}, c)
+		start, sent := 0, rb.serials[:0]
 		for i, s := range rb.serials {
-			w.queue(c, j.f.b[start:rb.ends[i]])
+			if b, pass := rf.frame(j.f.b[start:rb.ends[i]]); pass {
+				w.queue(c, b)
+				sent = append(sent, s) // historical_count counts what was sent
+			}
 			start, last = rb.ends[i], s
 		}
+		rb.serials = sent
 		g.rewinds = append(g.rewinds, rb)
 	}
 	w.releaseGate(c, g, rb.channel, last)
@@ -227,12 +232,15 @@ type attachPos struct {
 func (w *worker) finishColdResume(c *Conn, g *attachGate, rb *rewindBatch, frames []byte) {
 	r := c.liveRange(rb.channel)
 	same := r.stream == rb.stream
+	rf := w.replayFilterOf(chanKey{c.rt, rb.channel}, c)
 	start, sent := 0, 0
 	var last uint64
 	for i, s := range rb.serials {
 		if !same || s < r.first || s > r.last {
-			w.queue(c, frames[start:rb.ends[i]])
-			sent++
+			if b, pass := rf.frame(frames[start:rb.ends[i]]); pass {
+				w.queue(c, b)
+				sent++
+			}
 		}
 		start, last = rb.ends[i], s
 	}

@@ -57,6 +57,11 @@ type NodeSnapshot struct {
 	HistoryReads       uint64 // history pages read
 	Rewinds            uint64 // rewinds on subscribe answered
 	HistoryStreams     int    // channels whose serials this node sequences now
+
+	// Subscription filters.
+	FilterSuppressed uint64 // live deliveries a subscriber's filter suppressed
+	FilterRejected   uint64 // subscribes refused for an invalid filter
+	FilteredSubs     int64  // V2 subscriptions with a filter now
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -118,6 +123,8 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	n.HistoryWrites, n.HistoryBatches = e.stats.historyWrites.Load(), e.stats.historyBatches.Load()
 	n.HistoryDropped, n.HistoryStoreErrors = e.stats.historyDropped.Load(), e.stats.historyStoreErrors.Load()
 	n.HistoryReads, n.Rewinds = e.stats.historyReads.Load(), e.stats.rewinds.Load()
+	n.FilterSuppressed, n.FilterRejected = e.stats.filterSuppressed.Load(), e.stats.filterRejected.Load()
+	n.FilteredSubs = e.filteredSubs.Load()
 	if e.history != nil {
 		n.HistoryStreams = e.history.seqs.Len()
 	}
