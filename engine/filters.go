@@ -214,12 +214,87 @@ func (e *Engine) filterMessage(key chanKey, ws []*worker, event, data, userID st
 	if m.ObjectData {
 		msg.Data = []byte(data)
 	} else {
-		msg.Data = protocol.AppendJSONString(nil, data)
+		msg.DataString, msg.DataIsString = data, true
 	}
-	if len(m.Tags) > 0 && json.Unmarshal(m.Tags, &msg.Tags) != nil {
-		msg.Tags = nil
-	}
+	msg.Tags = decodeTags(m.Tags)
 	return msg
+}
+
+// decodeTags reads a publish's tags, a flat JSON object of strings, with
+// one string for the whole object whose substrings are the keys and
+// values (a key or value with escapes gets its own): a few allocations
+// per publish however many tags. nil when absent or malformed.
+func decodeTags(raw []byte) map[string]string {
+	if len(raw) == 0 {
+		return nil
+	}
+	s := string(raw)
+	tags := make(map[string]string, 4)
+	i := skipSpace(s, 0)
+	if i >= len(s) || s[i] != '{' {
+		return nil
+	}
+	i = skipSpace(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return tags
+	}
+	for {
+		k, j, ok := jsonStringAt(s, i)
+		if !ok {
+			return nil
+		}
+		j = skipSpace(s, j)
+		if j >= len(s) || s[j] != ':' {
+			return nil
+		}
+		v, j2, ok := jsonStringAt(s, skipSpace(s, j+1))
+		if !ok {
+			return nil
+		}
+		tags[k] = v
+		i = skipSpace(s, j2)
+		switch {
+		case i < len(s) && s[i] == ',':
+			i = skipSpace(s, i+1)
+		case i < len(s) && s[i] == '}':
+			return tags
+		default:
+			return nil
+		}
+	}
+}
+
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// jsonStringAt reads the JSON string starting at s[i] and returns its
+// value and the index after it.
+func jsonStringAt(s string, i int) (string, int, bool) {
+	if i >= len(s) || s[i] != '"' {
+		return "", 0, false
+	}
+	escaped := false
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			if !escaped {
+				return s[i+1 : j], j + 1, true
+			}
+			var v string
+			if json.Unmarshal([]byte(s[i:j+1]), &v) != nil {
+				return "", 0, false
+			}
+			return v, j + 1, true
+		}
+	}
+	return "", 0, false
 }
 
 // messageOfPayload reads the filter view back from an encoded V2 frame (a

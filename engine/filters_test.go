@@ -345,3 +345,39 @@ func jsonUint(v uint64) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestDecodeTags: the publish's tags as filters read them, escapes
+// included; anything but a flat object of strings reads as no tags.
+func TestDecodeTags(t *testing.T) {
+	got := decodeTags([]byte(` { "region" : "eu" , "q\"k":"a\\b\u00e9", "e":"" } `))
+	want := map[string]string{"region": "eu", `q"k`: `a\bé`, "e": ""}
+	if len(got) != len(want) {
+		t.Fatalf("got %q", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%q: got %q want %q (all %q)", k, got[k], v, got)
+		}
+	}
+	if m := decodeTags([]byte(`{}`)); m == nil || len(m) != 0 {
+		t.Fatalf("empty object: %v", m)
+	}
+	for _, bad := range []string{`[]`, `{"a":1}`, `{"a":"b"`, `{"a" "b"}`, `{"a":"b",}`, `{"a":"b\"}`, `"x"`} {
+		if m := decodeTags([]byte(bad)); m != nil {
+			t.Errorf("%s: %q", bad, m)
+		}
+	}
+}
+
+// TestWithoutTags: a stored V2 frame loses exactly its tags member, even
+// when the data or a tag value holds look-alike text.
+func TestWithoutTags(t *testing.T) {
+	in := `{"event":"e","channel":"c","data":"{\"tags\":{\"x\":1}}","tags":{"a":"}{\"","b":"c"},"message_id":"m","serial":3}`
+	out, ok := withoutTags([]byte(in))
+	if !ok || string(out) != `{"event":"e","channel":"c","data":"{\"tags\":{\"x\":1}}","message_id":"m","serial":3}` {
+		t.Fatalf("got %s %v", out, ok)
+	}
+	if _, ok := withoutTags([]byte(`{"event":"e","data":"x"}`)); ok {
+		t.Fatal("frame without tags changed")
+	}
+}
