@@ -136,6 +136,9 @@ func (w *worker) hasFiltered(k chanKey) bool {
 // an internal broadcast (presence, subscription counts), which filters do
 // not apply to.
 func (w *worker) fanoutFiltered(j *job) {
+	if len(w.filtered) == 0 {
+		return // no filtered subscriber on this worker: no map lookup
+	}
 	fs := w.filtered[j.key]
 	if fs == nil {
 		return
