@@ -132,9 +132,9 @@ func (w *worker) hasFiltered(k chanKey) bool {
 }
 
 // fanoutFiltered delivers a publish to k's live filtered subscribers its
-// message passes. subMu is held for reading. A job without a message is
-// an internal broadcast (presence, subscription counts), which filters do
-// not apply to.
+// message passes. subMu is held for reading. A job that is not
+// filterable is an internal broadcast (presence, subscription counts),
+// which filters do not apply to.
 func (w *worker) fanoutFiltered(j *job) {
 	if len(w.filtered) == 0 {
 		return // no filtered subscriber on this worker: no map lookup
@@ -154,7 +154,9 @@ func (w *worker) fanoutFiltered(j *job) {
 	msg := j.msg
 	if msg == nil {
 		// Published while this subscriber joined, after the publisher
-		// looked for filters: read the message back from its frame.
+		// looked for filters: read the message back from its frame (which
+		// lacks the tags when tag emission is off; a rare window, and tag
+		// filters then see none).
 		msg = messageOfPayload(j.pickFrame().buf[protocol.MaxFrameHeader:])
 	}
 	w.cur, w.matched = j, 0
