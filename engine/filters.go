@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 
 	"github.com/sockudo/sockudo-go/engine/filter"
@@ -449,4 +450,77 @@ func (e *Engine) encodeV2(key chanKey, event, data, userID string, m *protocol.V
 	f := e.frames.sized(len(event) + len(key.name) + len(data) + len(userID) +
 		len(m.Tags) + len(m.Extras) + len(m.MessageID) + len(m.StreamID) + v2Slack)
 	return f.seal(protocol.AppendV2Broadcast(f.payload(), event, key.name, data, userID, m), refs)
+}
+
+// maxRewindScan is how many rows a filtered rewind reads per row it may
+// return (Sockudo scans up to max_page_size × 16).
+const maxRewindScan = 16
+
+// rewindScan is the range of serials a filtered rewind read, in its
+// direction, for truncated_by_retention.
+type rewindScan struct{ first, last uint64 }
+
+// retention reports whether a filtered rewind was cut by retention: by
+// count, it reached the oldest retained row without its count of
+// matches; by time, the window began before the oldest retained row.
+func (s rewindScan) retention(st HistoryState, byCount, short bool) bool {
+	if st.RetainedMessages == 0 {
+		return true
+	}
+	if byCount {
+		return short && s.last == st.OldestSerial && st.OldestSerial > 1
+	}
+	return st.OldestSerial > 1 && s.first == st.OldestSerial
+}
+
+// readRewind reads a rewind's history. Without a filter it is one page;
+// with one it reads on, keeping the rows pred accepts, until q.Limit of
+// them, the end of the history or maxRewindScan × q.Limit rows, so that a
+// selective filter still gets up to its count.
+func (e *Engine) readRewind(ctx context.Context, q HistoryQuery, pred *filter.Predicate) (HistoryPage, rewindScan, error) {
+	store := e.opts.V2.History.Store
+	if pred == nil {
+		p, err := store.Read(ctx, q)
+		return p, rewindScan{}, err
+	}
+	var out HistoryPage
+	var scan rewindScan
+	scanned := 0
+	for {
+		page, err := store.Read(ctx, q)
+		if err != nil {
+			return out, scan, err
+		}
+		out.State = page.State
+		for _, it := range page.Items {
+			if scanned == 0 {
+				scan.first = it.Serial
+			}
+			scanned++
+			scan.last = it.Serial
+			if !pred.Match(messageOfPayload(it.Payload)) {
+				continue
+			}
+			if len(out.Items) == q.Limit {
+				out.HasMore = true
+				return out, scan, nil
+			}
+			out.Items = append(out.Items, it)
+		}
+		out.HasMore = page.HasMore
+		if !page.HasMore || len(page.Items) == 0 || scanned >= maxRewindScan*q.Limit {
+			return out, scan, nil
+		}
+		next := page.Items[len(page.Items)-1].Serial
+		if q.NewestFirst {
+			if next <= 1 {
+				return out, scan, nil
+			}
+			next--
+			q.EndSerial = &next
+		} else {
+			next++
+			q.StartSerial = &next
+		}
+	}
 }

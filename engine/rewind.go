@@ -188,7 +188,8 @@ func (e *Engine) rewind(c *Conn, key chanKey, r protocol.Rewind, stream string, 
 		from := time.Now().Add(-time.Duration(r.Seconds) * time.Second).UnixMilli()
 		q.Limit, q.StartTimeMS = limit, &from
 	}
-	page, err := e.opts.V2.History.Store.Read(ctx, q)
+	pred := c.w.predicateOf(key, c)
+	page, scan, err := e.readRewind(ctx, q, pred)
 	switch {
 	case attach == 0 || stream == "":
 		// nothing published yet: an empty rewind
@@ -215,6 +216,9 @@ func (e *Engine) rewind(c *Conn, key chanKey, r protocol.Rewind, stream string, 
 			want = attach - uint64(r.Count) + 1
 		}
 		rb.retention = page.State.RetainedMessages == 0 || oldest > want && r.Count > 0 || oldest > 1 && r.Seconds > 0 && len(page.Items) > 0 && page.Items[0].Serial == oldest
+		if pred != nil {
+			rb.retention = scan.retention(page.State, r.Count > 0, len(page.Items) < q.Limit)
+		}
 	}
 	c.w.push(job{kind: jobRewind, conn: c, key: key, f: e.frames.raw(frames), rewind: rb})
 }

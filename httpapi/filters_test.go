@@ -110,3 +110,41 @@ func TestFilteredColdResume(t *testing.T) {
 		t.Fatalf("live after filtered cold resume %s", f.raw)
 	}
 }
+
+// TestFilteredRewindReadsOn: a selective filter's rewind reads past the
+// first page of history (up to 16 pages' worth of rows, as Sockudo) to
+// find its count of matching messages, by count and by time.
+func TestFilteredRewindReadsOn(t *testing.T) {
+	regions := make([]string, 20)
+	for i := range regions {
+		regions[i] = "us"
+	}
+	regions[0], regions[4], regions[11] = "eu", "eu", "eu" // ev1, ev5, ev12
+	const eu = `"tags_filter":{"key":"region","cmp":"eq","val":"eu"}`
+	ts := startServerWith(t, withFilters(nil, false), nil)
+	ts.publishRegions(t, "feed", 1, regions...)
+	ts.waitStored(t, "feed", 20)
+	v := ts.dialV2(t, "")
+	if _, hist, rc := v.subscribeRewind("feed", `2,`+eu); eventsOf(hist) != "ev5 ev12" || rc != (rewindComplete{Historical: 2, Complete: true}) {
+		t.Fatalf("count 2: %q %+v", eventsOf(hist), rc)
+	}
+	w := ts.dialV2(t, "")
+	if _, hist, rc := w.subscribeRewind("feed", `5,`+eu); eventsOf(hist) != "ev1 ev5 ev12" || rc != (rewindComplete{Historical: 3, Complete: true}) {
+		t.Fatalf("count 5, 3 matching: %q %+v", eventsOf(hist), rc)
+	}
+
+	small := startServerWith(t, func(o *engine.Options) {
+		withFilters(nil, false)(o)
+		o.V2.History.MaxPageSize = 2
+	}, nil)
+	small.publishRegions(t, "feed", 1, regions...)
+	small.waitStored(t, "feed", 20)
+	x := small.dialV2(t, "")
+	if _, hist, rc := x.subscribeRewind("feed", `{"seconds":3600},`+eu); eventsOf(hist) != "ev1 ev5" || !rc.Limit || rc.Historical != 2 {
+		t.Fatalf("seconds, page size 2: %q %+v", eventsOf(hist), rc)
+	}
+	y := small.dialV2(t, "")
+	if _, hist, rc := y.subscribeRewind("feed", `5,`+eu); eventsOf(hist) != "ev5 ev12" || !rc.Limit {
+		t.Fatalf("count 5 over page size 2: %q %+v", eventsOf(hist), rc)
+	}
+}
