@@ -15,7 +15,7 @@ check() { # package, allowed non-std prefixes...
 }
 check protocol
 check shard
-check engine protocol shard
+check engine protocol shard engine/filter
 # engine/filter stays standard-library only so the engine may import it;
 # JMESPath enters through its ExprCompiler port (engine/filter/jmes).
 check engine/filter

@@ -115,6 +115,11 @@ type Config struct {
 	Idempotency Idempotency `json:"idempotency"`
 	// History is durable channel history (see history.go).
 	History History `json:"history"`
+	// EventNameFiltering and TagFiltering configure V2 subscription
+	// filters (see filters.go); TagFiltering is nil when the file has no
+	// such section.
+	EventNameFiltering EventNameFiltering `json:"event_name_filtering"`
+	TagFiltering       *TagFiltering      `json:"tag_filtering"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts
@@ -122,8 +127,8 @@ type Config struct {
 func (Config) unusedKeys() []string {
 	return []string{
 		"mode", "server_role", "path_prefix", "cleanup",
-		"unix_socket", "delta_compression", "tag_filtering",
-		"presence_history", "event_name_filtering",
+		"unix_socket", "delta_compression",
+		"presence_history",
 		"versioned_messages", "annotations", "ai_transport", "push",
 		"push_rules", "ably_compat",
 	}

@@ -81,6 +81,9 @@ func (d *decoder) value(path string, raw any, v reflect.Value) {
 	case reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
+			if def, ok := v.Interface().(defaulter); ok {
+				def.setDefaults() // a present section's defaults (TagFiltering)
+			}
 		}
 		d.value(path, raw, v.Elem())
 	case reflect.Interface:

@@ -84,7 +84,7 @@ func (c *Config) envVars() []envVar {
 		{"CLUSTER_HEALTH_HEARTBEAT_INTERVAL", "cluster_health.heartbeat_interval_ms", setInt(&c.ClusterHealth.HeartbeatIntervalMs)},
 		{"CLUSTER_HEALTH_NODE_TIMEOUT", "cluster_health.node_timeout_ms", setInt(&c.ClusterHealth.NodeTimeoutMs)},
 		{"CLUSTER_HEALTH_CLEANUP_INTERVAL", "cluster_health.cleanup_interval_ms", setInt(&c.ClusterHealth.CleanupIntervalMs)},
-	}, append(c.v2EnvVars(), c.historyEnvVars()...)...)
+	}, append(append(c.v2EnvVars(), c.historyEnvVars()...), c.filterEnvVars()...)...)
 }
 
 // defaultAppPrefix starts the variables describing the default app.

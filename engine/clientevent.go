@@ -62,9 +62,13 @@ func (c *Conn) clientEvent(m *protocol.ClientMessage) {
 	if c.v2 && c.echo {
 		except = "" // V2 echo control: the sender gets its own event
 	}
-	ack := c.e.publishApp(c.app(), chanKey{c.rt, channel}, m.Event, data, userID, except, nil, false)
+	var x *V2Fields
+	if objectData(m.Data) {
+		x = &V2Fields{ObjectData: true}
+	}
+	ack := c.e.publishApp(c.app(), chanKey{c.rt, channel}, m.Event, data, userID, except, x, false)
 	if c.e.cluster.enabled() && !ack.onBus {
-		c.e.cluster.publish(&busMsg{T: msgPublish, App: c.rt.id, Channels: []string{channel}, Event: m.Event, Data: data, Except: c.id, User: userID})
+		c.e.cluster.publish(&busMsg{T: msgPublish, App: c.rt.id, Channels: []string{channel}, Event: m.Event, Data: data, Except: c.id, User: userID, V2: busV2Of(x)})
 	}
 	c.e.webhook(app, WebhookEvent{Kind: WebhookClientEvent, Channel: channel,
 		Event: strings.Clone(m.Event), Data: data, SocketID: c.id, UserID: userID})
@@ -112,6 +116,12 @@ func clientData(raw []byte) string {
 		}
 	}
 	return string(raw)
+}
+
+// objectData reports whether a client event's data is a JSON value other
+// than a string, which filters see as that value (see V2Fields.ObjectData).
+func objectData(raw []byte) bool {
+	return len(raw) > 0 && raw[0] != '"'
 }
 
 func maxOr(v, def int) int {

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -94,6 +95,8 @@ type subscription struct {
 	kind   protocol.Kind
 	cache  bool
 	userID string // presence member id
+	// pred is a V2 subscription's filter, nil for none (filters.go).
+	pred *filter.Predicate
 }
 
 // SocketID is the connection's Pusher socket id.

@@ -149,6 +149,9 @@ type Engine struct {
 	pingFrame   []byte
 	pingFrameV2 []byte
 	stats       nodeStats
+	// filteredSubs counts the node's filtered V2 subscriptions, so a
+	// publish looks for filters only while there are any.
+	filteredSubs atomic.Int64
 
 	countWindow time.Duration // subscription_count throttle window
 

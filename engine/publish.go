@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -31,7 +32,7 @@ func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x *V2Fields) {
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras, m.MessageID = x.Tags, x.Extras, x.MessageID
+		m.Tags, m.Extras, m.MessageID, m.ObjectData = x.Tags, x.Extras, x.MessageID, x.ObjectData
 	}
 	f2 := e.deliver(key, event, data, userID, except, &m, false)
 	if f2 != nil {
@@ -55,21 +56,30 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 		f.born = time.Now().UnixNano()
 		f.seal(protocol.AppendEvent(f.payload(), event, key.name, data, userID), int32(len(ws)))
 	}
-	if keep || nv2 > 0 && v2Differs(m, event) {
+	var kept *frame
+	if keep && e.opts.V2.StripTags && len(m.Tags) > 0 {
+		kept, keep = e.encodeV2(key, event, data, userID, m, 1), false // stored with its tags
+	}
+	if wm := e.wireMeta(m); keep || nv2 > 0 && v2Differs(wm, event) {
 		refs := int32(nv2)
 		if keep {
 			refs++
 		}
-		f2 = e.frames.sized(len(event) + len(key.name) + len(data) + len(userID) +
-			len(m.Tags) + len(m.Extras) + len(m.MessageID) + len(m.StreamID) + v2Slack)
-		f2.seal(protocol.AppendV2Broadcast(f2.payload(), event, key.name, data, userID, m), refs)
+		f2 = e.encodeV2(key, event, data, userID, wm, refs)
+	}
+	var msg *filter.Message
+	if nv2 > 0 {
+		msg = e.filterMessage(key, ws, event, data, userID, m)
 	}
 	for i, w := range ws {
-		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID}
+		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID, filterable: true, msg: msg}
 		if v2[i] {
 			j.f2 = f2
 		}
 		w.push(j)
+	}
+	if kept != nil {
+		return kept
 	}
 	if keep {
 		return f2

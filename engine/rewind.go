@@ -95,11 +95,16 @@ func (w *worker) finishRewind(j *job) {
 	if rb.failed != "" {
 		w.queue(c, protocol.AppendFrame(nil, protocol.OpText, c.errorMessage(protocol.CodeBadChannel, rb.failed, rb.channel)))
 	} else {
-		start := 0
+		rf := w.replayFilterOf(chanKey{c.rt, rb.channel}, c)
+		start, sent := 0, rb.serials[:0]
 		for i, s := range rb.serials {
-			w.queue(c, j.f.b[start:rb.ends[i]])
+			if b, pass := rf.frame(j.f.b[start:rb.ends[i]]); pass {
+				w.queue(c, b)
+				sent = append(sent, s) // historical_count counts what was sent
+			}
 			start, last = rb.ends[i], s
 		}
+		rb.serials = sent
 		g.rewinds = append(g.rewinds, rb)
 	}
 	w.releaseGate(c, g, rb.channel, last)
@@ -183,7 +188,8 @@ func (e *Engine) rewind(c *Conn, key chanKey, r protocol.Rewind, stream string, 
 		from := time.Now().Add(-time.Duration(r.Seconds) * time.Second).UnixMilli()
 		q.Limit, q.StartTimeMS = limit, &from
 	}
-	page, err := e.opts.V2.History.Store.Read(ctx, q)
+	pred := c.w.predicateOf(key, c)
+	page, scan, err := e.readRewind(ctx, q, pred)
 	switch {
 	case attach == 0 || stream == "":
 		// nothing published yet: an empty rewind
@@ -210,6 +216,9 @@ func (e *Engine) rewind(c *Conn, key chanKey, r protocol.Rewind, stream string, 
 			want = attach - uint64(r.Count) + 1
 		}
 		rb.retention = page.State.RetainedMessages == 0 || oldest > want && r.Count > 0 || oldest > 1 && r.Seconds > 0 && len(page.Items) > 0 && page.Items[0].Serial == oldest
+		if pred != nil {
+			rb.retention = scan.retention(page.State, r.Count > 0, len(page.Items) < q.Limit)
+		}
 	}
 	c.w.push(job{kind: jobRewind, conn: c, key: key, f: e.frames.raw(frames), rewind: rb})
 }
@@ -227,12 +236,15 @@ type attachPos struct {
 func (w *worker) finishColdResume(c *Conn, g *attachGate, rb *rewindBatch, frames []byte) {
 	r := c.liveRange(rb.channel)
 	same := r.stream == rb.stream
+	rf := w.replayFilterOf(chanKey{c.rt, rb.channel}, c)
 	start, sent := 0, 0
 	var last uint64
 	for i, s := range rb.serials {
 		if !same || s < r.first || s > r.last {
-			w.queue(c, frames[start:rb.ends[i]])
-			sent++
+			if b, pass := rf.frame(frames[start:rb.ends[i]]); pass {
+				w.queue(c, b)
+				sent++
+			}
 		}
 		start, last = rb.ends[i], s
 	}

@@ -61,6 +61,11 @@ type NodeSnapshot struct {
 	HistoryReads       uint64 // history pages read
 	Rewinds            uint64 // rewinds on subscribe answered
 	HistoryStreams     int    // channels whose serials this node sequences now
+
+	// Subscription filters.
+	FilterSuppressed uint64 // live deliveries a subscriber's filter suppressed
+	FilterRejected   uint64 // subscribes refused for an invalid filter
+	FilteredSubs     int64  // V2 subscriptions with a filter now
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -125,6 +130,8 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	n.HistoryDropped, n.HistoryStoreErrors = e.stats.historyDropped.Load(), e.stats.historyStoreErrors.Load()
 	n.HistoryExpired = e.stats.historyExpired.Load()
 	n.HistoryReads, n.Rewinds = e.stats.historyReads.Load(), e.stats.rewinds.Load()
+	n.FilterSuppressed, n.FilterRejected = e.stats.filterSuppressed.Load(), e.stats.filterRejected.Load()
+	n.FilteredSubs = e.filteredSubs.Load()
 	if e.history != nil {
 		n.HistoryStreams = e.history.seqs.Len()
 	}

@@ -106,6 +106,10 @@ type nodeStats struct {
 	historyStoreErrors atomic.Uint64 // failed store calls (writes, reservations, reads)
 	historyReads       atomic.Uint64 // history pages served (HTTP, WebSocket, rewind, cold recovery)
 	rewinds            atomic.Uint64 // rewinds on subscribe answered
+
+	// Subscription filters.
+	filterSuppressed atomic.Uint64 // live deliveries a subscriber's filter suppressed
+	filterRejected   atomic.Uint64 // subscribes refused for an invalid filter
 }
 
 // ResumeOutcomes label channel resumes: recovered, or the failure code of

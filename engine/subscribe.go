@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 	"github.com/sockudo/sockudo-go/shard"
 )
@@ -65,6 +66,15 @@ func (c *Conn) subscribe(data []byte) {
 		return
 	}
 	name := strings.Clone(s.Channel)
+	var pred *filter.Predicate
+	if c.v2 {
+		p, err := c.e.parseFilter(data)
+		if err != nil {
+			c.refuseFilter(name, err)
+			return
+		}
+		pred = p
+	}
 	rw, hasRewind, err := protocol.DecodeRewind(data)
 	if err != nil {
 		c.sendError(protocol.CodeInvalidMessage, err.Error(), name)
@@ -78,6 +88,7 @@ func (c *Conn) subscribe(data []byte) {
 		c.refuseSubscription(name, serr)
 		return
 	}
+	sub.pred = pred
 	key := chanKey{c.rt, name}
 	if sub.cache {
 		// Before any lock: the shared cache is a network round trip.
@@ -229,7 +240,7 @@ func (e *Engine) join(c *Conn, sub subscription, info []byte) *subError {
 		before := ch.holders()
 		ch.subs++
 		t.count, t.occupied, t.countChanged, t.edge = ch.total(), before == 0, true, ch.subs == 1
-		c.w.indexAdd(key, c)
+		c.w.indexAdd(key, c, sub.pred)
 		e.acknowledge(c, key, succeededData(ch, sub.kind))
 		if sub.cache {
 			t.cacheMiss = !e.replayCache(c, key)

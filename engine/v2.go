@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -26,6 +27,15 @@ type V2Options struct {
 	// History configures durable history; a nil History.Store turns it
 	// off.
 	History HistoryOptions
+	// Filters is how subscription filters compile (event_name_filtering.*,
+	// tag_filtering.enabled, the JMESPath compiler). Build it from
+	// filter.DefaultConfig: its zero value drops every `events` list.
+	Filters filter.Config
+	// StripTags is tag emission off (tag_filtering.enable_tags=false, and
+	// Sockudo's default when the tag_filtering section is absent): V2
+	// frames, live and replayed, go out without the publisher's `tags`,
+	// which filters still read. The zero value sends them.
+	StripTags bool
 }
 
 // v2 frames: the activity ping and the pong, which never carry a message id.

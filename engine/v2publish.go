@@ -24,6 +24,10 @@ type V2Fields struct {
 	// through engine/idempotency before Publish; the engine ignores them.
 	IdempotencyKey string
 	ChannelKey     string
+	// ObjectData: data is the JSON text of the object (or other non-string
+	// value) a client event carried, which filter expressions read as
+	// that value; HTTP publishes leave it false (data is a string).
+	ObjectData bool
 }
 
 // busV2 carries a publish's V2 members to the other nodes, whose V2
@@ -33,13 +37,15 @@ type busV2 struct {
 	Tags      json.RawMessage `json:"t,omitempty"`
 	Extras    json.RawMessage `json:"x,omitempty"`
 	MessageID string          `json:"m,omitempty"`
+	// ObjectData is V2Fields.ObjectData.
+	ObjectData bool `json:"o,omitempty"`
 }
 
 func busV2Of(x *V2Fields) *busV2 {
-	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" {
+	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" && !x.ObjectData {
 		return nil
 	}
-	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID}
+	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID, ObjectData: x.ObjectData}
 }
 
 // fields turns a received busV2 back into V2Fields (nil-safe).
@@ -47,7 +53,7 @@ func (b *busV2) fields() *V2Fields {
 	if b == nil {
 		return nil
 	}
-	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID}
+	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID, ObjectData: b.ObjectData}
 }
 
 // PublishAck is what an HTTP publish reports per channel when the
@@ -149,7 +155,7 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 	}
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras = x.Tags, x.Extras
+		m.Tags, m.Extras, m.ObjectData = x.Tags, x.Extras, x.ObjectData
 	}
 	m.MessageID = ack.MessageID
 	if m.MessageID == "" {
@@ -231,12 +237,15 @@ func (w *worker) replay(j *job) {
 	c, rb := j.conn, j.replay
 	r := c.liveRange(rb.channel)
 	ok := r.stream == rb.stream
+	rf := w.replayFilterOf(chanKey{c.rt, rb.channel}, c)
 	start, sent := 0, 0
 	for i, s := range rb.serials {
 		end := rb.ends[i]
 		if !ok || s < r.first || s > r.last {
-			w.queue(c, j.f.b[start:end])
-			sent++
+			if b, pass := rf.frame(j.f.b[start:end]); pass {
+				w.queue(c, b)
+				sent++
+			}
 		}
 		start = end
 	}
@@ -268,7 +277,7 @@ func messageIDOf(payload []byte) string {
 func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, ack PublishAck) PublishAck {
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras = x.Tags, x.Extras
+		m.Tags, m.Extras, m.ObjectData = x.Tags, x.Extras, x.ObjectData
 	}
 	m.MessageID = ack.MessageID
 	if m.MessageID == "" {

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -43,6 +44,11 @@ type job struct {
 	replay *replayBatch // jobReplay
 	rewind *rewindBatch // jobRewind
 	gate   bool         // jobAck: hold the channel's live frames until its jobRewind
+	// filterable: a channel message subscription filters apply to (not
+	// an internal broadcast); msg is its view for them, nil when the
+	// publisher found no filtered subscriber.
+	filterable bool
+	msg        *filter.Message
 }
 
 // chanKey names a channel of an app. The app pointer keeps keys of
@@ -71,6 +77,9 @@ type worker struct {
 	subMu sync.RWMutex
 	subs  map[chanKey]map[*Conn]bool // value: live (acknowledged)
 	v2s   map[chanKey]int            // V2 connections among subs
+	// filtered are the V2 subscribers with a filter, kept apart from subs
+	// (filters.go); they count in v2s.
+	filtered map[chanKey]*filteredSubs
 
 	// Owned by the worker goroutine.
 	conns  map[*Conn]struct{}
@@ -85,6 +94,12 @@ type worker struct {
 
 	nconns atomic.Int64 // len(conns), for metrics
 	queued atomic.Int64 // jobs waiting in the inbox, for metrics
+
+	// The filtered fan-out in progress (worker goroutine): onMatch is
+	// bound once so that matching allocates no closure per publish.
+	cur     *job
+	matched int
+	onMatch func(*Conn)
 }
 
 func newWorker(e *Engine, id int) *worker {
@@ -97,7 +112,10 @@ func newWorker(e *Engine, id int) *worker {
 		subs:  make(map[chanKey]map[*Conn]bool),
 		v2s:   make(map[chanKey]int),
 		conns: make(map[*Conn]struct{}),
+
+		filtered: make(map[chanKey]*filteredSubs),
 	}
+	w.onMatch = w.matchFiltered
 	now := time.Now()
 	w.wheel.init(now)
 	w.wakeAt = now.Add(wheelMaxSleep).UnixNano()
@@ -189,6 +207,7 @@ func (w *worker) process(j *job) {
 				set[j.conn] = true
 			}
 		}
+		w.liveFiltered(j.key, j.conn)
 		w.subMu.Unlock()
 		if j.stream != "" {
 			j.conn.attach(j.key.name, j.stream, j.serial)
@@ -237,6 +256,7 @@ func (w *worker) fanout(j *job) {
 		}
 		w.queue(c, j.f.b)
 	}
+	w.fanoutFiltered(j)
 	w.subMu.RUnlock()
 }
 
@@ -355,8 +375,18 @@ func (w *worker) check(c *Conn, now int64) int64 {
 // before the acknowledgement is not delivered, and one queued after it is
 // delivered after it, whatever the timing; and the key is in the index at
 // once, so no publisher skips this worker.
-func (w *worker) indexAdd(k chanKey, c *Conn) {
+//
+// A V2 subscriber with a filter (p != nil) goes to the filtered index.
+func (w *worker) indexAdd(k chanKey, c *Conn, p *filter.Predicate) {
 	w.subMu.Lock()
+	if p != nil {
+		if !w.removeFiltered(k, c) {
+			w.v2s[k]++
+		}
+		w.addFiltered(k, c, p)
+		w.subMu.Unlock()
+		return
+	}
 	set := w.subs[k]
 	if set == nil {
 		set = make(map[*Conn]bool)
@@ -371,6 +401,11 @@ func (w *worker) indexAdd(k chanKey, c *Conn) {
 
 func (w *worker) indexRemove(k chanKey, c *Conn) {
 	w.subMu.Lock()
+	if w.removeFiltered(k, c) {
+		if w.v2s[k]--; w.v2s[k] <= 0 {
+			delete(w.v2s, k)
+		}
+	}
 	if set := w.subs[k]; set != nil {
 		if _, had := set[c]; had && c.v2 {
 			if w.v2s[k]--; w.v2s[k] <= 0 {
@@ -391,6 +426,7 @@ func (w *worker) subscriberKinds(k chanKey) (has, v2 bool) {
 	w.subMu.RLock()
 	_, has = w.subs[k]
 	v2 = w.v2s[k] > 0
+	has = has || w.filtered[k] != nil
 	w.subMu.RUnlock()
 	return has, v2
 }
@@ -399,6 +435,7 @@ func (w *worker) subscriberKinds(k chanKey) (has, v2 bool) {
 func (w *worker) hasSubscribers(k chanKey) bool {
 	w.subMu.RLock()
 	_, ok := w.subs[k]
+	ok = ok || w.filtered[k] != nil
 	w.subMu.RUnlock()
 	return ok
 }

@@ -86,6 +86,10 @@ var catalog = [...]family{
 	{"history_store_errors_total", typeCounter, "Failed history store calls (writes, serial reservations, reads)."},
 	{"history_reads_total", typeCounter, "History pages read (HTTP API, rewinds, cold recovery)."},
 	{"history_rewinds_total", typeCounter, "Rewinds on subscribe answered with sockudo:rewind_complete."},
+	// protocol V2 subscription filters
+	{"filter_suppressed_total", typeCounter, "Live deliveries to V2 subscribers that their subscription filter suppressed."},
+	{"filter_rejected_total", typeCounter, "V2 subscribes refused (sockudo:error 4000) for an invalid filter or one over a limit."},
+	{"filtered_subscriptions", typeGauge, "V2 subscriptions with a filter on this node."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

@@ -165,6 +165,9 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	r.sample("history_store_errors_total", "", n.HistoryStoreErrors)
 	r.sample("history_reads_total", "", n.HistoryReads)
 	r.sample("history_rewinds_total", "", n.Rewinds)
+	r.sample("filter_suppressed_total", "", n.FilterSuppressed)
+	r.sample("filter_rejected_total", "", n.FilterRejected)
+	r.sample("filtered_subscriptions", "", uint64(n.FilteredSubs))
 }
 
 func (r *render) shards(n *engine.NodeSnapshot) {

@@ -12,6 +12,10 @@ type V2Meta struct {
 	Serial    uint64
 	HasSerial bool
 	Extras    []byte
+	// ObjectData: data is the JSON text of a non-string value a client
+	// event carried. The frame still sends it as a string; subscription
+	// filters see the value, as Sockudo's do.
+	ObjectData bool
 }
 
 // AppendV2Broadcast appends a V2 channel event in Sockudo's member order:

@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/engine/filter"
+	"github.com/sockudo/sockudo-go/engine/filter/jmes"
 	"github.com/sockudo/sockudo-go/engine/recovery"
 )
 
@@ -14,9 +16,23 @@ func v2Options(cfg configs.Config) engine.V2Options {
 		EchoOffByDefault:      !cfg.EchoControl.DefaultEchoMessages,
 		EphemeralDisabled:     !cfg.Ephemeral.Enabled,
 		RecoveryMaxBufferSize: cfg.ConnectionRecovery.MaxBufferSize,
+		Filters:               filterConfig(cfg),
+		StripTags:             !cfg.TagsEmitted(),
 	}
 	if r := cfg.ConnectionRecovery; r.Enabled {
 		o.Recovery = recovery.New(recovery.Options{TTL: r.BufferTTLSeconds.Duration(), MaxSize: r.MaxBufferSize})
 	}
 	return o
+}
+
+// filterConfig maps event_name_filtering and tag_filtering onto the
+// filter compiler, with JMESPath from its adapter.
+func filterConfig(cfg configs.Config) filter.Config {
+	f := filter.DefaultConfig()
+	f.EventNameFiltering = cfg.EventNameFiltering.Enabled
+	f.MaxEventsPerFilter = cfg.EventNameFiltering.MaxEventsPerFilter
+	f.MaxEventNameLength = cfg.EventNameFiltering.MaxEventNameLength
+	f.TagFiltering = cfg.TagFilteringOn()
+	f.Expressions = jmes.Compiler{}
+	return f
 }

@@ -121,6 +121,12 @@ class V2Channel {
     const send = (auth) => {
       if (this.client.conn !== conn || !this.pending) return; // connection changed meanwhile
       const data = { auth: auth?.auth ?? '', channel_data: auth?.channel_data, channel: this.name };
+      // Filters as the official client sends them (channel.ts subscribe):
+      // a compound `filter` when events or an expression is set (the tag
+      // tree inside as `tags`), else a bare tree as `tags_filter`.
+      const { filter, events, expression } = this.options;
+      if (events || expression) data.filter = { events, tags: filter, expression };
+      else if (filter) data.tags_filter = filter;
       if (this.options.rewind !== undefined) data.rewind = this.options.rewind;
       this.client.send('sockudo:subscribe', data);
     };
@@ -380,7 +386,12 @@ export class V2Client extends EventEmitter {
     return true;
   }
 
-  /** Adds a channel (kept across reconnects) and subscribes now when connected. */
+  /**
+   * Adds a channel (kept across reconnects) and subscribes now when
+   * connected. options as the official client's subscribe(): rewind,
+   * filter (a tag tree: {key, cmp, val|vals} or {op, nodes}), events,
+   * expression (a JMESPath source or {language:'jmespath', source}).
+   */
   subscribe(name, options = {}) {
     let ch = this.channels.get(name);
     if (!ch) {
@@ -470,11 +481,14 @@ export async function connectV2(server, appId, opts = {}) {
 /**
  * A config for V2 tests: the given fixture with connection_recovery on
  * (overrides merged in) and app "110" (key e2e-key-norecovery), a copy of
- * app 100 whose own connection_recovery.enabled is false.
+ * app 100 whose own connection_recovery.enabled is false; tag_filtering on
+ * (section present, so tags are sent).
  */
 export function v2Config(loadFixture, recovery = {}, fixture = 'config.json') {
   const config = loadFixture(fixture);
   config.connection_recovery = { enabled: true, ...recovery };
+  // Tag filters applied; with the section present, tags are sent (enable_tags).
+  config.tag_filtering = { enabled: true };
   const main = config.app_manager.array.apps.find((a) => String(a.id) === '100');
   config.app_manager.array.apps.push({
     ...main,

@@ -26,6 +26,11 @@ type Message struct {
 	// Data is the frame's `data` as raw JSON: a JSON string for HTTP
 	// publishes, any JSON value for client events; nil when absent.
 	Data []byte
+	// DataString, with DataIsString and a nil Data, is a data that is
+	// a JSON string, unescaped: the engine's form for HTTP publishes,
+	// which saves quoting the data for every publish.
+	DataString   string
+	DataIsString bool
 	// Name, UserID, MessageID, StreamID and Action are the frame's
 	// name, user_id, message_id, stream_id and the versioned-message
 	// action (create, update, …); "" when absent.
@@ -56,9 +61,12 @@ func (m *Message) Document() (doc any, ok bool) {
 }
 
 func (m *Message) buildDocument() (any, bool) {
-	data, ok := decodeBounded(m.Data)
-	if !ok {
-		return nil, false
+	var data any = m.DataString
+	if m.Data != nil || !m.DataIsString {
+		var ok bool
+		if data, ok = decodeBounded(m.Data); !ok {
+			return nil, false
+		}
 	}
 	headers, ok := visibleHeaders(m.Extras)
 	if !ok {
