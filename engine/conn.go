@@ -63,6 +63,8 @@ type Conn struct {
 	// acknowledged with, for channel_history's until_attach.
 	attachSerials map[string]uint64
 	histInflight  atomic.Int32 // channel_history requests being read
+	// dc is the delta compression state (v2delta.go).
+	dc deltaConn
 
 	// Owned by the worker goroutine.
 	out      [][]byte

@@ -157,6 +157,8 @@ type Engine struct {
 
 	history    *historyState // nil without a history store
 	historyLog LogLimiter    // lost history writes
+
+	delta deltaState // delta compression (v2delta.go)
 }
 
 // appRuntime is the engine's per-app state, created once per app id.
@@ -211,6 +213,7 @@ func New(opts Options) (*Engine, error) {
 		go w.run()
 	}
 	go e.sweepCache()
+	e.startDelta()
 	e.history = newHistoryState(e)
 	e.cluster = newCluster(e)
 	if err := e.cluster.start(); err != nil {

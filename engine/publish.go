@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -28,7 +29,7 @@ func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x *V2Fields) {
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras, m.MessageID = x.Tags, x.Extras, x.MessageID
+		m.Tags, m.Extras, m.MessageID, m.NoDelta = x.Tags, x.Extras, x.MessageID, x.NoDelta
 	}
 	f2 := e.deliver(key, event, data, userID, except, &m, false)
 	if f2 != nil {
@@ -61,10 +62,14 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 			len(m.Tags) + len(m.Extras) + len(m.MessageID) + len(m.StreamID) + v2Slack)
 		f2.seal(protocol.AppendV2Broadcast(f2.payload(), event, key.name, data, userID, m), refs)
 	}
+	var dp *delta.Publication
+	if nv2 > 0 {
+		dp = e.deltaFrame(key, event, f, f2, m)
+	}
 	for i, w := range ws {
 		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID}
 		if v2[i] {
-			j.f2 = f2
+			j.f2, j.dp = f2, dp
 		}
 		w.push(j)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -26,6 +27,9 @@ type V2Options struct {
 	// History configures durable history; a nil History.Store turns it
 	// off.
 	History HistoryOptions
+	// Delta is the delta_compression section; nil turns delta
+	// compression off (sockudo:enable_delta_compression is then ignored).
+	Delta *delta.Config
 }
 
 // v2 frames: the activity ping and the pong, which never carry a message id.

@@ -24,6 +24,9 @@ type V2Fields struct {
 	// through engine/idempotency before Publish; the engine ignores them.
 	IdempotencyKey string
 	ChannelKey     string
+	// NoDelta is the publish's `delta:false`: every subscriber gets the
+	// full frame, and no delta subscriber's base changes.
+	NoDelta bool
 }
 
 // busV2 carries a publish's V2 members to the other nodes, whose V2
@@ -33,13 +36,14 @@ type busV2 struct {
 	Tags      json.RawMessage `json:"t,omitempty"`
 	Extras    json.RawMessage `json:"x,omitempty"`
 	MessageID string          `json:"m,omitempty"`
+	NoDelta   bool            `json:"d,omitempty"`
 }
 
 func busV2Of(x *V2Fields) *busV2 {
-	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" {
+	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" && !x.NoDelta {
 		return nil
 	}
-	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID}
+	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID, NoDelta: x.NoDelta}
 }
 
 // fields turns a received busV2 back into V2Fields (nil-safe).
@@ -47,7 +51,7 @@ func (b *busV2) fields() *V2Fields {
 	if b == nil {
 		return nil
 	}
-	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID}
+	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID, NoDelta: b.NoDelta}
 }
 
 // PublishAck is what an HTTP publish reports per channel when the
@@ -135,7 +139,7 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 	}
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras = x.Tags, x.Extras
+		m.Tags, m.Extras, m.NoDelta = x.Tags, x.Extras, x.NoDelta
 	}
 	m.MessageID = ack.MessageID
 	if m.MessageID == "" {
@@ -230,6 +234,7 @@ func (w *worker) replay(j *job) {
 		start = end
 	}
 	w.e.stats.replayed.Add(uint64(sent))
+	w.resetDelta(c, rb.channel)
 	nr := liveRange{stream: rb.stream, first: rb.from + 1, last: rb.head}
 	if ok && r.last > nr.last {
 		nr.last = r.last
@@ -257,7 +262,7 @@ func messageIDOf(payload []byte) string {
 func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, ack PublishAck) PublishAck {
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras = x.Tags, x.Extras
+		m.Tags, m.Extras, m.NoDelta = x.Tags, x.Extras, x.NoDelta
 	}
 	m.MessageID = ack.MessageID
 	if m.MessageID == "" {

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -22,6 +23,7 @@ const (
 	jobReplay                  // deliver a resume's replayed messages to conn
 	jobRewind                  // deliver a rewind's history, then the gated live frames
 	jobGate                    // hold conn's live frames of key until a jobRewind
+	jobDelta                   // change conn's delta state (reason: deltaOp*)
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -43,6 +45,9 @@ type job struct {
 	replay *replayBatch // jobReplay
 	rewind *rewindBatch // jobRewind
 	gate   bool         // jobAck: hold the channel's live frames until its jobRewind
+	// dp serves delta subscribers of a publish; nil when the channel
+	// has none (v2delta.go).
+	dp *delta.Publication
 }
 
 // chanKey names a channel of an app. The app pointer keeps keys of
@@ -85,6 +90,7 @@ type worker struct {
 
 	nconns atomic.Int64 // len(conns), for metrics
 	queued atomic.Int64 // jobs waiting in the inbox, for metrics
+	dstats deltaCounters
 }
 
 func newWorker(e *Engine, id int) *worker {
@@ -197,12 +203,17 @@ func (w *worker) process(j *job) {
 		if j.gate {
 			j.conn.openGate(j.key.name)
 		}
+		if j.conn.v2 && w.e.opts.V2.Delta != nil {
+			w.attachDelta(j.conn, j.key)
+		}
 	case jobReplay:
 		w.replay(j)
 	case jobRewind:
 		w.finishRewind(j)
 	case jobGate:
 		j.conn.openGate(j.key.name)
+	case jobDelta:
+		w.deltaJob(j)
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
@@ -228,6 +239,9 @@ func (w *worker) fanout(j *job) {
 				continue
 			}
 			if c.gates != nil && w.gated(c, j.key.name, j.pick(), j.serial) {
+				continue
+			}
+			if j.dp != nil && c.dc.subs != nil && w.queueDelta(c, j) {
 				continue
 			}
 			if j.f2 != nil {
@@ -336,6 +350,7 @@ func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string)
 		w.nconns.Add(-1)
 	}
 	w.wheel.remove(c)
+	w.dropDeltas(c)
 	w.e.release(c, code, reason)
 }
 

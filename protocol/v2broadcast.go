@@ -12,6 +12,9 @@ type V2Meta struct {
 	Serial    uint64
 	HasSerial bool
 	Extras    []byte
+	// NoDelta is not encoded: it carries a publish's `delta:false` to
+	// the engine's delta compression with the rest of the message.
+	NoDelta bool
 }
 
 // AppendV2Broadcast appends a V2 channel event in Sockudo's member order:
