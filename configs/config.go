@@ -115,6 +115,8 @@ type Config struct {
 	Idempotency Idempotency `json:"idempotency"`
 	// History is durable channel history (see history.go).
 	History History `json:"history"`
+	// DeltaCompression is protocol V2 delta compression (see delta.go).
+	DeltaCompression DeltaCompression `json:"delta_compression"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts
@@ -122,7 +124,7 @@ type Config struct {
 func (Config) unusedKeys() []string {
 	return []string{
 		"mode", "server_role", "path_prefix", "cleanup",
-		"unix_socket", "delta_compression", "tag_filtering",
+		"unix_socket", "tag_filtering",
 		"presence_history", "event_name_filtering",
 		"versioned_messages", "annotations", "ai_transport", "push",
 		"push_rules", "ably_compat",

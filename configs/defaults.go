@@ -90,6 +90,7 @@ func Default() Config {
 		Logging: Logging{ColorsEnabled: true, IncludeTarget: true},
 	}
 	defaultV2(&c)
+	defaultDelta(&c)
 	defaultHistory(&c)
 	return c
 }

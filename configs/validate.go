@@ -15,6 +15,7 @@ func (c *Config) Validate() error {
 	c.validateDrivers(v)
 	c.validateLimits(v)
 	c.validateV2(v)
+	c.validateDelta(v)
 	c.validateHistory(v)
 	c.validateQueue(v)
 	c.validateEdge(v)

@@ -15,6 +15,9 @@ func v2Options(cfg configs.Config) engine.V2Options {
 		EphemeralDisabled:     !cfg.Ephemeral.Enabled,
 		RecoveryMaxBufferSize: cfg.ConnectionRecovery.MaxBufferSize,
 	}
+	if d := cfg.DeltaCompression.Delta(); d.Enabled {
+		o.Delta = &d
+	}
 	if r := cfg.ConnectionRecovery; r.Enabled {
 		o.Recovery = recovery.New(recovery.Options{TTL: r.BufferTTLSeconds.Duration(), MaxSize: r.MaxBufferSize})
 	}
