@@ -57,6 +57,9 @@ type NodeSnapshot struct {
 	HistoryReads       uint64 // history pages read
 	Rewinds            uint64 // rewinds on subscribe answered
 	HistoryStreams     int    // channels whose serials this node sequences now
+
+	// Delta compression.
+	Delta DeltaStats
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -125,5 +128,6 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}
 	n.Registries = e.Registries()
+	n.Delta = e.DeltaStats()
 	return n
 }

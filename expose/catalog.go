@@ -82,6 +82,11 @@ var catalog = [...]family{
 	{"history_store_errors_total", typeCounter, "Failed history store calls (writes, serial reservations, reads)."},
 	{"history_reads_total", typeCounter, "History pages read (HTTP API, rewinds, cold recovery)."},
 	{"history_rewinds_total", typeCounter, "Rewinds on subscribe answered with sockudo:rewind_complete."},
+	// protocol V2 delta compression
+	{"delta_frames_sent_total", typeCounter, "Frames sent to delta-compression subscribers, by kind (delta: sockudo:delta, full: a full frame on the delta path)."},
+	{"delta_bytes_saved_total", typeCounter, "Bytes the delta frames sent saved against the full frames they replaced."},
+	{"delta_resyncs_total", typeCounter, "sockudo:delta_sync_error requests honoured (the subscriber's next frame is full)."},
+	{"delta_channels", typeGauge, "Channels holding delta-compression state on this node."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

@@ -161,6 +161,11 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	r.sample("history_store_errors_total", "", n.HistoryStoreErrors)
 	r.sample("history_reads_total", "", n.HistoryReads)
 	r.sample("history_rewinds_total", "", n.Rewinds)
+	r.sample("delta_frames_sent_total", labelPair("kind", "delta"), n.Delta.DeltaFrames)
+	r.sample("delta_frames_sent_total", labelPair("kind", "full"), n.Delta.FullFrames)
+	r.sample("delta_bytes_saved_total", "", n.Delta.BytesSaved)
+	r.sample("delta_resyncs_total", "", n.Delta.Resyncs)
+	r.sample("delta_channels", "", gauge(int64(n.Delta.Channels)))
 }
 
 func (r *render) shards(n *engine.NodeSnapshot) {
