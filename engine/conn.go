@@ -63,8 +63,6 @@ type Conn struct {
 	// acknowledged with, for channel_history's until_attach.
 	attachSerials map[string]uint64
 	histInflight  atomic.Int32 // channel_history requests being read
-	// dc is the delta compression state (v2delta.go).
-	dc deltaConn
 
 	// Owned by the worker goroutine.
 	out      [][]byte
@@ -77,6 +75,7 @@ type Conn struct {
 	wpos     int32                  // index in that slot
 	live     map[string]*liveRange  // V2 continuity gate per channel
 	gates    map[string]*attachGate // V2 channels whose rewind is being read
+	dc       deltaConn              // delta compression state (v2delta.go)
 
 	// Slow path (backlog.go): bytes the kernel did not take, drained by a
 	// flusher goroutine that exists only while there are any. slow is set

@@ -91,6 +91,7 @@ type worker struct {
 	nconns atomic.Int64 // len(conns), for metrics
 	queued atomic.Int64 // jobs waiting in the inbox, for metrics
 	dstats deltaCounters
+	dpend  deltaPending // owned by the worker goroutine
 }
 
 func newWorker(e *Engine, id int) *worker {
@@ -252,6 +253,9 @@ func (w *worker) fanout(j *job) {
 		w.queue(c, j.f.b)
 	}
 	w.subMu.RUnlock()
+	if j.dp != nil {
+		w.flushDeltaStats()
+	}
 }
 
 func (w *worker) adopt(c *Conn) {
