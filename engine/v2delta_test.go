@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/engine/recovery"
@@ -337,6 +338,52 @@ func TestDeltaFramesCarryPosition(t *testing.T) {
 	for i, s := range serials {
 		if s != uint64(i+1) {
 			t.Fatalf("serials %v: gap or duplicate at %d", serials, i)
+		}
+	}
+}
+
+// TestDeltaAcrossTwoNodes: each node diffs what it delivers from the
+// messages it receives over the bus; subscribers on both nodes
+// reconstruct every message, and a delta:false publish crosses the bus.
+func TestDeltaAcrossTwoNodes(t *testing.T) {
+	hub := newHub()
+	app := testApp()
+	node := func(name string) *Engine {
+		opts := Options{Bus: hub.bus(), NodeName: name, HeartbeatInterval: 50 * time.Millisecond,
+			NodeTimeout: time.Second, CleanupInterval: 50 * time.Millisecond}
+		opts.V2.Delta = &delta.Config{}
+		*opts.V2.Delta = delta.DefaultConfig()
+		e := newEngine(t, opts, app)
+		hub.settled(t)
+		return e
+	}
+	a, b := node("a"), node("b")
+	local, remote := newDeltaPeer(t, a), newDeltaPeer(t, b)
+	local.subscribeDelta("ticker", `"xdelta3"`)
+	local.js.defaultAlgo = "xdelta3"
+	remote.subscribeDelta("ticker", "")
+	remote.enable("fossil")
+	waitFor(t, "b's subscriber known on a", func() bool { return subscriptions(t, a, "ticker") == 2 })
+	g := newQuoteGen(9, "BTC")
+	for i := 0; i < 40; i++ {
+		ev := &Event{Name: []string{"quote", "trade"}[i%2], Data: g.next(), Channels: []string{"ticker"}}
+		noDelta := i == 25
+		if noDelta {
+			ev.V2 = &V2Fields{NoDelta: true}
+		}
+		if err := a.Publish(t.Context(), app, ev); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*deltaPeer{local, remote} {
+			_, raw := p.expectData(ev.Name, ev.Data)
+			if onPath := raw.Event == "sockudo:delta" || strings.Contains(raw.Raw, "__delta_seq"); onPath == noDelta {
+				t.Fatalf("message %d (delta:false %v): %s", i, noDelta, raw.Raw)
+			}
+		}
+	}
+	for _, p := range []*deltaPeer{local, remote} {
+		if p.deltas < 25 || len(p.js.resyncs) != 0 {
+			t.Fatalf("deltas %d, resyncs %v", p.deltas, p.js.resyncs)
 		}
 	}
 }
