@@ -387,3 +387,43 @@ func TestDeltaAcrossTwoNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestDeltaStateBoundedAndSwept: max_channel_states_per_socket bounds the
+// channels a socket gets deltas on, and the sweeper drops states idle for
+// max_state_age_secs, after which the next frame is full.
+func TestDeltaStateBoundedAndSwept(t *testing.T) {
+	cfg := delta.DefaultConfig()
+	cfg.MaxChannelStatesPerSocket, cfg.MaxStateAgeSecs = 1, 1
+	e := deltaEngine(t, cfg, Options{})
+	p := newDeltaPeer(t, e)
+	p.enable("fossil")
+	p.subscribeDelta("first", "")
+	p.subscribeDelta("second", "")
+	g := newQuoteGen(4, "BTC")
+	for i := 0; i < 4; i++ {
+		for _, ch := range []string{"first", "second"} {
+			d := g.next()
+			publish(t, e, ch, "quote", d, "")
+			_, raw := p.expectData("quote", d)
+			onPath := raw.Event == "sockudo:delta" || strings.Contains(raw.Raw, "__delta_seq")
+			if onPath != (ch == "first") {
+				t.Fatalf("%s: delta path %v: %s", ch, onPath, raw.Raw)
+			}
+		}
+	}
+	dc, ok := e.delta.chans.Load(chanKey{p.c.rt, "first"})
+	if !ok || dc.ch.Stats().Keys != 1 {
+		t.Fatal("no delta state for the first channel")
+	}
+	// the sweeper runs every second and drops keys idle for a second
+	for deadline := time.Now().Add(10 * time.Second); dc.ch.Stats().Keys != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("idle delta state not swept within 10 s")
+		}
+	}
+	d := g.next()
+	publish(t, e, "first", "quote", d, "")
+	if _, raw := p.expectData("quote", d); !strings.Contains(raw.Raw, "__delta_seq") {
+		t.Fatalf("after the sweep: %s", raw.Raw)
+	}
+}
