@@ -143,7 +143,6 @@ func (c *Conn) deltaSyncError(data []byte) {
 		c.sendError(protocol.CodeInvalidMessage, "Invalid sockudo:delta_sync_error: data must be an object with a channel", "")
 		return
 	}
-	c.e.delta.resyncs.Add(1)
 	c.w.push(job{kind: jobDelta, conn: c, key: chanKey{c.rt, strings.Clone(s.Channel)}, reason: deltaOpReset})
 }
 
@@ -292,6 +291,9 @@ func (w *worker) deltaJob(j *job) {
 			}
 		}
 	case deltaOpReset:
+		if c.dc.subs[j.key.name] != nil {
+			w.e.delta.resyncs.Add(1) // counted only when it resets something
+		}
 		w.resetDelta(c, j.key.name)
 	case deltaOpDrop:
 		if ds := c.dc.subs[j.key.name]; ds != nil {
