@@ -61,10 +61,15 @@ func (c *Conn) handleProtocol(name string, m *protocol.ClientMessage) bool {
 		c.resume(m.Data)
 	case "channel_history":
 		c.channelHistory(m.Data)
-	case "enable_delta_compression":
-		c.enableDelta()
-	case "delta_sync_error":
-		c.deltaSyncError(m.Data)
+	case "enable_delta_compression", "delta_sync_error":
+		if !c.v2 {
+			return false // V1 answers them as before: unknown event
+		}
+		if name == "delta_sync_error" {
+			c.deltaSyncError(m.Data)
+		} else {
+			c.enableDelta()
+		}
 	default:
 		return false
 	}

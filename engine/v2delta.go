@@ -122,9 +122,8 @@ func (e *Engine) deltaEnabled() bool {
 // list is ignored, as Sockudo does) and activates the socket's
 // subscriptions that follow the socket's switch.
 func (c *Conn) enableDelta() {
-	if !c.v2 || !c.e.deltaEnabled() {
-		// Sockudo ignores it on V1; with the feature off the client
-		// keeps receiving full frames, which it handles
+	if !c.e.deltaEnabled() {
+		// the client keeps receiving full frames, which it handles
 		return
 	}
 	c.dc.on.Store(true)

@@ -427,3 +427,28 @@ func TestDeltaStateBoundedAndSwept(t *testing.T) {
 		t.Fatalf("after the sweep: %s", raw.Raw)
 	}
 }
+
+// TestDeltaEventsOnV1AndWhenOff: V1 answers the delta events as any
+// unknown event, as before; with delta_compression.enabled false a V2
+// socket's request is ignored and frames stay full.
+func TestDeltaEventsOnV1AndWhenOff(t *testing.T) {
+	cfg := delta.DefaultConfig()
+	cfg.Enabled = false
+	e := deltaEngine(t, cfg, Options{})
+	v1 := connect(t, e, "key")
+	v1.send(`{"event":"pusher:enable_delta_compression","data":{}}`)
+	if m := v1.expect(protocol.EventError); !strings.Contains(string(m.Data), "Unknown event") {
+		t.Fatalf("V1: %s", m.Data)
+	}
+	p := newDeltaPeer(t, e)
+	p.send(`{"event":"sockudo:enable_delta_compression","data":{"algorithms":["fossil"]}}`)
+	p.subscribeDelta("ticker", "true")
+	g := newQuoteGen(8, "BTC")
+	for i := 0; i < 5; i++ {
+		d := g.next()
+		publish(t, e, "ticker", "quote", d, "")
+		if _, raw := p.expectData("quote", d); strings.Contains(raw.Raw, "delta") {
+			t.Fatalf("delta compression off, got %s", raw.Raw)
+		}
+	}
+}
