@@ -75,11 +75,15 @@ type App struct {
 	Idempotency AppIdempotency `json:"idempotency"`
 	// History is the app's durable history policy.
 	History AppHistory `json:"history"`
+	// ChannelDeltaCompression is policy.channels.channel_delta_compression:
+	// channel name or pattern → "inherit" | "disabled" | "fossil" |
+	// "xdelta3" | {enabled, algorithm, conflation_key, …} (see DeltaChannels).
+	ChannelDeltaCompression map[string]any `json:"channel_delta_compression"`
 }
 
 func (App) unusedKeys() []string {
 	return []string{
-		"annotations_enabled", "channel_delta_compression",
+		"annotations_enabled",
 		"channel_namespaces", "message_rate_limit",
 		"presence_history",
 	}

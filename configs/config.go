@@ -120,6 +120,8 @@ type Config struct {
 	// such section.
 	EventNameFiltering EventNameFiltering `json:"event_name_filtering"`
 	TagFiltering       *TagFiltering      `json:"tag_filtering"`
+	// DeltaCompression is protocol V2 delta compression (see delta.go).
+	DeltaCompression DeltaCompression `json:"delta_compression"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts
@@ -127,7 +129,7 @@ type Config struct {
 func (Config) unusedKeys() []string {
 	return []string{
 		"mode", "server_role", "path_prefix", "cleanup",
-		"unix_socket", "delta_compression",
+		"unix_socket",
 		"presence_history",
 		"versioned_messages", "annotations", "ai_transport", "push",
 		"push_rules", "ably_compat",

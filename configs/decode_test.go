@@ -75,7 +75,7 @@ func TestUnknownKeysWarn(t *testing.T) {
 		`{"id":"1","key":"k","secret":"s","colour":"red","policy":{"limits":{"speed":1,"id":"x"},"extra":{}},
 		  "webhooks":[{"url":"http://h","filter":{"channel_glob":"*"},"lambda":{"function_name":"f"}}]}`,
 		`"colour":1`, `"metrics":{"prometheus":{"suffix":"x"},"tcp_exporter":{"anything":1}}`,
-		`"delta_compression":{"whatever":[1,2]}`, `"adapter":{"kafka":{"x":1},"nats":{"no_echo":true,"bogus":2}}`,
+		`"push":{"whatever":[1,2]}`, `"adapter":{"kafka":{"x":1},"nats":{"no_echo":true,"bogus":2}}`,
 	), nil)
 	want := []string{
 		"colour",

@@ -91,6 +91,7 @@ func Default() Config {
 	}
 	defaultV2(&c)
 	defaultFilters(&c)
+	defaultDelta(&c)
 	defaultHistory(&c)
 	return c
 }

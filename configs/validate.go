@@ -16,6 +16,7 @@ func (c *Config) Validate() error {
 	c.validateLimits(v)
 	c.validateV2(v)
 	c.validateFilters(v)
+	c.validateDelta(v)
 	c.validateHistory(v)
 	c.validateQueue(v)
 	c.validateEdge(v)

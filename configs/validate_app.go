@@ -42,6 +42,7 @@ func validateAppSettings(v *checker, p string, a *App) {
 	for j := range a.Webhooks {
 		validateWebhook(v, fmt.Sprintf("%s.webhooks[%d]", p, j), &a.Webhooks[j])
 	}
+	validateDeltaChannels(v, p, a)
 }
 
 func validateAppLimits(v *checker, p string, a *App) {

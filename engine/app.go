@@ -3,6 +3,8 @@ package engine
 import (
 	"reflect"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine/delta"
 )
 
 // App is one tenant's credentials, switches and limits, as the app store
@@ -47,6 +49,10 @@ type App struct {
 	// reads them from the *App it is handed, so apps from a database or a
 	// reload get theirs; an app without any costs the sender nothing.
 	Webhooks []Webhook
+	// DeltaChannels is the app policy channels.channel_delta_compression
+	// (per-channel delta settings by exact name or pattern); nil: the
+	// global delta_compression settings apply to every channel.
+	DeltaChannels *delta.ChannelSettings
 	// RecoveryDisabled is the app policy connection_recovery.enabled=false,
 	// which narrows the global switch (it cannot widen it).
 	RecoveryDisabled bool

@@ -76,6 +76,7 @@ type Conn struct {
 	wpos     int32                  // index in that slot
 	live     map[string]*liveRange  // V2 continuity gate per channel
 	gates    map[string]*attachGate // V2 channels whose rewind is being read
+	dc       deltaConn              // delta compression state (v2delta.go)
 
 	// Slow path (backlog.go): bytes the kernel did not take, drained by a
 	// flusher goroutine that exists only while there are any. slow is set

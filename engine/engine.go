@@ -161,6 +161,8 @@ type Engine struct {
 	history    *historyState // nil without a history store
 	historyLog LogLimiter    // lost history writes
 	expireLog  LogLimiter    // failed retention sweeps
+
+	delta deltaState // delta compression (v2delta.go)
 }
 
 // appRuntime is the engine's per-app state, created once per app id.
@@ -215,6 +217,7 @@ func New(opts Options) (*Engine, error) {
 		go w.run()
 	}
 	go e.sweepCache()
+	e.startDelta()
 	e.history = newHistoryState(e)
 	e.cluster = newCluster(e)
 	if err := e.cluster.start(); err != nil {

@@ -176,7 +176,8 @@ func (w *worker) matchFiltered(c *Conn) {
 
 // deliverV2 is the fan-out of one publish to one live V2 subscriber: the
 // sender exclusion, the continuity gate and the rewind gate, then the
-// V2 frame.
+// delta or full V2 frame. A subscriber its filter suppressed never gets
+// here, so its delta base stays the one it holds.
 func (w *worker) deliverV2(c *Conn, j *job) {
 	if j.except != "" && c.id == j.except {
 		return
@@ -185,6 +186,9 @@ func (w *worker) deliverV2(c *Conn, j *job) {
 		return
 	}
 	if c.gates != nil && w.gated(c, j.key.name, j.pick(), j.serial) {
+		return
+	}
+	if j.dp != nil && c.dc.subs != nil && w.queueDelta(c, j) {
 		return
 	}
 	w.queue(c, j.pick())

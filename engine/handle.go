@@ -31,8 +31,8 @@ func (c *Conn) handle(payload []byte) {
 	}
 	if c.v2 {
 		// Sockudo ignores unknown events; the official V2 client sends
-		// some this server does not serve yet (enable_delta_compression,
-		// auth), which must not turn into errors on the client.
+		// some this server does not serve yet (auth), which must not
+		// turn into errors on the client.
 		c.e.log.Debug("V2 event ignored", "app", c.app().ID, "socket_id", c.id, "event", truncate(m.Event, 64))
 		return
 	}
@@ -61,6 +61,15 @@ func (c *Conn) handleProtocol(name string, m *protocol.ClientMessage) bool {
 		c.resume(m.Data)
 	case "channel_history":
 		c.channelHistory(m.Data)
+	case "enable_delta_compression", "delta_sync_error":
+		if !c.v2 {
+			return false // V1 answers them as before: unknown event
+		}
+		if name == "delta_sync_error" {
+			c.deltaSyncError(m.Data)
+		} else {
+			c.enableDelta()
+		}
 	default:
 		return false
 	}

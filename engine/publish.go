@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sockudo/sockudo-go/engine/filter"
+	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -32,7 +33,7 @@ func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x *V2Fields) {
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras, m.MessageID, m.ObjectData = x.Tags, x.Extras, x.MessageID, x.ObjectData
+		m.Tags, m.Extras, m.MessageID, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.MessageID, x.ObjectData, x.NoDelta
 	}
 	f2 := e.deliver(key, event, data, userID, except, &m, false)
 	if f2 != nil {
@@ -71,10 +72,14 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 	if nv2 > 0 {
 		msg = e.filterMessage(key, ws, event, data, userID, m)
 	}
+	var dp *delta.Publication
+	if nv2 > 0 {
+		dp = e.deltaFrame(key, event, f, f2, m)
+	}
 	for i, w := range ws {
 		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID, filterable: true, msg: msg}
 		if v2[i] {
-			j.f2 = f2
+			j.f2, j.dp = f2, dp
 		}
 		w.push(j)
 	}

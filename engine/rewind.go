@@ -87,6 +87,7 @@ func (w *worker) finishRewind(j *job) {
 	if g == nil {
 		return // unsubscribed or closed meanwhile
 	}
+	w.resetDelta(c, rb.channel)
 	if rb.resume {
 		w.finishColdResume(c, g, rb, j.f.b)
 		return

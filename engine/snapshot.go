@@ -66,6 +66,8 @@ type NodeSnapshot struct {
 	FilterSuppressed uint64 // live deliveries a subscriber's filter suppressed
 	FilterRejected   uint64 // subscribes refused for an invalid filter
 	FilteredSubs     int64  // V2 subscriptions with a filter now
+	// Delta compression.
+	Delta DeltaStats
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -139,5 +141,6 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}
 	n.Registries = e.Registries()
+	n.Delta = e.DeltaStats()
 	return n
 }

@@ -97,6 +97,7 @@ func (c *Conn) subscribe(data []byte) {
 	if c.v2 && c.e.historyOn(c.app()) {
 		c.e.primeHistory(key) // before any lock: a store round trip
 	}
+	c.prepareDelta(name, data)
 	var at *attachPos
 	if hasRewind {
 		c.mu.Lock()
@@ -113,6 +114,9 @@ func (c *Conn) subscribe(data []byte) {
 		c.mu.Unlock()
 	}
 	if serr != nil {
+		c.mu.Lock()
+		c.unprepareDelta(name)
+		c.mu.Unlock()
 		c.refuseSubscription(name, serr)
 		return
 	}
@@ -316,6 +320,7 @@ func (c *Conn) unsubscribe(data []byte) {
 	sub := c.subs[i]
 	c.subs = append(c.subs[:i], c.subs[i+1:]...)
 	c.e.leave(c, &sub)
+	c.leaveDelta(chanKey{c.rt, sub.name})
 }
 
 // leave removes c from a channel. c.mu must be held.

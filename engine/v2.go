@@ -2,6 +2,7 @@ package engine
 
 import (
 	"github.com/sockudo/sockudo-go/engine/filter"
+	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
@@ -36,6 +37,9 @@ type V2Options struct {
 	// frames, live and replayed, go out without the publisher's `tags`,
 	// which filters still read. The zero value sends them.
 	StripTags bool
+	// Delta is the delta_compression section; nil turns delta
+	// compression off (sockudo:enable_delta_compression is then ignored).
+	Delta *delta.Config
 }
 
 // v2 frames: the activity ping and the pong, which never carry a message id.

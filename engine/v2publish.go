@@ -28,6 +28,9 @@ type V2Fields struct {
 	// value) a client event carried, which filter expressions read as
 	// that value; HTTP publishes leave it false (data is a string).
 	ObjectData bool
+	// NoDelta is the publish's `delta:false`: every subscriber gets the
+	// full frame, and no delta subscriber's base changes.
+	NoDelta bool
 }
 
 // busV2 carries a publish's V2 members to the other nodes, whose V2
@@ -39,13 +42,14 @@ type busV2 struct {
 	MessageID string          `json:"m,omitempty"`
 	// ObjectData is V2Fields.ObjectData.
 	ObjectData bool `json:"o,omitempty"`
+	NoDelta    bool `json:"d,omitempty"`
 }
 
 func busV2Of(x *V2Fields) *busV2 {
-	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" && !x.ObjectData {
+	if x == nil || len(x.Tags) == 0 && len(x.Extras) == 0 && x.MessageID == "" && !x.ObjectData && !x.NoDelta {
 		return nil
 	}
-	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID, ObjectData: x.ObjectData}
+	return &busV2{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID, ObjectData: x.ObjectData, NoDelta: x.NoDelta}
 }
 
 // fields turns a received busV2 back into V2Fields (nil-safe).
@@ -53,7 +57,7 @@ func (b *busV2) fields() *V2Fields {
 	if b == nil {
 		return nil
 	}
-	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID, ObjectData: b.ObjectData}
+	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID, ObjectData: b.ObjectData, NoDelta: b.NoDelta}
 }
 
 // PublishAck is what an HTTP publish reports per channel when the
@@ -155,7 +159,7 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 	}
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras, m.ObjectData = x.Tags, x.Extras, x.ObjectData
+		m.Tags, m.Extras, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.ObjectData, x.NoDelta
 	}
 	m.MessageID = ack.MessageID
 	if m.MessageID == "" {
@@ -250,6 +254,7 @@ func (w *worker) replay(j *job) {
 		start = end
 	}
 	w.e.stats.replayed.Add(uint64(sent))
+	w.resetDelta(c, rb.channel)
 	nr := liveRange{stream: rb.stream, first: rb.from + 1, last: rb.head}
 	if ok && r.last > nr.last {
 		nr.last = r.last
@@ -277,7 +282,7 @@ func messageIDOf(payload []byte) string {
 func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, ack PublishAck) PublishAck {
 	var m protocol.V2Meta
 	if x != nil {
-		m.Tags, m.Extras, m.ObjectData = x.Tags, x.Extras, x.ObjectData
+		m.Tags, m.Extras, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.ObjectData, x.NoDelta
 	}
 	m.MessageID = ack.MessageID
 	if m.MessageID == "" {

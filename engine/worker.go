@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockudo/sockudo-go/engine/delta"
 	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -23,6 +24,7 @@ const (
 	jobReplay                  // deliver a resume's replayed messages to conn
 	jobRewind                  // deliver a rewind's history, then the gated live frames
 	jobGate                    // hold conn's live frames of key until a jobRewind
+	jobDelta                   // change conn's delta state (reason: deltaOp*)
 )
 
 // job is one unit of work handed to a worker. Publishing to a channel hands
@@ -49,6 +51,9 @@ type job struct {
 	// publisher found no filtered subscriber.
 	filterable bool
 	msg        *filter.Message
+	// dp serves delta subscribers of a publish; nil when the channel
+	// has none (v2delta.go).
+	dp *delta.Publication
 }
 
 // chanKey names a channel of an app. The app pointer keeps keys of
@@ -100,6 +105,8 @@ type worker struct {
 	cur     *job
 	matched int
 	onMatch func(*Conn)
+	dstats  deltaCounters
+	dpend   deltaPending // owned by the worker goroutine
 }
 
 func newWorker(e *Engine, id int) *worker {
@@ -216,12 +223,17 @@ func (w *worker) process(j *job) {
 		if j.gate {
 			j.conn.openGate(j.key.name)
 		}
+		if j.conn.v2 && w.e.opts.V2.Delta != nil {
+			w.attachDelta(j.conn, j.key)
+		}
 	case jobReplay:
 		w.replay(j)
 	case jobRewind:
 		w.finishRewind(j)
 	case jobGate:
 		j.conn.openGate(j.key.name)
+	case jobDelta:
+		w.deltaJob(j)
 	case jobCloseAll:
 		for c := range w.conns {
 			c.closeWith(protocol.CodeReconnect, "Server shutting down")
@@ -249,6 +261,9 @@ func (w *worker) fanout(j *job) {
 			if c.gates != nil && w.gated(c, j.key.name, j.pick(), j.serial) {
 				continue
 			}
+			if j.dp != nil && c.dc.subs != nil && w.queueDelta(c, j) {
+				continue
+			}
 			if j.f2 != nil {
 				w.queue(c, j.f2.b)
 				continue
@@ -258,6 +273,9 @@ func (w *worker) fanout(j *job) {
 	}
 	w.fanoutFiltered(j)
 	w.subMu.RUnlock()
+	if j.dp != nil {
+		w.flushDeltaStats()
+	}
 }
 
 func (w *worker) adopt(c *Conn) {
@@ -356,6 +374,7 @@ func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string)
 		w.nconns.Add(-1)
 	}
 	w.wheel.remove(c)
+	w.dropDeltas(c)
 	w.e.release(c, code, reason)
 }
 

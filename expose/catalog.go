@@ -90,6 +90,11 @@ var catalog = [...]family{
 	{"filter_suppressed_total", typeCounter, "Live deliveries to V2 subscribers that their subscription filter suppressed."},
 	{"filter_rejected_total", typeCounter, "V2 subscribes refused (sockudo:error 4000) for an invalid filter or one over a limit."},
 	{"filtered_subscriptions", typeGauge, "V2 subscriptions with a filter on this node."},
+	// protocol V2 delta compression
+	{"delta_frames_sent_total", typeCounter, "Frames sent to delta-compression subscribers, by kind (delta: sockudo:delta, full: a full frame on the delta path)."},
+	{"delta_bytes_saved_total", typeCounter, "Bytes the delta frames sent saved against the full frames they replaced."},
+	{"delta_resyncs_total", typeCounter, "sockudo:delta_sync_error requests honoured (the subscriber's next frame is full)."},
+	{"delta_channels", typeGauge, "Channels holding delta-compression state on this node."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

@@ -168,6 +168,11 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	r.sample("filter_suppressed_total", "", n.FilterSuppressed)
 	r.sample("filter_rejected_total", "", n.FilterRejected)
 	r.sample("filtered_subscriptions", "", uint64(n.FilteredSubs))
+	r.sample("delta_frames_sent_total", labelPair("kind", "delta"), n.Delta.DeltaFrames)
+	r.sample("delta_frames_sent_total", labelPair("kind", "full"), n.Delta.FullFrames)
+	r.sample("delta_bytes_saved_total", "", n.Delta.BytesSaved)
+	r.sample("delta_resyncs_total", "", n.Delta.Resyncs)
+	r.sample("delta_channels", "", gauge(int64(n.Delta.Channels)))
 }
 
 func (r *render) shards(n *engine.NodeSnapshot) {

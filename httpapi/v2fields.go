@@ -42,6 +42,7 @@ func decodeV2Fields(b *eventBody, keyLen int) (*engine.V2Fields, *apiError) {
 		if json.Unmarshal(b.Delta, &d) != nil {
 			return nil, badRequest("delta must be a boolean")
 		}
+		v.NoDelta = !d
 	}
 	if v.IdempotencyKey, aerr = decodeKeyOf("idempotency_key", b.IdempotencyKey, keyLen); aerr != nil {
 		return nil, aerr

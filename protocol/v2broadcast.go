@@ -16,6 +16,9 @@ type V2Meta struct {
 	// event carried. The frame still sends it as a string; subscription
 	// filters see the value, as Sockudo's do.
 	ObjectData bool
+	// NoDelta is not encoded: it carries a publish's `delta:false` to
+	// the engine's delta compression with the rest of the message.
+	NoDelta bool
 }
 
 // AppendV2Broadcast appends a V2 channel event in Sockudo's member order:

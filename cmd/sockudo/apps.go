@@ -42,6 +42,7 @@ func engineApp(a configs.App) *engine.App {
 		RecoveryMaxBufferSize:         a.ConnectionRecovery.MaxBufferSize,
 		IdempotencyDisabled:           a.Idempotency.Enabled != nil && !*a.Idempotency.Enabled,
 		IdempotencyTTL:                a.Idempotency.TTLSeconds.Duration(),
+		DeltaChannels:                 a.DeltaChannels(),
 		History: engine.AppHistory{Enabled: a.History.Enabled, RewindEnabled: a.History.RewindEnabled,
 			Retention: engine.HistoryRetention{Window: a.History.RetentionWindowSeconds.Duration(),
 				MaxMessages: int64(a.History.MaxMessagesPerChannel), MaxBytes: int64(a.History.MaxBytesPerChannel)}},

@@ -19,6 +19,9 @@ func v2Options(cfg configs.Config) engine.V2Options {
 		Filters:               filterConfig(cfg),
 		StripTags:             !cfg.TagsEmitted(),
 	}
+	if d := cfg.DeltaCompression.Delta(); d.Enabled {
+		o.Delta = &d
+	}
 	if r := cfg.ConnectionRecovery; r.Enabled {
 		o.Recovery = recovery.New(recovery.Options{TTL: r.BufferTTLSeconds.Duration(), MaxSize: r.MaxBufferSize})
 	}

@@ -35,6 +35,7 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 
 import { waitFor, DEFAULT_TIMEOUT_MS } from './util.mjs';
+import { DeltaDecoder, subscribeDelta } from './v2delta.mjs';
 
 /** The version string sent as `version=` (the official client's at the reference commit). */
 export const V2_CLIENT_VERSION = '2.2.0';
@@ -128,6 +129,7 @@ class V2Channel {
       if (events || expression) data.filter = { events, tags: filter, expression };
       else if (filter) data.tags_filter = filter;
       if (this.options.rewind !== undefined) data.rewind = this.options.rewind;
+      if (this.options.delta !== undefined) data.delta = subscribeDelta(this.options.delta);
       this.client.send('sockudo:subscribe', data);
     };
     if (!/^(private-|presence-)/.test(this.name)) return send({ auth: '' });
@@ -145,7 +147,9 @@ class V2Channel {
  *   reconnectDelay(attempt, action) -> ms (default: retry 1000, else min(attempt², 10) s),
  *   authorize(socketId, channel) -> {auth, channel_data?} | Promise (private/presence),
  *   query: extra query string appended to the URL,
- *   heartbeat / answerPings (true): test switches to silence the client.
+ *   heartbeat / answerPings (true): test switches to silence the client,
+ *   deltaCompression: {enabled} as the official client's option (lib/v2delta.mjs);
+ *   subscribe(name, {delta}) takes the client's per-channel delta option.
  * Events: 'state' (state), 'connected' (socketId), 'message' (frame after dedup),
  *   'resume_success' / 'resume_failed' (parsed data), 'error' (sockudo:error data).
  */
@@ -180,6 +184,7 @@ export class V2Client extends EventEmitter {
     this.connections = 0;
     this.attempts = 0;
     this.held = false;
+    this.delta = this.opts.deltaCompression !== undefined ? new DeltaDecoder(this, this.opts.deltaCompression ?? {}) : null;
     this.conn = null;
     this.socketId = null;
     open.add(this);
@@ -275,6 +280,7 @@ export class V2Client extends EventEmitter {
       const channel_positions = Object.fromEntries([...this.positions].map(([ch, p]) => [ch, { ...p }]));
       this.send('sockudo:resume', JSON.stringify({ channel_positions }));
     }
+    this.delta?.onConnected();
     this.emit('connected', this.socketId);
   }
 
@@ -283,11 +289,15 @@ export class V2Client extends EventEmitter {
       this.duplicatesDropped += 1;
       return;
     }
-    this.delivered.push(frame);
-    const event = frame.event;
     if (this.opts.connectionRecovery && frame.channel && isSerial(frame.serial)) {
       this.positions.set(frame.channel, { stream_id: frame.stream_id, serial: frame.serial, last_message_id: frame.message_id });
     }
+    if (this.delta) {
+      frame = this.delta.onFrame(frame);
+      if (frame === null) return;
+    }
+    this.delivered.push(frame);
+    const event = frame.event;
     switch (event) {
       case 'sockudo:ping':
         if (this.opts.answerPings) this.send('sockudo:pong', {});

@@ -69,6 +69,9 @@ type Message struct {
 	// top-level fields such as `,"message_id":"…","serial":7`, each
 	// starting with a comma. Publish copies it.
 	Trailer []byte
+	// WebSocket makes Full and For return complete WebSocket text frames
+	// (header included), so the engine queues them without a copy.
+	WebSocket bool
 }
 
 // internalPrefixes are events the JS client never stores as bases.
@@ -113,7 +116,8 @@ func (c *Channel) Publish(m Message, now time.Time) *Publication {
 	defer c.mu.Unlock()
 	c.lastSeq++
 	p.seq = c.lastSeq
-	p.base, p.full = c.frames(m.Frame, p.seq, p.key, p.hasKey)
+	p.ws = m.WebSocket
+	p.base, p.full = c.frames(m.Frame, p.seq, p.key, p.hasKey, m.WebSocket)
 	if len(m.Trailer) > 0 {
 		p.trailer = append([]byte(nil), m.Trailer...)
 	}
@@ -130,12 +134,16 @@ func (c *Channel) Publish(m Message, now time.Time) *Publication {
 // frames returns, in one allocation, the base (a copy of frame) and the
 // full frame: frame with `,"__delta_seq":N[,"__conflation_key":"k"]`
 // spliced before its final '}', the exact text the client's regular
-// expressions remove.
-func (c *Channel) frames(frame []byte, seq uint64, key string, hasKey bool) (baseData, full []byte) {
+// expressions remove. With ws the full frame is a WebSocket text frame.
+func (c *Channel) frames(frame []byte, seq uint64, key string, hasKey, ws bool) (baseData, full []byte) {
 	n := len(frame)
-	buf := make([]byte, 0, 2*n+len(`,"__delta_seq":,"__conflation_key":`)+20+len(key)*2+8)
+	buf := make([]byte, 0, 2*n+protocol.MaxFrameHeader+len(`,"__delta_seq":,"__conflation_key":`)+20+len(key)*2+8)
 	buf = append(buf, frame...)
 	baseData = buf[:n:n]
+	if ws {
+		buf = buf[:n+protocol.MaxFrameHeader]
+	}
+	start := len(buf)
 	buf = append(buf, frame[:n-1]...)
 	buf = append(buf, `,"__delta_seq":`...)
 	buf = strconv.AppendUint(buf, seq, 10)
@@ -144,7 +152,20 @@ func (c *Channel) frames(frame []byte, seq uint64, key string, hasKey bool) (bas
 		buf = protocol.AppendJSONString(buf, key)
 	}
 	buf = append(buf, '}')
+	if ws {
+		return baseData, wsFrame(buf, start)
+	}
 	return baseData, buf[n:]
+}
+
+// wsFrame writes the text-frame header of buf[start:] into the
+// protocol.MaxFrameHeader bytes reserved before start and returns the
+// frame.
+func wsFrame(buf []byte, start int) []byte {
+	var hdr [protocol.MaxFrameHeader]byte
+	h := protocol.AppendFrameHeader(hdr[:0], protocol.OpText, len(buf)-start)
+	copy(buf[start-len(h):], h)
+	return buf[start-len(h):]
 }
 
 // keyState returns the state of key, creating it and evicting the least

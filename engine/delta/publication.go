@@ -20,6 +20,7 @@ type Publication struct {
 	event    string
 	at       time.Time
 	bypassed string
+	ws       bool // frames are WebSocket text frames
 
 	seq     uint64
 	key     string
@@ -128,8 +129,11 @@ func (p *Publication) encode(b base, algo Algorithm) []byte {
 	raw := AppendDelta((*sp)[:0], algo, b.data, p.base)
 	defer func() { *sp = raw[:0]; scratchPool.Put(sp) }()
 
-	n := 128 + len(p.ch.name) + len(p.event) + len(p.key) + base64.StdEncoding.EncodedLen(len(raw)) + len(p.trailer)
+	n := 128 + protocol.MaxFrameHeader + len(p.ch.name) + len(p.event) + len(p.key) + base64.StdEncoding.EncodedLen(len(raw)) + len(p.trailer)
 	f := make([]byte, 0, n)
+	if p.ws {
+		f = f[:protocol.MaxFrameHeader]
+	}
 	f = append(f, `{"event":"sockudo:delta","channel":`...)
 	f = protocol.AppendJSONString(f, p.ch.name)
 	f = append(f, `,"data":{"event":`...)
@@ -151,7 +155,11 @@ func (p *Publication) encode(b base, algo Algorithm) []byte {
 	f = strconv.AppendUint(f, b.seq, 10)
 	f = append(f, '}')
 	f = append(f, p.trailer...)
-	return append(f, '}')
+	f = append(f, '}')
+	if p.ws {
+		return wsFrame(f, protocol.MaxFrameHeader)
+	}
+	return f
 }
 
 // AppendDelta appends the delta from base to target in algorithm a.
