@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/engine/delta"
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 

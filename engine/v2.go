@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/engine/delta"
+	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/protocol"
 )
 
