@@ -61,8 +61,9 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 			len(m.Tags) + len(m.Extras) + len(m.MessageID) + len(m.StreamID) + v2Slack)
 		f2.seal(protocol.AppendV2Broadcast(f2.payload(), event, key.name, data, userID, m), refs)
 	}
+	fx := e.wireFramesOf(key, ws, nv2, f, f2)
 	for i, w := range ws {
-		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID}
+		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID, fx: fx}
 		if v2[i] {
 			j.f2 = f2
 		}
@@ -91,8 +92,9 @@ func (e *Engine) broadcast(key chanKey, msg []byte, except string) {
 		f2 = e.frames.get()
 		f2.seal(protocol.AppendV2Message(f2.payload(), msg, ""), int32(nv2))
 	}
+	fx := e.wireFramesOf(key, ws, nv2, f, f2)
 	for i, w := range ws {
-		j := job{kind: jobPublish, key: key, f: f, except: except}
+		j := job{kind: jobPublish, key: key, f: f, except: except, fx: fx}
 		if v2[i] {
 			j.f2 = f2
 		}

@@ -26,6 +26,9 @@ type V2Options struct {
 	// History configures durable history; a nil History.Store turns it
 	// off.
 	History HistoryOptions
+	// MessagePack and Protobuf are the binary wire formats' codecs
+	// (format=msgpack, format=protobuf); nil leaves a format unserved.
+	MessagePack, Protobuf WireCodec
 }
 
 // v2 frames: the activity ping and the pong, which never carry a message id.

@@ -82,6 +82,9 @@ var catalog = [...]family{
 	{"history_store_errors_total", typeCounter, "Failed history store calls (writes, serial reservations, reads)."},
 	{"history_reads_total", typeCounter, "History pages read (HTTP API, rewinds, cold recovery)."},
 	{"history_rewinds_total", typeCounter, "Rewinds on subscribe answered with sockudo:rewind_complete."},
+	// protocol V2 wire formats
+	{"connections_by_wire_format", typeGauge, "Open WebSocket connections by wire format (json, msgpack, protobuf); V1 connections count as json."},
+	{"wire_encode_failures_total", typeCounter, "Frames a binary wire format codec could not encode; they are dropped and logged."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

@@ -4,6 +4,8 @@ import (
 	"github.com/sockudo/sockudo-go/configs"
 	"github.com/sockudo/sockudo-go/engine"
 	"github.com/sockudo/sockudo-go/engine/recovery"
+	"github.com/sockudo/sockudo-go/protocol/msgpackwire"
+	"github.com/sockudo/sockudo-go/protocol/protobufwire"
 )
 
 // v2Options maps the protocol V2 sections onto the engine's options; the
@@ -14,6 +16,9 @@ func v2Options(cfg configs.Config) engine.V2Options {
 		EchoOffByDefault:      !cfg.EchoControl.DefaultEchoMessages,
 		EphemeralDisabled:     !cfg.Ephemeral.Enabled,
 		RecoveryMaxBufferSize: cfg.ConnectionRecovery.MaxBufferSize,
+		// Both binary wire formats are always served, as by Sockudo.
+		MessagePack: msgpackwire.Codec{},
+		Protobuf:    protobufwire.Codec{},
 	}
 	if r := cfg.ConnectionRecovery; r.Enabled {
 		o.Recovery = recovery.New(recovery.Options{TTL: r.BufferTTLSeconds.Duration(), MaxSize: r.MaxBufferSize})
