@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -339,5 +341,69 @@ func TestBinaryFormatsNotWiredAnswer400(t *testing.T) {
 		if err == nil || resp == nil || resp.StatusCode != 400 {
 			t.Fatalf("%s without a codec: want HTTP 400, got %v %v", q, resp, err)
 		}
+	}
+}
+
+// A resume's replay and resume_success reach a binary-format connection
+// in its format (they are direct frames, transcoded per connection), with
+// the resume request sent as the official client sends it: data a JSON
+// string.
+func TestBinaryFormatsResume(t *testing.T) {
+	var cs codecs
+	ts := startServerWith(t, withCodecs(&cs), nil)
+	for _, format := range []string{"msgpack", "protobuf"} {
+		t.Run(format, func(t *testing.T) {
+			room := "room-" + format
+			a := ts.dialV2(t, "")
+			a.send(`{"event":"sockudo:subscribe","data":{"channel":"` + room + `"}}`)
+			stream := *a.expect("sockudo_internal:subscription_succeeded").StreamID
+			requireStatus(t, ts.post(t, "/events", `{"name":"ev","channel":"`+room+`","data":"1"}`), 200)
+			a.expect("ev")
+			_ = a.c.NetConn().Close()
+			for i := 2; i <= 4; i++ {
+				requireStatus(t, ts.post(t, "/events", fmt.Sprintf(`{"name":"ev","channel":%q,"data":"%d"}`, room, i)), 200)
+			}
+			b := dialFormat(t, ts, format)
+			b.send("sockudo:subscribe", "", map[string]string{"channel": room})
+			b.send("sockudo:resume", "", fmt.Sprintf(`{"channel_positions":{%q:{"stream_id":%q,"serial":1}}}`, room, stream))
+			b.expect("sockudo_internal:subscription_succeeded")
+			for want := uint64(2); want <= 4; want++ {
+				f := b.expect("ev")
+				if f.Serial != want || f.Channel != room || f.Data != fmt.Sprint(want) {
+					t.Fatalf("replayed %+v, want serial %d", f, want)
+				}
+			}
+			ok := b.expect("sockudo:resume_success")
+			if ok.DataKind != "string" || !strings.Contains(ok.Data, `"replayed":3`) {
+				t.Fatalf("resume_success %+v", ok)
+			}
+		})
+	}
+}
+
+// A refused binary-format connection reads why in its format, then the
+// close code.
+func TestBinaryFormatsRefusal(t *testing.T) {
+	var cs codecs
+	ts := startServerWith(t, withCodecs(&cs), nil)
+	for _, format := range []string{"msgpack", "protobuf"} {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/app/no-such-key?protocol=2&format="+format, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &binClient{t: t, c: c, format: format}
+		e := b.expect("sockudo:error")
+		var d struct {
+			Code int `json:"code"`
+		}
+		if e.DataKind != "json" || json.Unmarshal([]byte(e.Data), &d) != nil || d.Code != 4001 {
+			t.Fatalf("%s refusal %+v", format, e)
+		}
+		_, _, err = c.ReadMessage()
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4001 {
+			t.Fatalf("%s: close %v, want 4001", format, err)
+		}
+		_ = c.Close()
 	}
 }

@@ -28,6 +28,10 @@ type WireFrame struct {
 
 	Sequence, Serial, DeltaSeq          uint64
 	HasSequence, HasSerial, HasDeltaSeq bool
+
+	// scratch holds DataText when data has escapes; kept across parses
+	// so a pooled WireFrame unescapes without allocating.
+	scratch []byte
 }
 
 // ErrBadWireFrame is what a frame that is not a JSON object (or whose
@@ -35,9 +39,11 @@ type WireFrame struct {
 var ErrBadWireFrame = errors.New("protocol: frame is not a JSON object with PusherMessage fields")
 
 // ParseWireFrame takes a JSON frame apart. Unknown members are skipped:
-// the binary layouts have no place for them.
+// the binary layouts have no place for them. The strings in f alias p (and
+// f's own scratch), so they are valid until p changes or f is parsed into
+// again.
 func ParseWireFrame(p []byte, f *WireFrame) error {
-	*f = WireFrame{}
+	*f = WireFrame{scratch: f.scratch[:0]}
 	s := scanner{b: p}
 	if !s.open('{') {
 		return ErrBadWireFrame
@@ -52,7 +58,7 @@ func ParseWireFrame(p []byte, f *WireFrame) error {
 		ok = f.member(&s, string(key)) && ok
 	}
 	if !s.end() || !ok {
-		*f = WireFrame{}
+		*f = WireFrame{scratch: f.scratch[:0]}
 		return ErrBadWireFrame
 	}
 	return nil
@@ -125,7 +131,11 @@ func (f *WireFrame) data(s *scanner) bool {
 		start := s.i
 		raw, esc := s.str()
 		f.Data = s.b[start:s.i]
-		f.DataIsString, f.DataText = true, stringValue(raw, esc, true)
+		f.DataIsString, f.DataText = true, aliasString(raw)
+		if esc {
+			f.scratch = unescapeAppend(f.scratch[:0], raw)
+			f.DataText = aliasString(f.scratch)
+		}
 		return true
 	}
 	f.Data, f.DataIsString, f.DataText = nullToNil(s.value()), false, ""

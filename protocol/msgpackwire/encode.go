@@ -49,7 +49,7 @@ var encoders = sync.Pool{New: func() any {
 func (Codec) Encode(dst, msg []byte) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	defer func() {
-		e.w.b, e.f = nil, protocol.WireFrame{}
+		e.w.b = nil
 		encoders.Put(e)
 	}()
 	if err := protocol.ParseWireFrame(msg, &e.f); err != nil {

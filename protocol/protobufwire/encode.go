@@ -51,10 +51,7 @@ var states = sync.Pool{New: func() any { return &state{} }}
 // Encode appends the Protobuf form of the JSON frame msg to dst.
 func (Codec) Encode(dst, msg []byte) ([]byte, error) {
 	st := states.Get().(*state)
-	defer func() {
-		st.f = protocol.WireFrame{}
-		states.Put(st)
-	}()
+	defer states.Put(st)
 	f := &st.f
 	if err := protocol.ParseWireFrame(msg, f); err != nil {
 		return dst, fmt.Errorf("protobuf encode: %w", err)
@@ -115,15 +112,18 @@ func data(b []byte, f *protocol.WireFrame) []byte {
 	if f.Data == nil {
 		return b
 	}
-	inner, text := dJSON, string(f.Data)
-	if f.DataIsString {
-		inner, text = dString, f.DataText
+	if !f.DataIsString {
+		n := protowire.SizeTag(dJSON) + protowire.SizeBytes(len(f.Data))
+		b = protowire.AppendTag(b, fData, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(n))
+		b = protowire.AppendTag(b, dJSON, protowire.BytesType)
+		return protowire.AppendBytes(b, f.Data)
 	}
-	n := protowire.SizeTag(inner) + protowire.SizeBytes(len(text))
+	n := protowire.SizeTag(dString) + protowire.SizeBytes(len(f.DataText))
 	b = protowire.AppendTag(b, fData, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(n))
-	b = protowire.AppendTag(b, inner, protowire.BytesType)
-	return protowire.AppendString(b, text)
+	b = protowire.AppendTag(b, dString, protowire.BytesType)
+	return protowire.AppendString(b, f.DataText)
 }
 
 // stringMap appends map<string,string> entries as field n.
