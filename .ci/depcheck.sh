@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Dependencies point one way: protocol and shard use only the standard
-# library; engine only those two. Fails listing any other import.
+# library; engine only those two. The wire format codecs are the one
+# exception inside protocol: protocol/msgpackwire may use the MessagePack
+# library and protocol/protobufwire the protobuf wire package, and no other
+# package of the module may import either library. Fails listing any
+# other import.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
@@ -25,4 +29,24 @@ check engine protocol shard engine/filter engine/delta protocol/vcdiff github.co
 # engine/filter stays standard-library only so the engine may import it;
 # JMESPath enters through its ExprCompiler port (engine/filter/jmes).
 check engine/filter
+
+# check_lib PKG REGEX: PKG's non-module dependencies all match REGEX (the
+# library it may use and that library's own dependencies).
+check_lib() {
+	local pkg=$1 allowed=$2 bad
+	bad=$(go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' "./$pkg" |
+		grep -v "^$mod/$pkg\$" | grep -v "^$mod/protocol\$" | grep -Ev "$allowed" || true)
+	if [ -n "$bad" ]; then
+		echo "depcheck: $pkg imports what it must not:"; echo "$bad"; exit 1
+	fi
+}
+check_lib protocol/msgpackwire '^github\.com/vmihailenco/(msgpack/v5|tagparser/v2)(/|$)'
+check_lib protocol/protobufwire '^google\.golang\.org/protobuf/(encoding/protowire|internal/(errors|detrand))$'
+# Nobody else imports the codec libraries directly.
+others=$(go list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... |
+	grep -E ' (github\.com/vmihailenco/|google\.golang\.org/protobuf)' |
+	grep -Ev "^$mod/protocol/(msgpackwire|protobufwire):" || true)
+if [ -n "$others" ]; then
+	echo "depcheck: only protocol/msgpackwire and protocol/protobufwire may import the codec libraries:"; echo "$others"; exit 1
+fi
 echo "depcheck: ok"

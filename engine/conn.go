@@ -34,6 +34,9 @@ type Conn struct {
 	v2 bool // Sockudo protocol V2 (protocol=2)
 	// echo: a V2 connection receives its own client events.
 	echo bool
+	// wf is a V2 connection's wire format; binary formats get every frame
+	// transcoded (wireformat.go).
+	wf protocol.WireFormat
 
 	state      atomic.Uint32
 	lastActive atomic.Int64 // unix nanos of the last inbound frame
@@ -48,6 +51,7 @@ type Conn struct {
 	onFrame func(protocol.Opcode, []byte) error
 	evStart int64 // client-event rate window start, unix nanos
 	evCount int
+	rdbuf   []byte // a binary client frame decoded to JSON
 
 	// mu guards the subscription and user state below, which the read side
 	// writes and HTTP queries and cleanup read.
@@ -136,6 +140,10 @@ func (c *Conn) frame(op protocol.Opcode, payload []byte) error {
 		c.handle(payload)
 	case protocol.OpBinary:
 		c.rt.stats.received.Add(1)
+		if c.binary() {
+			c.binaryMessage(payload)
+			break
+		}
 		c.sendError(protocol.CodeInvalidMessage, "Binary frames are not supported: send JSON text frames", "")
 	case protocol.OpPing:
 		c.sendRaw(protocol.AppendFrame(nil, protocol.OpPong, payload))

@@ -17,13 +17,15 @@ import (
 func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
 	app, rt, perr := e.admit(req)
 	if perr != nil {
-		e.refuse(t, perr, req.isV2())
+		e.refuse(t, perr, req)
 		return nil, perr
 	}
 	c := &Conn{e: e, rt: rt, t: t, wslot: -1, v2: req.isV2()}
 	if c.v2 {
 		c.echo = e.opts.V2.echoFor(req.EchoMessages)
+		c.wf = req.Format
 	}
+	e.stats.formatConns[c.wf].Add(1)
 	c.onFrame = c.frame
 	c.fr.MaxMessage = e.opts.MaxPayload
 	c.w = e.workers[e.next.Add(1)%uint64(len(e.workers))]
@@ -59,6 +61,9 @@ func (e *Engine) admit(req ConnectRequest) (*App, *appRuntime, *protocol.Error) 
 	}
 	if perr := checkProtocol(req.Protocol); perr != nil {
 		return nil, nil, perr
+	}
+	if req.isV2() && !e.ServesFormat(req.Format) {
+		return nil, nil, protocol.NewError(protocol.CodeUnsupportedProtocol, "Wire format "+req.Format.String()+" is not served")
 	}
 	if !originAllowed(app.AllowedOrigins, req.Origin) {
 		return nil, nil, protocol.NewError(protocol.CodeUnauthorized, "Origin not allowed")
@@ -111,13 +116,15 @@ func checkProtocol(v string) *protocol.Error {
 
 // refuse tells a refused client why, in both places pusher-js looks: the
 // pusher:error frame and the close code.
-func (e *Engine) refuse(t Transport, perr *protocol.Error, v2 bool) {
+func (e *Engine) refuse(t Transport, perr *protocol.Error, req ConnectRequest) {
 	e.stats.refused[refusalIndex(perr.Code)].Add(1)
 	msg := protocol.AppendError(nil, perr.Code, perr.Message, "")
-	if v2 {
-		msg = protocol.AppendV2Error(nil, perr.Code, perr.Message, protocol.NewMessageID())
-	}
 	b := protocol.AppendFrame(nil, protocol.OpText, msg)
+	if req.isV2() {
+		msg = protocol.AppendV2Error(nil, perr.Code, perr.Message, protocol.NewMessageID())
+		b = protocol.AppendFrame(b[:0], protocol.OpText, msg)
+		b = e.refusalFrame(b, req.Format)
+	}
 	b = protocol.AppendCloseFrame(b, perr.Code, perr.Message)
 	_ = t.Write(b)
 	_ = t.Close()
@@ -148,6 +155,7 @@ func (e *Engine) release(c *Conn, code protocol.Code, reason string) {
 	}
 	c.rt.stats.connections.Add(-1)
 	c.rt.stats.disconnections.Add(1)
+	e.stats.formatConns[c.wf].Add(-1)
 	e.cluster.markConns(c.rt)
 	e.conns.Add(-1)
 	if code != 0 {

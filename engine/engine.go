@@ -85,6 +85,9 @@ type ConnectRequest struct {
 	// EchoMessages is the echo_messages query parameter ("" when absent);
 	// only V2 connections use it.
 	EchoMessages string
+	// Format is the wire format of the format query parameter, which only
+	// V2 connections use; the adapter checks ServesFormat first.
+	Format protocol.WireFormat
 }
 
 // Event is one event to publish through the HTTP API, already validated by
@@ -157,6 +160,10 @@ type Engine struct {
 
 	sharedDownUntil atomic.Int64 // unix nanos: skip the shared cache until then
 	storeErrLog     LogLimiter   // refusals for a failing app store
+	wireLog         LogLimiter   // frames a wire format codec could not encode
+	// binSubs counts subscriptions of binary-format connections on the
+	// node; while 0 a publish does no per-format work.
+	binSubs atomic.Int64
 
 	history    *historyState // nil without a history store
 	historyLog LogLimiter    // lost history writes

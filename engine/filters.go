@@ -188,7 +188,11 @@ func (w *worker) deliverV2(c *Conn, j *job) {
 	if c.gates != nil && w.gated(c, j.key.name, j.pick(), j.serial) {
 		return
 	}
-	if j.dp != nil && c.dc.subs != nil && w.queueDelta(c, j) {
+	if fx := j.wireFrame(c); fx != nil {
+		w.queue(c, fx.b)
+		return
+	}
+	if j.dp != nil && c.dc.subs != nil && !c.binary() && w.queueDelta(c, j) {
 		return
 	}
 	w.queue(c, j.pick())

@@ -76,8 +76,9 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 	if nv2 > 0 {
 		dp = e.deltaFrame(key, event, f, f2, m)
 	}
+	fx := e.wireFramesOf(key, ws, nv2, f, f2)
 	for i, w := range ws {
-		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID, filterable: true, msg: msg}
+		j := job{kind: jobPublish, key: key, f: f, except: except, serial: m.Serial, stream: m.StreamID, filterable: true, msg: msg, fx: fx}
 		if v2[i] {
 			j.f2, j.dp = f2, dp
 		}
@@ -109,8 +110,9 @@ func (e *Engine) broadcast(key chanKey, msg []byte, except string) {
 		f2 = e.frames.get()
 		f2.seal(protocol.AppendV2Message(f2.payload(), msg, ""), int32(nv2))
 	}
+	fx := e.wireFramesOf(key, ws, nv2, f, f2)
 	for i, w := range ws {
-		j := job{kind: jobPublish, key: key, f: f, except: except}
+		j := job{kind: jobPublish, key: key, f: f, except: except, fx: fx}
 		if v2[i] {
 			j.f2 = f2
 		}

@@ -1,6 +1,10 @@
 package engine
 
-import "time"
+import (
+	"time"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
 
 // KindLabels are the channel_type labels, indexed by protocol.Kind.
 var KindLabels = [numKinds]string{"public", "private", "presence", "private_encrypted", "server_to_user"}
@@ -68,6 +72,9 @@ type NodeSnapshot struct {
 	FilteredSubs     int64  // V2 subscriptions with a filter now
 	// Delta compression.
 	Delta DeltaStats
+	// Wire formats.
+	FormatConnections  [protocol.NumWireFormats]int64 // open connections by protocol.WireFormat (V1 counts as json)
+	WireEncodeFailures uint64                         // frames a binary codec could not encode (dropped)
 }
 
 // Observer receives measurements the engine makes on its hot path. Calls
@@ -137,6 +144,10 @@ func (e *Engine) NodeSnapshot() NodeSnapshot {
 	if e.history != nil {
 		n.HistoryStreams = e.history.seqs.Len()
 	}
+	for i := range n.FormatConnections {
+		n.FormatConnections[i] = e.stats.formatConns[i].Load()
+	}
+	n.WireEncodeFailures = e.stats.wireEncodeFailures.Load()
 	for _, w := range e.workers {
 		n.Shards = append(n.Shards, ShardSnapshot{Connections: w.nconns.Load(), QueueDepth: w.queued.Load()})
 	}

@@ -88,6 +88,10 @@ type nodeStats struct {
 	authFailures  [numAuthKinds]atomic.Uint64
 	refused       [len(RefusalLabels)]atomic.Uint64
 
+	// Wire formats.
+	formatConns        [protocol.NumWireFormats]atomic.Int64 // open connections by format (V1 counts as json)
+	wireEncodeFailures atomic.Uint64                         // frames a codec could not encode (dropped)
+
 	// Protocol V2 connection recovery.
 	v2Buffered atomic.Uint64                      // broadcasts given a serial
 	replayed   atomic.Uint64                      // replayed messages sent (gate-dropped ones not)

@@ -40,6 +40,9 @@ type V2Options struct {
 	// Delta is the delta_compression section; nil turns delta
 	// compression off (sockudo:enable_delta_compression is then ignored).
 	Delta *delta.Config
+	// MessagePack and Protobuf are the binary wire formats' codecs
+	// (format=msgpack, format=protobuf); nil leaves a format unserved.
+	MessagePack, Protobuf WireCodec
 }
 
 // v2 frames: the activity ping and the pong, which never carry a message id.

@@ -44,6 +44,8 @@ type job struct {
 	stream string
 	serial uint64
 	replay *replayBatch // jobReplay
+	// fx is a publish's frame per binary wire format (wireformat.go).
+	fx     wireSet
 	rewind *rewindBatch // jobRewind
 	gate   bool         // jobAck: hold the channel's live frames until its jobRewind
 	// filterable: a channel message subscription filters apply to (not
@@ -80,8 +82,9 @@ type worker struct {
 	// Written by subscribing goroutines, read by the worker while it
 	// processes a publish.
 	subMu sync.RWMutex
-	subs  map[chanKey]map[*Conn]bool // value: live (acknowledged)
-	v2s   map[chanKey]int            // V2 connections among subs
+	subs  map[chanKey]map[*Conn]bool        // value: live (acknowledged)
+	v2s   map[chanKey]int                   // V2 connections among subs
+	bins  map[chanKey][numBinaryFormats]int // binary-format connections among subs, by format
 	// filtered are the V2 subscribers with a filter, kept apart from subs
 	// (filters.go); they count in v2s.
 	filtered map[chanKey]*filteredSubs
@@ -118,6 +121,7 @@ func newWorker(e *Engine, id int) *worker {
 		done:  make(chan struct{}),
 		subs:  make(map[chanKey]map[*Conn]bool),
 		v2s:   make(map[chanKey]int),
+		bins:  make(map[chanKey][numBinaryFormats]int),
 		conns: make(map[*Conn]struct{}),
 
 		filtered: make(map[chanKey]*filteredSubs),
@@ -187,6 +191,7 @@ func (w *worker) drain() {
 			if jobs[i].f2 != nil {
 				jobs[i].f2.release()
 			}
+			jobs[i].fx.release()
 			jobs[i] = job{}
 		}
 		w.spare = jobs
@@ -261,7 +266,12 @@ func (w *worker) fanout(j *job) {
 			if c.gates != nil && w.gated(c, j.key.name, j.pick(), j.serial) {
 				continue
 			}
-			if j.dp != nil && c.dc.subs != nil && w.queueDelta(c, j) {
+			if fx := j.wireFrame(c); fx != nil {
+				w.queue(c, fx.b)
+				continue
+			}
+			// Deltas only line up with JSON: binary connections never get them.
+			if j.dp != nil && c.dc.subs != nil && !c.binary() && w.queueDelta(c, j) {
 				continue
 			}
 			if j.f2 != nil {
@@ -301,6 +311,11 @@ func (w *worker) sleepUntilDue(now int64) {
 func (w *worker) queue(c *Conn, b []byte) {
 	if c.state.Load() == stateClosed {
 		return
+	}
+	if c.binary() {
+		if b = c.wireOut(b); len(b) == 0 {
+			return
+		}
 	}
 	c.rt.stats.sent(w.id, len(b))
 	if c.slow.Load() && c.appendBacklog(b) {
@@ -354,6 +369,9 @@ func (w *worker) write(c *Conn, bounded bool) {
 func (w *worker) closeConn(c *Conn, f *frame, code protocol.Code, reason string) {
 	if c.state.Swap(stateClosed) == stateClosed {
 		return
+	}
+	if f != nil && len(f.b) > 0 && c.binary() {
+		f.b = c.wireOut(f.b)
 	}
 	if f != nil && len(f.b) > 0 && !c.lastToBacklog(f.b) {
 		c.out = append(c.out, f.b)
@@ -413,6 +431,7 @@ func (w *worker) indexAdd(k chanKey, c *Conn, p *filter.Predicate) {
 	}
 	if _, had := set[c]; !had && c.v2 {
 		w.v2s[k]++
+		w.countFormat(k, c, 1)
 	}
 	set[c] = false
 	w.subMu.Unlock()
@@ -430,6 +449,7 @@ func (w *worker) indexRemove(k chanKey, c *Conn) {
 			if w.v2s[k]--; w.v2s[k] <= 0 {
 				delete(w.v2s, k)
 			}
+			w.countFormat(k, c, -1)
 		}
 		delete(set, c)
 		if len(set) == 0 {

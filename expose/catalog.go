@@ -95,6 +95,9 @@ var catalog = [...]family{
 	{"delta_bytes_saved_total", typeCounter, "Bytes the delta frames sent saved against the full frames they replaced."},
 	{"delta_resyncs_total", typeCounter, "sockudo:delta_sync_error requests honoured (the subscriber's next frame is full)."},
 	{"delta_channels", typeGauge, "Channels holding delta-compression state on this node."},
+	// protocol V2 wire formats
+	{"connections_by_wire_format", typeGauge, "Open WebSocket connections by wire format (json, msgpack, protobuf); V1 connections count as json."},
+	{"wire_encode_failures_total", typeCounter, "Frames a binary wire format codec could not encode; they are dropped and logged."},
 	// shards
 	{"shard_connections", typeGauge, "Connections owned by each shard worker."},
 	{"shard_queue_depth", typeGauge, "Jobs waiting in each shard worker's inbox."},

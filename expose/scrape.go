@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sockudo/sockudo-go/engine"
+	"github.com/sockudo/sockudo-go/protocol"
 )
 
 // writeEngine renders the engine's counters at scrape time from its
@@ -30,6 +31,7 @@ func (s *Server) writeEngine(w io.Writer) {
 	r.registries(&node)
 	r.errors(&node)
 	r.recovery(&node)
+	r.wireFormats(&node)
 	r.shards(&node)
 	r.network()
 	_, _ = w.Write(r.b)
@@ -173,6 +175,15 @@ func (r *render) recovery(n *engine.NodeSnapshot) {
 	r.sample("delta_bytes_saved_total", "", n.Delta.BytesSaved)
 	r.sample("delta_resyncs_total", "", n.Delta.Resyncs)
 	r.sample("delta_channels", "", gauge(int64(n.Delta.Channels)))
+}
+
+// wireFormats writes the connections per wire format and the frames no
+// codec could encode.
+func (r *render) wireFormats(n *engine.NodeSnapshot) {
+	for i, c := range n.FormatConnections {
+		r.sample("connections_by_wire_format", labelPair("format", protocol.WireFormat(i).String()), gauge(c))
+	}
+	r.sample("wire_encode_failures_total", "", n.WireEncodeFailures)
 }
 
 func (r *render) shards(n *engine.NodeSnapshot) {

@@ -63,6 +63,10 @@ func TestEveryFamilyFromStartup(t *testing.T) {
 		`sockudo_history_store_errors_total`,
 		`sockudo_history_reads_total`,
 		`sockudo_history_rewinds_total`,
+		`sockudo_connections_by_wire_format{format="json"}`,
+		`sockudo_connections_by_wire_format{format="msgpack"}`,
+		`sockudo_connections_by_wire_format{format="protobuf"}`,
+		`sockudo_wire_encode_failures_total`,
 		`process_network_receive_bytes_total`,
 	}
 	for _, kind := range engine.KindLabels {

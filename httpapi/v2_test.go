@@ -82,8 +82,9 @@ func withRecovery(o *engine.Options) {
 }
 
 func TestV2UpgradeRefusesUnservedFormats(t *testing.T) {
-	ts := startServer(t, nil)
-	for _, q := range []string{"&format=msgpack", "&format=messagepack", "&format=protobuf", "&format=proto", "&format=xml", "&echo_messages=maybe"} {
+	var cs codecs
+	ts := startServerWith(t, withCodecs(&cs), nil)
+	for _, q := range []string{"&format=xml", "&format=msgpack2", "&format=json5", "&echo_messages=maybe"} {
 		_, resp, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/app/"+testKey+"?protocol=2"+q, nil)
 		if err == nil || resp == nil || resp.StatusCode != 400 {
 			t.Fatalf("%s: want HTTP 400 before the upgrade, got %v %v", q, resp, err)

@@ -156,30 +156,42 @@ func AppendV2Error(dst []byte, code Code, message, messageID string) []byte {
 // WireFormat is a V2 frame encoding (format query parameter).
 type WireFormat uint8
 
-// Wire formats. Only JSON is served so far.
+// Wire formats (sockudo-v2.md §13). JSON frames travel as text, the
+// others as binary WebSocket frames.
 const (
 	FormatJSON WireFormat = iota
 	FormatMessagePack
 	FormatProtobuf
 )
 
-// ErrUnsupportedFormat refuses a format this server does not serve yet.
-var ErrUnsupportedFormat = errors.New("unsupported wire format")
+// NumWireFormats sizes per-format tables indexed by WireFormat.
+const NumWireFormats = 3
+
+// String is the format's canonical name (metric labels, logs).
+func (f WireFormat) String() string {
+	switch f {
+	case FormatMessagePack:
+		return "msgpack"
+	case FormatProtobuf:
+		return "protobuf"
+	}
+	return "json"
+}
 
 // ParseWireFormat reads the format query parameter of a V2 connection as
 // Sockudo does (trimmed, case-insensitive): absent, "" or json is JSON;
-// msgpack, messagepack, protobuf and proto are recognised but not served
-// yet; anything else is an error too.
+// msgpack or messagepack is MessagePack; protobuf or proto is Protobuf;
+// anything else is an error.
 func ParseWireFormat(v string) (WireFormat, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "", "json":
 		return FormatJSON, nil
 	case "msgpack", "messagepack":
-		return FormatMessagePack, errors.New("wire format " + v + " (MessagePack) is not supported yet: use format=json")
+		return FormatMessagePack, nil
 	case "protobuf", "proto":
-		return FormatProtobuf, errors.New("wire format " + v + " (Protobuf) is not supported yet: use format=json")
+		return FormatProtobuf, nil
 	}
-	return FormatJSON, errors.New("unknown wire format " + v + ": use json")
+	return FormatJSON, errors.New("unsupported wire format " + v + ": use json, msgpack or protobuf")
 }
 
 // ParseEchoMessages reads the echo_messages query parameter: "true",

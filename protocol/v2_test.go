@@ -74,7 +74,13 @@ func TestParseWireFormat(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"msgpack", "MessagePack", "protobuf", "proto", "xml"} {
+	for in, want := range map[string]WireFormat{"msgpack": FormatMessagePack, " MessagePack": FormatMessagePack,
+		"protobuf": FormatProtobuf, "PROTO ": FormatProtobuf} {
+		if f, err := ParseWireFormat(in); err != nil || f != want {
+			t.Errorf("%q: %v %v", in, f, err)
+		}
+	}
+	for _, bad := range []string{"xml", "cbor", "msg pack"} {
 		if _, err := ParseWireFormat(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -6,6 +6,8 @@ import (
 	"github.com/sockudo/sockudo-go/engine/filter"
 	"github.com/sockudo/sockudo-go/engine/filter/jmes"
 	"github.com/sockudo/sockudo-go/engine/recovery"
+	"github.com/sockudo/sockudo-go/protocol/msgpackwire"
+	"github.com/sockudo/sockudo-go/protocol/protobufwire"
 )
 
 // v2Options maps the protocol V2 sections onto the engine's options; the
@@ -18,6 +20,9 @@ func v2Options(cfg configs.Config) engine.V2Options {
 		RecoveryMaxBufferSize: cfg.ConnectionRecovery.MaxBufferSize,
 		Filters:               filterConfig(cfg),
 		StripTags:             !cfg.TagsEmitted(),
+		// Both binary wire formats are always served, as by Sockudo.
+		MessagePack: msgpackwire.Codec{},
+		Protobuf:    protobufwire.Codec{},
 	}
 	if d := cfg.DeltaCompression.Delta(); d.Enabled {
 		o.Delta = &d

@@ -1,0 +1,39 @@
+package protobufwire
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/sockudo/sockudo-go/protocol"
+)
+
+// FuzzProtobufDecode: any bytes a client sends are decoded or refused with
+// an error, never a panic; what decodes is a valid UTF-8 JSON client frame
+// the engine's decoder accepts, appended to dst without touching it.
+func FuzzProtobufDecode(f *testing.F) {
+	f.Add(client("client-x", "private-a", oneof(3, `{"k":1}`)))
+	f.Add(client("e", "", oneof(2, "\x0a\x02cd\x22\x06\x0a\x01n\x12\x015")))
+	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		dst := []byte("keep")
+		out, err := Codec{}.Decode(dst, p)
+		if string(out[:4]) != "keep" {
+			t.Fatalf("dst overwritten: %q", out)
+		}
+		if err != nil {
+			if len(out) != 4 {
+				t.Fatalf("error %v but output %q", err, out)
+			}
+			return
+		}
+		js := out[4:]
+		if !json.Valid(js) || !utf8.Valid(js) {
+			t.Fatalf("decoded to invalid JSON %q", js)
+		}
+		var m protocol.ClientMessage
+		if err := protocol.DecodeClientMessage(js, &m); err != nil {
+			t.Fatalf("engine refuses %q: %v", js, err)
+		}
+	})
+}
