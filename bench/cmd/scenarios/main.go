@@ -190,6 +190,10 @@ func run() int {
 	outDir := fs.String("out", "", "directory for server logs, JSON and SVG per scenario (default: a new temp dir)")
 	cooldown := fs.Duration("cooldown", -1, "pause between scenarios (default 0 in smoke, 5s in full)")
 	skipFloor := fs.Bool("no-floor", false, "full mode: skip the write-floor probe")
+	var opts runOpts
+	fs.BoolVar(&opts.pprof, "pprof", false, "start servers with --pprof and save an 8 s CPU profile of each loadgen scenario (from its second second) to -out")
+	fs.StringVar(&opts.historyOpts, "history-opts", "", `extra members of the server's history section in the 7-history-pg* scenarios, e.g. '"writer_shards":4'`)
+	pgSettings := fs.String("pg-settings", "", "extra PostgreSQL settings for the history scenarios, comma-separated name=value (e.g. jit=off)")
 	repeat := fs.Int("repeat", 1, "run the selected scenarios this many times, in order (the history comparison pairs each pg run with the off run before it)")
 	_ = fs.Parse(os.Args[1:])
 	if *mode != "smoke" && *mode != "full" {
@@ -276,7 +280,11 @@ func run() int {
 	for _, s := range selected {
 		if s.pg && pg == nil {
 			var err error
-			if pg, err = pgserver.Start(); err != nil {
+			var settings []string
+			if *pgSettings != "" {
+				settings = strings.Split(*pgSettings, ",")
+			}
+			if pg, err = pgserver.Start(settings...); err != nil {
 				fmt.Fprintf(os.Stderr, "PostgreSQL for the history scenarios: %v\n", err)
 				break
 			}
@@ -300,7 +308,7 @@ func run() int {
 			fmt.Printf("\n### %s\n", name)
 			// Source addresses: a fresh /24 per scenario and repetition.
 			src := fmt.Sprintf("127.%d.%d.2", (k+1+(rep-1)*len(selected))%250+1, rot)
-			rw := runOne(exe, bin, *outDir, s, name, src, *mode == "smoke", pg, seq)
+			rw := runOne(exe, bin, *outDir, s, name, src, *mode == "smoke", pg, seq, opts)
 			if rw.err != "" {
 				failed = true
 			}
@@ -389,6 +397,31 @@ func run() int {
 	return 0
 }
 
+// runOpts are the flags that change how a scenario's server runs.
+type runOpts struct {
+	pprof       bool   // --pprof and a CPU profile per loadgen scenario
+	historyOpts string // extra members of the history section (pg scenarios)
+}
+
+// profileServer saves an 8 s CPU profile of the server, taken from the
+// run's second second (after the connect phase of short scenarios).
+func profileServer(metricsPort int, path string) {
+	time.Sleep(time.Second)
+	cl := &http.Client{Timeout: 20 * time.Second}
+	resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=8", metricsPort))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pprof: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		fmt.Fprintf(os.Stderr, "pprof: %v %s\n", err, resp.Status)
+		return
+	}
+	_ = os.WriteFile(path, b, 0o644)
+}
+
 func numCPU() int {
 	n, _ := strconv.Atoi(strings.TrimSpace(mustRead("/sys/devices/system/cpu/online")))
 	if n == 0 {
@@ -430,21 +463,25 @@ func freePort() (int, error) {
 }
 
 // runOne runs one scenario and judges it.
-func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, pg *pgserver.Server, seq int) row {
+func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, pg *pgserver.Server, seq int, opts runOpts) row {
 	rw := row{s: s, name: name}
 	file := strings.ReplaceAll(strings.ReplaceAll(name, " ", ""), "#", "-")
-	extra, err := serverConfigExtra(s, pg, seq)
+	extra, err := serverConfigExtra(s, pg, seq, opts.historyOpts)
 	if err != nil {
 		rw.err = err.Error()
 		return rw
 	}
 	var pg0 int64
 	if s.pg {
+		_ = pg.ResetStatements()
 		pg0 = pg.CPU()
 	}
-	rw.r, rw.rr, err = runScenario(exe, bin, dir, s, file, extra, srcBase, quiet)
+	rw.r, rw.rr, err = runScenario(exe, bin, dir, s, file, extra, srcBase, quiet, opts.pprof)
 	if s.pg {
 		rw.pgCPUUs = pg.CPU() - pg0
+		if top, err := pg.TopStatements(); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, file+".pg_statements.txt"), []byte(top), 0o644)
+		}
 	}
 	switch {
 	case err != nil:
@@ -458,7 +495,7 @@ func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, 
 // runScenario starts a fresh server (its config plus extra), runs loadgen
 // or the scenario's subcommand against it and stops it. file names the
 // run's files in dir.
-func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, quiet bool) (*loadgen.Result, *resume.Result, error) {
+func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, quiet, pprof bool) (*loadgen.Result, *resume.Result, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, nil, err
@@ -477,7 +514,11 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 		return nil, nil, err
 	}
 	defer logf.Close()
-	srv := exec.Command(bin, "--config", cfgPath)
+	srvArgs := []string{"--config", cfgPath}
+	if pprof {
+		srvArgs = append(srvArgs, "--pprof")
+	}
+	srv := exec.Command(bin, srvArgs...)
 	srv.Stdout, srv.Stderr = logf, logf
 	if err := children.Start(srv); err != nil {
 		return nil, nil, fmt.Errorf("start server: %w", err)
@@ -514,11 +555,14 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 		"-app-id", "bench", "-key", "bench-key", "-secret", "bench-secret",
 		"-server-pid", strconv.Itoa(srv.Process.Pid), "-scenario", s.name, "-src-base", srcBase,
 		"-json", jsonPath, "-svg", filepath.Join(dir, file+".svg")}, s.args...)
-	if s.history {
+	if s.pg {
 		args = append(args, "-metrics", fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
 	}
 	if quiet {
 		args = append(args, "-quiet")
+	}
+	if pprof {
+		go profileServer(mport, filepath.Join(dir, file+".cpu.pprof"))
 	}
 	out, lerr := runSelf(exe, args, os.Stdout)
 	select {

@@ -73,7 +73,7 @@ func historyCheck(r *loadgen.Result, minPerSec float64) string {
 // serverConfigExtra returns the JSON members a scenario adds to the
 // server config: its own, and for history scenarios the history section
 // (PostgreSQL with a table prefix of the scenario's own, or off).
-func serverConfigExtra(s scenario, pg *pgserver.Server, seq int) (string, error) {
+func serverConfigExtra(s scenario, pg *pgserver.Server, seq int, historyOpts string) (string, error) {
 	var parts []string
 	if s.config != "" {
 		parts = append(parts, s.config)
@@ -82,8 +82,11 @@ func serverConfigExtra(s scenario, pg *pgserver.Server, seq int) (string, error)
 		if pg == nil {
 			return "", fmt.Errorf("needs PostgreSQL, which did not start")
 		}
+		if historyOpts != "" {
+			historyOpts = "," + historyOpts
+		}
 		parts = append(parts,
-			fmt.Sprintf(`"history":{"enabled":true,"backend":"postgres","postgres":{"table_prefix":"bench_%d"}}`, seq),
+			fmt.Sprintf(`"history":{"enabled":true,"backend":"postgres","postgres":{"table_prefix":"bench_%d"}%s}`, seq, historyOpts),
 			fmt.Sprintf(`"database":{"postgres":{"host":"127.0.0.1","port":%d,"username":"postgres","password":"","database":"postgres","connection_pool_size":20}}`, pg.Port))
 	} else if s.history {
 		parts = append(parts, `"history":{"enabled":false}`)

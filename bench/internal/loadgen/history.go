@@ -15,6 +15,7 @@ import (
 // them, not when the publish was answered.
 type HistoryResult struct {
 	Stored       int64   `json:"stored"`
+	Batches      int64   `json:"batches"` // store writes that carried them
 	Dropped      int64   `json:"dropped"`
 	Secs         float64 `json:"secs"`   // first publish → last entry stored
 	LagMs        float64 `json:"lag_ms"` // last publish answered → last entry stored
@@ -24,8 +25,8 @@ type HistoryResult struct {
 
 // historyMark is the counters before the publish phase.
 type historyMark struct {
-	writes, dropped int64
-	err             error
+	writes, dropped, batches int64
+	err                      error
 }
 
 // History counter names as the server exposes them (expose/catalog.go,
@@ -33,11 +34,12 @@ type historyMark struct {
 const (
 	metricHistoryWrites  = "sockudo_history_writes_total"
 	metricHistoryDropped = "sockudo_history_dropped_total"
+	metricHistoryBatches = "sockudo_history_write_batches_total"
 )
 
 func markHistory(url string) historyMark {
-	w, d, err := scrapeHistory(url)
-	return historyMark{w, d, err}
+	w, d, b, err := scrapeHistory(url)
+	return historyMark{w, d, b, err}
 }
 
 // waitHistory polls the counters until every accepted publish is stored
@@ -52,13 +54,13 @@ func waitHistory(url string, m historyMark, accepted int64, t0 time.Time, maxWai
 	deadline := pubEnd.Add(maxWait)
 	last, lastChange := int64(-1), pubEnd
 	for {
-		w, d, err := scrapeHistory(url)
+		w, d, b, err := scrapeHistory(url)
 		now := time.Now()
 		if err != nil {
 			r.Err = "metrics: " + err.Error()
 			return r
 		}
-		r.Stored, r.Dropped = w-m.writes, d-m.dropped
+		r.Stored, r.Dropped, r.Batches = w-m.writes, d-m.dropped, b-m.batches
 		if r.Stored+r.Dropped != last {
 			last, lastChange = r.Stored+r.Dropped, now
 		}
@@ -83,16 +85,16 @@ func waitHistory(url string, m historyMark, accepted int64, t0 time.Time, maxWai
 
 var metricsClient = &http.Client{Timeout: 5 * time.Second}
 
-// scrapeHistory reads the two history counters from a Prometheus text
-// page (0 when a counter is absent: nothing happened yet).
-func scrapeHistory(url string) (writes, dropped int64, err error) {
+// scrapeHistory reads the history counters from a Prometheus text page
+// (0 when a counter is absent: nothing happened yet).
+func scrapeHistory(url string) (writes, dropped, batches int64, err error) {
 	resp, err := metricsClient.Get(url)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return 0, 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+		return 0, 0, 0, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -107,9 +109,11 @@ func scrapeHistory(url string) (writes, dropped int64, err error) {
 			writes = parseCounter(val)
 		case metricHistoryDropped:
 			dropped = parseCounter(val)
+		case metricHistoryBatches:
+			batches = parseCounter(val)
 		}
 	}
-	return writes, dropped, sc.Err()
+	return writes, dropped, batches, sc.Err()
 }
 
 func parseCounter(s string) int64 {

@@ -44,8 +44,12 @@ func printTable(w io.Writer, r *Result) {
 			ms(r.PubRTT["p50"]), ms(r.PubRTT["p90"]), ms(r.PubRTT["p99"]), ms(r.PubRTT["p99.9"]), ms(r.PubRTT["max"]))
 	}
 	if h := r.History; h != nil {
-		row("history stored", "%d stored, %d dropped, %.0f /s (first publish → last write, %.2f s; last write %.0f ms after the last publish)%s",
-			h.Stored, h.Dropped, h.StoredPerSec, h.Secs, h.LagMs, errSuffix(h.Err))
+		avg := 0.0
+		if h.Batches > 0 {
+			avg = float64(h.Stored) / float64(h.Batches)
+		}
+		row("history stored", "%d stored in %d writes (%.1f per write), %d dropped, %.0f /s (first publish → last write, %.2f s; last write %.0f ms after the last publish)%s",
+			h.Stored, h.Batches, avg, h.Dropped, h.StoredPerSec, h.Secs, h.LagMs, errSuffix(h.Err))
 	}
 	if !c.HTTPOnly {
 		row("deliveries", "%d / %d expected = %.3f %%, %.0f /s over %.2f s", r.Received, r.Expected, r.DeliveryPct, r.DeliveriesPS, r.ElapsedSecs)

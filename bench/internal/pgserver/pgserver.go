@@ -53,8 +53,9 @@ func ver(dir string) int { n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir))
 func isExec(p string) bool { st, err := os.Stat(p); return err == nil && st.Mode()&0o111 != 0 }
 
 // Start initialises and starts a server and waits until it accepts
-// connections (pg_isready).
-func Start() (*Server, error) {
+// connections (pg_isready). settings are extra "name=value" server
+// settings (postgres -c), after the defaults.
+func Start(settings ...string) (*Server, error) {
 	bin, err := Bin()
 	if err != nil {
 		return nil, err
@@ -92,7 +93,11 @@ func Start() (*Server, error) {
 	defer logf.Close()
 	s.cmd = s.command("postgres", "-D", data, "-p", strconv.Itoa(s.Port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=32MB")
+		"-c", "max_connections=300", "-c", "shared_buffers=32MB",
+		"-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all")
+	for _, kv := range settings {
+		s.cmd.Args = append(s.cmd.Args, "-c", kv)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := children.Start(s.cmd); err != nil {
 		s.remove()
@@ -103,6 +108,10 @@ func Start() (*Server, error) {
 	for {
 		out, err := exec.Command(filepath.Join(bin, "pg_isready"), "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-U", "postgres").CombinedOutput()
 		if err == nil {
+			if out, err := s.SQL("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("pg_stat_statements: %v: %s", err, out)
+			}
 			return s, nil
 		}
 		select {
@@ -118,6 +127,29 @@ func Start() (*Server, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// SQL runs statements with psql on database postgres and returns psql's
+// aligned output.
+func (s *Server) SQL(sql string) (string, error) {
+	out, err := exec.Command(filepath.Join(s.bin, "psql"), "-X", "-h", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-U", "postgres",
+		"-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql).CombinedOutput()
+	return string(out), err
+}
+
+// ResetStatements clears pg_stat_statements.
+func (s *Server) ResetStatements() error {
+	_, err := s.SQL("SELECT pg_stat_statements_reset()")
+	return err
+}
+
+// TopStatements is pg_stat_statements' ten statements with the most
+// execution time since the last reset: where the database's time went.
+func (s *Server) TopStatements() (string, error) {
+	return s.SQL(`SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+round((total_exec_time / calls)::numeric * 1000, 1) AS mean_us, rows,
+left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS query
+FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 10`)
 }
 
 // PID is the postmaster's process id.
