@@ -50,6 +50,9 @@ func v2Scenarios(mode string) []scenario {
 			check: func(r *loadgen.Result, _ float64) string {
 				return historyCheck(r, 20000)
 			}},
+		// At a rate both sustain on this box, the latency history adds.
+		{name: "7-history-off-5k", history: true, args: a(historyLoad + " -rate 5000")},
+		{name: "7-history-pg-5k", history: true, pg: true, args: a(historyLoad + " -rate 5000")},
 		{name: "7-history-off-max", history: true, args: a(historyLoad + " -rate 0")},
 		{name: "7-history-pg-max", history: true, pg: true, args: a(historyLoad + " -rate 0")},
 	}
