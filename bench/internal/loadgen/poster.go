@@ -78,6 +78,3 @@ func (p *Poster) Close() {
 
 // ProcCPU is the user+system CPU of pid in µs (0 when unknown).
 func ProcCPU(pid int) int64 { return procCPU(pid) }
-
-// SelfCPU is this process's user+system CPU in µs.
-func SelfCPU() int64 { return selfCPU() }

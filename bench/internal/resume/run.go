@@ -175,14 +175,18 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 
 	clients := make([]*v2client.Client, cfg.Clients)
 	var wg sync.WaitGroup
-	defer func() {
-		for _, c := range clients {
-			if c != nil {
-				c.Close()
+	var closeOnce sync.Once
+	closeAll := func() {
+		closeOnce.Do(func() {
+			for _, c := range clients {
+				if c != nil {
+					c.Close()
+				}
 			}
-		}
-		wg.Wait()
-	}()
+			wg.Wait()
+		})
+	}
+	defer closeAll()
 	// Connect phase: 64 at a time, as loadgen's dialers.
 	t0 := time.Now()
 	sem := make(chan struct{}, 64)
@@ -220,25 +224,24 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	pub.start()
 	time.Sleep(cfg.Warmup)
 
-	// The drop: every socket closed in one loop, no close frame. A
-	// client must then hold every serial up to its channel's head as the
-	// publisher and the channel's clients knew it at this moment.
-	mustReach := make([]uint64, cfg.Channels)
-	for ch := range mustReach {
-		mustReach[ch] = uint64(pub.accepted[ch].Load()) // + the first subscriber's serial (0 on a fresh server)
-	}
-	for i, c := range clients {
-		mustReach[i%cfg.Channels] = max(mustReach[i%cfg.Channels], c.MaxSerial())
-	}
+	// The drop: every socket closed in one loop, no close frame.
 	hold := make(chan struct{})
 	tDrop := time.Now()
-	for i, c := range clients {
-		c.Drop(hold, mustReach[i%cfg.Channels])
+	for _, c := range clients {
+		c.Drop(hold)
 	}
 	r.Dropped = len(clients)
 	r.DropMs = ms(time.Since(tDrop))
 	logf("dropped %d sockets in %.1f ms (published so far %d); reconnecting in %v", r.Dropped, r.DropMs, pub.total(), cfg.Outage)
 	time.Sleep(cfg.Outage)
+	// To be caught up, a client must hold every serial up to its
+	// channel's head when it reconnects (the messages published while it
+	// was away included): the publishes the API accepted for the channel
+	// so far (+ its first serial, 0 on a fresh server), a lower bound of
+	// the head while requests are in flight.
+	for i, c := range clients {
+		c.SetTarget(c.Stats().Base + uint64(pub.accepted[i%cfg.Channels].Load()))
+	}
 	cpu0 := loadgen.ProcCPU(cfg.ServerPID)
 	tRel := time.Now()
 	r.OutageMs = ms(tRel.Sub(tDrop))
@@ -298,12 +301,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, c := range clients {
-		c.Close()
-	}
-	wg.Wait()
-	clients2 := clients
-	clients = nil // closed already
+	closeAll() // the stats below are final
 
 	r.PubAccepted, r.PubFailed, r.PubDropped = pub.total(), pub.failed.Load(), pub.dropped.Load()
 	r.PubPerSec = float64(r.PubAccepted) / pub.t1.Sub(pub.t0).Seconds()
@@ -313,7 +311,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	}
 	var recon, resum, caught []float64
 	r.FailedCodes = map[string]int{}
-	for i, c := range clients2 {
+	for i, c := range clients {
 		s := c.Stats()
 		head := head(s, i%cfg.Channels)
 		r.Expected += int64(head - s.Base)
@@ -348,7 +346,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	}
 	r.RecoveredPct = 100 * float64(r.Recovered) / float64(r.Dropped)
 	r.ReconnectMs, r.ResumeMs, r.CaughtMs = pcts(recon), pcts(resum), pcts(caught)
-	r.Errors = collectErrors(clients2)
+	r.Errors = collectErrors(clients)
 	r.OK = r.Recovered == r.Dropped && r.CaughtUp == r.Dropped && r.Duplicates == 0 && r.Gaps == 0 &&
 		r.Below == 0 && r.NoSerial == 0 && r.PubFailed == 0 && r.PubAccepted > 0
 	printTable(out, r)

@@ -135,13 +135,13 @@ func (c *Client) Stats() Stats {
 
 // Drop closes the socket abruptly (no close frame, as a lost network
 // does). The client reconnects when hold is closed, re-subscribes and
-// resumes; it counts as caught up once it holds every serial up to
-// mustReach without a gap.
-func (c *Client) Drop(hold <-chan struct{}, mustReach uint64) {
+// resumes; it counts as caught up once it holds every serial up to the
+// target set by SetTarget (before hold is closed) without a gap.
+func (c *Client) Drop(hold <-chan struct{}) {
 	c.reconnected.Store(0)
 	c.resumed.Store(0)
 	c.caught.Store(0)
-	c.mustReach.Store(mustReach)
+	c.mustReach.Store(0)
 	c.afterDrop.Store(true)
 	c.mu.Lock()
 	c.hold = hold
@@ -151,6 +151,11 @@ func (c *Client) Drop(hold <-chan struct{}, mustReach uint64) {
 		_ = nc.Close()
 	}
 }
+
+// SetTarget sets the serial the client must hold (with everything before
+// it) to count as caught up after a Drop: the channel's head when the
+// client reconnects, so the messages published while it was away count.
+func (c *Client) SetTarget(serial uint64) { c.mustReach.Store(serial) }
 
 // Close stops the client for good.
 func (c *Client) Close() {

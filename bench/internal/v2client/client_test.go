@@ -189,7 +189,8 @@ func TestDropResubscribeResume(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	hold := make(chan struct{})
-	c.Drop(hold, 4) // serial 4 was published while the socket died
+	c.Drop(hold)
+	c.SetTarget(4) // serial 4 was published while the socket was down
 	close(hold)
 
 	s2 := accept(t, ln)
@@ -245,7 +246,8 @@ func TestResumeFailedIsRecorded(t *testing.T) {
 		}
 	}
 	hold := make(chan struct{})
-	c.Drop(hold, 1)
+	c.Drop(hold)
+	c.SetTarget(2)
 	close(hold)
 	s2 := accept(t, ln)
 	s2.recv()
