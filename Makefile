@@ -4,7 +4,7 @@ BIN      ?= .ci/bin/sockudo
 CONFIG   ?= configs/config.example.json
 FUZZTIME ?= 10s
 
-.PHONY: all build run test unit race gates vet depcheck e2e fuzz fuzz-smoke bench bench-smoke soak soak-short clean
+.PHONY: all build run test unit race gates vet depcheck e2e fuzz fuzz-smoke bench bench-smoke bench-v2 soak soak-short clean
 
 all: vet test
 
@@ -52,6 +52,13 @@ bench: build
 
 bench-smoke: build
 	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode smoke
+
+# issue 12 "Speed": V2 recovery (1,000 clients dropped at once) and
+# PostgreSQL history against history off, three interleaved runs each
+# (needs /usr/lib/postgresql/*/bin; the history scenarios fail without it).
+bench-v2: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode full -repeat 3 \
+		-only 6-v2-resume,7-history-off,7-history-pg,7-history-off-5k,7-history-pg-5k,7-history-off-max,7-history-pg-max
 
 # soak runs the server for 30 minutes under mixed load and checks that
 # nothing leaks or is lost (DURATION=10m to shorten); soak-short is CI's.

@@ -29,6 +29,8 @@ import (
 	"github.com/sockudo/sockudo-go/bench/internal/children"
 	"github.com/sockudo/sockudo-go/bench/internal/floor"
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
+	"github.com/sockudo/sockudo-go/bench/internal/pgserver"
+	"github.com/sockudo/sockudo-go/bench/internal/resume"
 )
 
 func main() {
@@ -38,20 +40,41 @@ func main() {
 			os.Exit(loadgen.Main(os.Args[2:], []string{"loadgen"}, os.Stdout, os.Stderr))
 		case "floor":
 			os.Exit(floor.Main(os.Args[2:], []string{"floor"}, os.Stdout, os.Stderr))
+		case "resume":
+			os.Exit(resume.Main(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	os.Exit(run())
 }
 
-// scenario is one loadgen invocation against a fresh server.
+// scenario is one loadgen (or resume) invocation against a fresh server.
 type scenario struct {
-	name   string
-	target string
-	args   []string
-	check  func(r *loadgen.Result, floorUs float64) string // "" = target met
+	name    string
+	target  string
+	args    []string
+	check   func(r *loadgen.Result, floorUs float64) string // "" = target met
+	sub     string                                          // subcommand: "" = loadgen, "resume"
+	config  string                                          // JSON members added to the server config
+	history bool                                            // report the history writer (-metrics)
+	pg      bool                                            // history in the run's PostgreSQL
+}
+
+// row is one scenario run in the summary.
+type row struct {
+	s       scenario
+	name    string
+	r       *loadgen.Result
+	rr      *resume.Result
+	pgCPUUs int64 // PostgreSQL CPU over the run (history scenarios)
+	err     string
+	miss    string
 }
 
 func scenarios(mode string) []scenario {
+	return append(v1Scenarios(mode), v2Scenarios(mode)...)
+}
+
+func v1Scenarios(mode string) []scenario {
 	if mode == "smoke" {
 		return []scenario{
 			{name: "1-idle", args: a("-conns 200 -channels 20 -duration 0 -idle 1s")},
@@ -167,6 +190,11 @@ func run() int {
 	outDir := fs.String("out", "", "directory for server logs, JSON and SVG per scenario (default: a new temp dir)")
 	cooldown := fs.Duration("cooldown", -1, "pause between scenarios (default 0 in smoke, 5s in full)")
 	skipFloor := fs.Bool("no-floor", false, "full mode: skip the write-floor probe")
+	var opts runOpts
+	fs.BoolVar(&opts.pprof, "pprof", false, "start servers with --pprof and save an 8 s CPU profile of each loadgen scenario (from its second second) to -out")
+	fs.StringVar(&opts.historyOpts, "history-opts", "", `extra members of the server's history section in the 7-history-pg* scenarios, e.g. '"writer_shards":4'`)
+	pgSettings := fs.String("pg-settings", "", "extra PostgreSQL settings for the history scenarios, comma-separated name=value (e.g. jit=off)")
+	repeat := fs.Int("repeat", 1, "run the selected scenarios this many times, in order (the history comparison pairs each pg run with the off run before it)")
 	_ = fs.Parse(os.Args[1:])
 	if *mode != "smoke" && *mode != "full" {
 		fmt.Fprintln(os.Stderr, "scenarios: -mode must be smoke or full")
@@ -242,48 +270,76 @@ func run() int {
 		floorLine = "floor smoke: " + strings.TrimSpace(out)
 	}
 
-	type row struct {
-		s    scenario
-		r    *loadgen.Result
-		err  string
-		miss string
+	var selected []scenario
+	for _, s := range scenarios(*mode) {
+		if len(want) == 0 || want[s.name] {
+			selected = append(selected, s)
+		}
+	}
+	var pg *pgserver.Server
+	for _, s := range selected {
+		if s.pg && pg == nil {
+			var err error
+			var settings []string
+			if *pgSettings != "" {
+				settings = strings.Split(*pgSettings, ",")
+			}
+			if pg, err = pgserver.Start(settings...); err != nil {
+				fmt.Fprintf(os.Stderr, "PostgreSQL for the history scenarios: %v\n", err)
+				break
+			}
+			defer pg.Stop()
+			fmt.Printf("PostgreSQL for the history scenarios: port %d, pid %d, %s\n", pg.Port, pg.PID(), pg.Dir)
+		}
 	}
 	var rows []row
 	failed := false
-	for k, s := range scenarios(*mode) {
-		if len(want) > 0 && !want[s.name] {
-			continue
+	seq := 0
+	for rep := 1; rep <= max(*repeat, 1); rep++ {
+		for k, s := range selected {
+			if seq > 0 && *cooldown > 0 {
+				time.Sleep(*cooldown)
+			}
+			seq++
+			name := s.name
+			if *repeat > 1 {
+				name = fmt.Sprintf("%s #%d", s.name, rep)
+			}
+			fmt.Printf("\n### %s\n", name)
+			// Source addresses: a fresh /24 per scenario and repetition.
+			src := fmt.Sprintf("127.%d.%d.2", (k+1+(rep-1)*len(selected))%250+1, rot)
+			rw := runOne(exe, bin, *outDir, s, name, src, *mode == "smoke", pg, seq, opts)
+			if rw.err != "" {
+				failed = true
+			}
+			if rw.r != nil && s.check != nil {
+				rw.miss = s.check(rw.r, floorUs)
+			}
+			rows = append(rows, rw)
 		}
-		if k > 0 && *cooldown > 0 {
-			time.Sleep(*cooldown)
-		}
-		fmt.Printf("\n### %s\n", s.name)
-		r, err := runScenario(exe, bin, *outDir, s, fmt.Sprintf("127.%d.%d.2", k+1, rot), *mode == "smoke")
-		rw := row{s: s, r: r}
-		switch {
-		case err != nil:
-			rw.err = err.Error()
-			failed = true
-		case !r.OK:
-			rw.err = "incomplete (see above)"
-			failed = true
-		}
-		if r != nil && s.check != nil {
-			rw.miss = s.check(r, floorUs)
-		}
-		rows = append(rows, rw)
 	}
 
 	fmt.Printf("\n=== sockudo bench, mode %s, %s, %d CPUs, %.0f s ===\n", *mode, time.Now().UTC().Format(time.RFC3339), numCPU(), time.Since(start).Seconds())
 	if floorLine != "" {
 		fmt.Println(floorLine)
 	}
-	fmt.Printf("%-22s %6s %8s %8s %9s %9s %9s %8s %8s %8s %8s %9s %9s  %s\n",
-		"scenario", "conns", "conn/s", "KiB/conn", "pub/s", "deliv%", "deliv/s", "p50ms", "p99ms", "p99.9ms", "max ms", "srv µs/d", "ldr µs/d", "verdict")
+	v1Rows := 0
+	for _, rw := range rows {
+		if rw.rr == nil && !rw.s.history {
+			v1Rows++
+		}
+	}
+	if v1Rows > 0 {
+		fmt.Printf("%-22s %6s %8s %8s %9s %9s %9s %8s %8s %8s %8s %9s %9s  %s\n",
+			"scenario", "conns", "conn/s", "KiB/conn", "pub/s", "deliv%", "deliv/s", "p50ms", "p99ms", "p99.9ms", "max ms", "srv µs/d", "ldr µs/d", "verdict")
+	}
 	for _, rw := range rows {
 		r := rw.r
+		if rw.rr != nil || (rw.s.history && rw.err == "") {
+			continue // printed below
+		}
 		if r == nil {
-			fmt.Printf("%-22s %s\n", rw.s.name, rw.err)
+			fmt.Printf("%-22s %s\n", rw.name, rw.err)
 			continue
 		}
 		lat := func(k string) string {
@@ -318,13 +374,16 @@ func run() int {
 			}
 		}
 		fmt.Printf("%-22s %6d %8.0f %8.2f %9.0f %9s %9s %8s %8s %8s %8s %9s %9s  %s\n",
-			rw.s.name, r.ConnOK, r.ConnectPerSec, r.KiBPerConn, r.PubPerSec, deliv, dps,
+			rw.name, r.ConnOK, r.ConnectPerSec, r.KiBPerConn, r.PubPerSec, deliv, dps,
 			lat("p50"), lat("p99"), lat("p99.9"), lat("max"), srv, ldr, verdict)
 	}
+	printV2Rows(rows)
 	if *mode == "full" {
-		fmt.Println("\ntargets (issue 6):")
+		fmt.Println("\ntargets (issue 6; 6-*, 7-*: issue 12):")
+		seen := map[string]bool{}
 		for _, rw := range rows {
-			if rw.s.target != "" {
+			if rw.s.target != "" && !seen[rw.s.name] {
+				seen[rw.s.name] = true
 				fmt.Printf("  %-22s %s\n", rw.s.name, rw.s.target)
 			}
 		}
@@ -336,6 +395,31 @@ func run() int {
 	}
 	fmt.Println("RESULT: PASS")
 	return 0
+}
+
+// runOpts are the flags that change how a scenario's server runs.
+type runOpts struct {
+	pprof       bool   // --pprof and a CPU profile per loadgen scenario
+	historyOpts string // extra members of the history section (pg scenarios)
+}
+
+// profileServer saves an 8 s CPU profile of the server, taken from the
+// run's second second (after the connect phase of short scenarios).
+func profileServer(metricsPort int, path string) {
+	time.Sleep(time.Second)
+	cl := &http.Client{Timeout: 20 * time.Second}
+	resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=8", metricsPort))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pprof: %v\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		fmt.Fprintf(os.Stderr, "pprof: %v %s\n", err, resp.Status)
+		return
+	}
+	_ = os.WriteFile(path, b, 0o644)
 }
 
 func numCPU() int {
@@ -378,30 +462,66 @@ func freePort() (int, error) {
 	return 0, fmt.Errorf("no free port in 20000–31999")
 }
 
-// runScenario starts a fresh server, runs loadgen against it and stops it.
-func runScenario(exe, bin, dir string, s scenario, srcBase string, quiet bool) (*loadgen.Result, error) {
+// runOne runs one scenario and judges it.
+func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, pg *pgserver.Server, seq int, opts runOpts) row {
+	rw := row{s: s, name: name}
+	file := strings.ReplaceAll(strings.ReplaceAll(name, " ", ""), "#", "-")
+	extra, err := serverConfigExtra(s, pg, seq, opts.historyOpts)
+	if err != nil {
+		rw.err = err.Error()
+		return rw
+	}
+	var pg0 int64
+	if s.pg {
+		_ = pg.ResetStatements()
+		pg0 = pg.CPU()
+	}
+	rw.r, rw.rr, err = runScenario(exe, bin, dir, s, file, extra, srcBase, quiet, opts.pprof)
+	if s.pg {
+		rw.pgCPUUs = pg.CPU() - pg0
+		if top, err := pg.TopStatements(); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, file+".pg_statements.txt"), []byte(top), 0o644)
+		}
+	}
+	switch {
+	case err != nil:
+		rw.err = err.Error()
+	case rw.r != nil && !rw.r.OK, rw.rr != nil && !rw.rr.OK:
+		rw.err = "incomplete (see above)"
+	}
+	return rw
+}
+
+// runScenario starts a fresh server (its config plus extra), runs loadgen
+// or the scenario's subcommand against it and stops it. file names the
+// run's files in dir.
+func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, quiet, pprof bool) (*loadgen.Result, *resume.Result, error) {
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mport, err := freePort()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	cfgPath := filepath.Join(dir, s.name+".config.json")
-	cfg := fmt.Sprintf(`{"port":%d,"metrics":{"port":%d},"app_manager":{"driver":"memory","array":{"apps":[{"id":"bench","key":"bench-key","secret":"bench-secret","enabled":true,"max_connections":0}]}},"rate_limiter":{"enabled":false}}`, port, mport)
+	cfgPath := filepath.Join(dir, file+".config.json")
+	cfg := fmt.Sprintf(`{"port":%d,"metrics":{"port":%d},"app_manager":{"driver":"memory","array":{"apps":[{"id":"bench","key":"bench-key","secret":"bench-secret","enabled":true,"max_connections":0}]}},"rate_limiter":{"enabled":false}%s}`, port, mport, extra)
 	if err := os.WriteFile(cfgPath, []byte(cfg+"\n"), 0o644); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, s.name+".server.log"))
+	logf, err := os.Create(filepath.Join(dir, file+".server.log"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer logf.Close()
-	srv := exec.Command(bin, "--config", cfgPath)
+	srvArgs := []string{"--config", cfgPath}
+	if pprof {
+		srvArgs = append(srvArgs, "--pprof")
+	}
+	srv := exec.Command(bin, srvArgs...)
 	srv.Stdout, srv.Stderr = logf, logf
 	if err := children.Start(srv); err != nil {
-		return nil, fmt.Errorf("start server: %w", err)
+		return nil, nil, fmt.Errorf("start server: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- srv.Wait() }()
@@ -417,33 +537,49 @@ func runScenario(exe, bin, dir string, s scenario, srcBase string, quiet bool) (
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitUp(base+"/up", exited, 15*time.Second); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	jsonPath := filepath.Join(dir, s.name+".json")
+	if s.sub == "resume" {
+		rr, err := runResume(exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
+		select {
+		case xerr := <-exited:
+			exited <- xerr
+			return nil, rr, fmt.Errorf("server exited during the run: %v (log %s)", xerr, logf.Name())
+		default:
+		}
+		return nil, rr, err
+	}
+	jsonPath := filepath.Join(dir, file+".json")
 	args := append([]string{"loadgen",
 		"-ws", fmt.Sprintf("ws://127.0.0.1:%d", port), "-api", base,
 		"-app-id", "bench", "-key", "bench-key", "-secret", "bench-secret",
 		"-server-pid", strconv.Itoa(srv.Process.Pid), "-scenario", s.name, "-src-base", srcBase,
-		"-json", jsonPath, "-svg", filepath.Join(dir, s.name+".svg")}, s.args...)
+		"-json", jsonPath, "-svg", filepath.Join(dir, file+".svg")}, s.args...)
+	if s.pg {
+		args = append(args, "-metrics", fmt.Sprintf("http://127.0.0.1:%d/metrics", mport))
+	}
 	if quiet {
 		args = append(args, "-quiet")
+	}
+	if pprof {
+		go profileServer(mport, filepath.Join(dir, file+".cpu.pprof"))
 	}
 	out, lerr := runSelf(exe, args, os.Stdout)
 	select {
 	case err := <-exited:
 		exited <- err
-		return nil, fmt.Errorf("server exited during the run: %v (log %s)", err, logf.Name())
+		return nil, nil, fmt.Errorf("server exited during the run: %v (log %s)", err, logf.Name())
 	default:
 	}
 	b, err := os.ReadFile(jsonPath)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: %v, no result: %v\n%s", lerr, err, tail(out))
+		return nil, nil, fmt.Errorf("loadgen: %v, no result: %v\n%s", lerr, err, tail(out))
 	}
 	var r loadgen.Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &r, nil
+	return &r, nil, nil
 }
 
 func tail(s string) string {

@@ -19,8 +19,13 @@ var (
 )
 
 // Start starts cmd, killed with its parent, and tracks it until Done.
+// Attributes the caller set (a Credential, for a database that refuses
+// to run as root) are kept.
 func Start(cmd *exec.Cmd) error {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		return err
 	}

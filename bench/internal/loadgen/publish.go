@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sockudo/sockudo-go/bench/internal/hist"
 	"github.com/sockudo/sockudo-go/bench/internal/wire"
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -34,6 +35,9 @@ type publisher struct {
 	requests  atomic.Int64
 	expected  atomic.Int64 // Σ accepted events × subscribers of their channel
 	httpNanos atomic.Int64 // Σ request round trips
+
+	latMu sync.Mutex
+	lat   *hist.H // round trips of answered requests, µs (merged per worker)
 
 	errMu sync.Mutex
 	errs  map[string]int
@@ -60,7 +64,7 @@ func newPublisher(cfg *Config, subs []int64, inFlight func() int64) (*publisher,
 	if u.Port() == "" {
 		host = net.JoinHostPort(u.Hostname(), "80")
 	}
-	p := &publisher{cfg: cfg, host: host, subs: subs, inFlight: inFlight, errs: map[string]int{}}
+	p := &publisher{cfg: cfg, host: host, subs: subs, inFlight: inFlight, errs: map[string]int{}, lat: hist.New()}
 	p.path = "/apps/" + cfg.AppID + "/events"
 	if cfg.Batch > 1 {
 		p.path = "/apps/" + cfg.AppID + "/batch_events"
@@ -153,10 +157,14 @@ type httpConn struct {
 
 func (p *publisher) worker(jobs <-chan struct{}, deadline time.Time) {
 	var hc *httpConn
+	lat := hist.New()
 	defer func() {
 		if hc != nil {
 			hc.c.Close()
 		}
+		p.latMu.Lock()
+		p.lat.Merge(lat)
+		p.latMu.Unlock()
 	}()
 	body := make([]byte, 0, 2048)
 	req := make([]byte, 0, 4096)
@@ -203,7 +211,11 @@ func (p *publisher) worker(jobs <-chan struct{}, deadline time.Time) {
 		t0 := time.Now()
 		_ = hc.c.SetDeadline(t0.Add(10 * time.Second))
 		status, keep, msg, err := roundTrip(hc, req)
-		p.httpNanos.Add(int64(time.Since(t0)))
+		rtt := time.Since(t0)
+		p.httpNanos.Add(int64(rtt))
+		if err == nil {
+			lat.Record(rtt.Microseconds())
+		}
 		p.requests.Add(1)
 		n := int64(p.cfg.Batch)
 		switch {

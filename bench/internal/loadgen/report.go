@@ -39,6 +39,18 @@ func printTable(w io.Writer, r *Result) {
 	}
 	row("publishes (events)", "%d accepted, %d failed, %d dropped by generator, %.0f /s, %d requests, mean RTT %.0f µs",
 		r.PubAccepted, r.PubFailed, r.PubDropped, r.PubPerSec, r.Requests, r.HTTPMeanUs)
+	if r.PubRTT != nil {
+		row("publish RTT", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s",
+			ms(r.PubRTT["p50"]), ms(r.PubRTT["p90"]), ms(r.PubRTT["p99"]), ms(r.PubRTT["p99.9"]), ms(r.PubRTT["max"]))
+	}
+	if h := r.History; h != nil {
+		avg := 0.0
+		if h.Batches > 0 {
+			avg = float64(h.Stored) / float64(h.Batches)
+		}
+		row("history stored", "%d stored in %d writes (%.1f per write), %d dropped, %.0f /s (first publish → last write, %.2f s; last write %.0f ms after the last publish)%s",
+			h.Stored, h.Batches, avg, h.Dropped, h.StoredPerSec, h.Secs, h.LagMs, errSuffix(h.Err))
+	}
 	if !c.HTTPOnly {
 		row("deliveries", "%d / %d expected = %.3f %%, %.0f /s over %.2f s", r.Received, r.Expected, r.DeliveryPct, r.DeliveriesPS, r.ElapsedSecs)
 	}
@@ -147,4 +159,11 @@ func trimFloat(v float64) string {
 
 func esc(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return "; " + e
 }

@@ -36,19 +36,21 @@ type Result struct {
 	IdleSecs         float64 `json:"idle_secs,omitempty"`
 	ServerIdleCPUPct float64 `json:"server_idle_cpu_pct"`
 
-	PublishSecs  float64  `json:"publish_secs"`
-	ElapsedSecs  float64  `json:"elapsed_secs"`
-	PubAccepted  int64    `json:"publishes_accepted"`
-	PubFailed    int64    `json:"publishes_failed"`
-	PubDropped   int64    `json:"publishes_dropped_by_generator"`
-	Requests     int64    `json:"http_requests"`
-	PubPerSec    float64  `json:"publishes_per_sec"`
-	HTTPMeanUs   float64  `json:"http_mean_us"`
-	PubErrors    []string `json:"publish_errors,omitempty"`
-	Expected     int64    `json:"deliveries_expected"`
-	Received     int64    `json:"deliveries_received"`
-	DeliveryPct  float64  `json:"delivery_pct"`
-	DeliveriesPS float64  `json:"deliveries_per_sec"`
+	PublishSecs  float64          `json:"publish_secs"`
+	ElapsedSecs  float64          `json:"elapsed_secs"`
+	PubAccepted  int64            `json:"publishes_accepted"`
+	PubFailed    int64            `json:"publishes_failed"`
+	PubDropped   int64            `json:"publishes_dropped_by_generator"`
+	Requests     int64            `json:"http_requests"`
+	PubPerSec    float64          `json:"publishes_per_sec"`
+	HTTPMeanUs   float64          `json:"http_mean_us"`
+	PubRTT       map[string]int64 `json:"publish_rtt_us,omitempty"`
+	History      *HistoryResult   `json:"history,omitempty"`
+	PubErrors    []string         `json:"publish_errors,omitempty"`
+	Expected     int64            `json:"deliveries_expected"`
+	Received     int64            `json:"deliveries_received"`
+	DeliveryPct  float64          `json:"delivery_pct"`
+	DeliveriesPS float64          `json:"deliveries_per_sec"`
 
 	Timed       int64            `json:"latency_samples"`
 	Latency     map[string]int64 `json:"latency_us"`
@@ -209,6 +211,10 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 		return nil, err
 	}
 	publishing := cfg.Duration > 0 && (cfg.HTTPOnly || r.ConnOK > 0)
+	var hist0 historyMark
+	if cfg.Metrics != "" {
+		hist0 = markHistory(cfg.Metrics)
+	}
 	srv0, self0, kids0, gc0 := procCPU(pid), selfCPU(), childCPU(), gcNow()
 	t0 := time.Now()
 	var tEnd time.Time
@@ -262,6 +268,10 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 				time.Sleep(5 * time.Millisecond)
 			}
 		}
+		if cfg.Metrics != "" {
+			phase.Store("history")
+			r.History = waitHistory(cfg.Metrics, hist0, pub.accepted.Load(), t0, cfg.Drain)
+		}
 		close(stopP)
 		<-doneP
 	} else {
@@ -286,6 +296,10 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	}
 	if r.Requests > 0 {
 		r.HTTPMeanUs = float64(pub.httpNanos.Load()) / 1000 / float64(r.Requests)
+	}
+	if pub.lat.Count() > 0 {
+		r.PubRTT = map[string]int64{"p50": pub.lat.Quantile(50), "p90": pub.lat.Quantile(90), "p99": pub.lat.Quantile(99),
+			"p99.9": pub.lat.Quantile(99.9), "max": pub.lat.Max()}
 	}
 	r.Expected, r.Received = pub.expected.Load(), fin.Received
 	if r.Expected > 0 {
@@ -321,7 +335,7 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 		r.Percentiles = h.Percentiles()
 	}
 	r.OK = r.ConnFailed == 0 && r.PubFailed == 0 && r.Closed == 0 && (!publishing || r.PubAccepted > 0) &&
-		(cfg.HTTPOnly || !publishing || r.Received == r.Expected)
+		(cfg.HTTPOnly || !publishing || r.Received == r.Expected) && (r.History == nil || r.History.Err == "")
 	printTable(out, r)
 	if cfg.JSON != "" {
 		b, _ := json.MarshalIndent(r, "", "  ")
