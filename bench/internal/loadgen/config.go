@@ -34,6 +34,7 @@ type Config struct {
 	Readers                int
 	MaxPerProc             int
 	Event                  string
+	AlsoChannel            string
 	JSON, SVG, Scenario    string
 	Quiet                  bool
 	CPUProfile             string
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&c.Readers, "readers", runtime.GOMAXPROCS(0), "epoll reader goroutines for timed subscribers")
 	fs.IntVar(&c.MaxPerProc, "max-per-proc", 19000, "connections per loader process (fd limit is 20,000 here)")
 	fs.StringVar(&c.Event, "event", "bench-event", "event name")
+	fs.StringVar(&c.AlsoChannel, "also-channel", "", "a channel every connection subscribes to as well (the density scenario's big channel); its deliveries are counted and timed apart")
 	fs.StringVar(&c.JSON, "json", "", "write the result as JSON to this file")
 	fs.StringVar(&c.SVG, "svg", "", "write the latency percentile plot to this SVG file")
 	fs.StringVar(&c.Scenario, "scenario", "adhoc", "scenario name for the report")
