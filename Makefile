@@ -53,6 +53,14 @@ bench: build
 bench-smoke: build
 	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode smoke
 
+# bench-density is issue 14's 100,000 connections over several server
+# processes on a local NATS (needs /usr/sbin/nats-server; ≈2 min; not part of
+# test or bench-smoke). Smaller: make bench-density DENSITY='-conns 10000 -servers 2 -loaders 1'
+.PHONY: bench-density
+DENSITY ?=
+bench-density: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/density $(DENSITY)
+
 # soak runs the server for 30 minutes under mixed load and checks that
 # nothing leaks or is lost (DURATION=10m to shorten); soak-short is CI's.
 DURATION ?= 30m

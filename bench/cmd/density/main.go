@@ -69,7 +69,7 @@ func run() int {
 	fs.DurationVar(&o.idle, "idle", 10*time.Second, "idle phase: servers' CPU with every connection subscribed and nothing published")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "pause after the last subscribe before RSS is read")
 	fs.IntVar(&o.big, "big", 1, "publishes to the big channel (1 s apart); each must reach every connection")
-	fs.IntVar(&o.pubConc, "pub-conc", 16, "HTTP publisher workers in the small-channel phase")
+	fs.IntVar(&o.pubConc, "pub-conc", 32, "HTTP publisher workers in the small-channel phase")
 	fs.StringVar(&o.natsBin, "nats", "/usr/sbin/nats-server", "nats-server binary (Debian package nats-server)")
 	fs.StringVar(&o.outDir, "out", "", "directory for configs, server and NATS logs, density.json (default: a new temp dir)")
 	fs.StringVar(&o.bigChannel, "big-channel", "bench-big", "name of the big channel")
@@ -139,7 +139,7 @@ func run() int {
 	}
 	res, err := loadgen.RunDensity(args, []string{"loadgen"}, loadgen.DensityOptions{
 		ServerPIDs: c.pids(), BigPublishes: o.big, BigGap: time.Second, BigWait: 30 * time.Second,
-		Settle: o.settle, Idle: o.idle,
+		Settle: o.settle, Idle: o.idle, BusPID: c.nats.cmd.Process.Pid, BusMsgs: c.natsMsgs,
 	}, os.Stdout)
 	if dead := c.exited(); dead != "" {
 		fmt.Fprintln(os.Stderr, "density:", dead)
@@ -224,6 +224,7 @@ func targets(r *loadgen.DensityResult, total time.Duration) []string {
 // cluster is the NATS server and the server processes of one run.
 type cluster struct {
 	port, natsPort int
+	natsMon        int // NATS monitoring port (/varz)
 	nats           *proc
 	servers        []*proc
 }
@@ -287,15 +288,19 @@ func startCluster(bin string, o options) (*cluster, error) {
 	if c.natsPort, err = freePort(nil); err != nil {
 		return c, err
 	}
+	used := map[int]bool{c.natsPort: true}
+	if c.natsMon, err = freePort(used); err != nil {
+		return c, err
+	}
+	used[c.natsMon] = true
 	c.nats, err = startProc("nats", filepath.Join(o.outDir, "nats.log"), o.natsBin,
-		"-a", "127.0.0.1", "-p", strconv.Itoa(c.natsPort))
+		"-a", "127.0.0.1", "-p", strconv.Itoa(c.natsPort), "-m", strconv.Itoa(c.natsMon))
 	if err != nil {
 		return c, err
 	}
 	if err := waitTCP(fmt.Sprintf("127.0.0.1:%d", c.natsPort), c.nats, 10*time.Second); err != nil {
 		return c, err
 	}
-	used := map[int]bool{c.natsPort: true}
 	if c.port, err = freePort(used); err != nil {
 		return c, err
 	}
@@ -325,7 +330,48 @@ func startCluster(bin string, o options) (*cluster, error) {
 			return c, err
 		}
 	}
+	// A server that cannot reach the bus starts as a single node
+	// (adapter.fallback_to_local): make sure every one is on NATS.
+	deadline := time.Now().Add(10 * time.Second)
+	for c.natsConns() < o.servers {
+		if time.Now().After(deadline) {
+			return c, fmt.Errorf("only %d of %d servers connected to NATS (logs in %s)", c.natsConns(), o.servers, o.outDir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	return c, nil
+}
+
+// natsConns is the number of clients connected to NATS (-1 unknown).
+func (c *cluster) natsConns() int {
+	var v struct {
+		Connections int `json:"connections"`
+	}
+	if err := c.varz(&v); err != nil {
+		return -1
+	}
+	return v.Connections
+}
+
+// varz decodes the NATS monitoring endpoint /varz into v.
+func (c *cluster) varz(v any) error {
+	cl := &http.Client{Timeout: 2 * time.Second}
+	resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/varz", c.natsMon))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// natsMsgs reads the NATS server's cumulative in_msgs and out_msgs.
+func (c *cluster) natsMsgs() (in, out int64) {
+	var v struct {
+		In  int64 `json:"in_msgs"`
+		Out int64 `json:"out_msgs"`
+	}
+	_ = c.varz(&v)
+	return v.In, v.Out
 }
 
 func (c *cluster) pids() []int {

@@ -31,6 +31,10 @@ type DensityOptions struct {
 	Settle time.Duration
 	// Idle is how long the server CPU is sampled with nothing published.
 	Idle time.Duration
+	// BusPID is the bus process (NATS), for its CPU per phase (0: none).
+	BusPID int
+	// BusMsgs returns the bus's cumulative messages in and out (nil: none).
+	BusMsgs func() (in, out int64)
 }
 
 // DensityPhase is one publish phase of the density scenario.
@@ -52,6 +56,26 @@ type DensityPhase struct {
 	ServerUsPerDelivery float64 `json:"server_cpu_us_per_delivery"`
 	LoaderCPUUs         int64   `json:"loader_cpu_us"`
 	LoaderUsPerDelivery float64 `json:"loader_cpu_us_per_delivery"`
+	ServerUsPerPublish  float64 `json:"server_cpu_us_per_publish"`
+	BusCPUUs            int64   `json:"bus_cpu_us"`
+	BusMsgsIn           int64   `json:"bus_msgs_in"`
+	BusMsgsOut          int64   `json:"bus_msgs_out"`
+}
+
+// busMark is the bus's CPU and message counters at one moment.
+type busMark struct{ cpu, in, out int64 }
+
+func (o *DensityOptions) busNow() busMark {
+	m := busMark{cpu: procCPU(o.BusPID)}
+	if o.BusMsgs != nil {
+		m.in, m.out = o.BusMsgs()
+	}
+	return m
+}
+
+func (ph *DensityPhase) busSince(o *DensityOptions, m busMark) {
+	n := o.busNow()
+	ph.BusCPUUs, ph.BusMsgsIn, ph.BusMsgsOut = n.cpu-m.cpu, n.in-m.in, n.out-m.out
 }
 
 // DensityResult is one density run, as written to -json.
@@ -76,15 +100,27 @@ type DensityResult struct {
 	ServerFDsBase    []int   `json:"server_fds_base"`
 	ServerFDsConn    []int   `json:"server_fds_connected"`
 
-	RSSBaseKiB       int64       `json:"total_rss_base_kib"`
-	RSSConnKiB       int64       `json:"total_rss_connected_kib"`
-	KiBPerConnTotal  float64     `json:"total_kib_per_conn"`    // Σ connected RSS ÷ conns
-	KiBPerConnMarg   float64     `json:"marginal_kib_per_conn"` // (Σ connected − Σ base) ÷ conns
-	KiBPerConnBase   float64     `json:"baseline_kib_per_conn"` // Σ base ÷ conns
+	RSSBaseKiB      int64   `json:"total_rss_base_kib"`
+	RSSConnKiB      int64   `json:"total_rss_connected_kib"`
+	KiBPerConnTotal float64 `json:"total_kib_per_conn"`    // Σ connected RSS ÷ conns
+	KiBPerConnMarg  float64 `json:"marginal_kib_per_conn"` // (Σ connected − Σ base) ÷ conns
+	KiBPerConnBase  float64 `json:"baseline_kib_per_conn"` // Σ base ÷ conns
+	// Σ VmRSS counts the server binary's file pages (≈14 MiB of text,
+	// shared in the page cache) once per process; Σ PSS shares them out, so
+	// it is the physical memory the servers use. Anon is heap and stacks.
+	MemBase        procMem `json:"total_mem_base_kib"`
+	MemConn        procMem `json:"total_mem_connected_kib"`
+	KiBPerConnPSS  float64 `json:"total_pss_kib_per_conn"`
+	KiBPerConnAnon float64 `json:"marginal_anon_kib_per_conn"`
+
 	KernelBefore     kernelMem   `json:"kernel_before"`
 	KernelConn       kernelMem   `json:"kernel_connected"`
 	KernelKiBPerConn float64     `json:"kernel_slab_kib_per_conn"` // Δ Slab ÷ conns (both ends of each loopback connection)
 	SlabGrowth       []slabDelta `json:"slab_growth,omitempty"`
+	// SocketSlabKiBPerConn is the growth of the caches a socket is made of
+	// (TCP, TCPv6, sock_inode_cache, filp, eventpoll_epi) per connection,
+	// both ends: Slab also moves with whatever else runs on the box.
+	SocketSlabKiBPerConn float64 `json:"socket_slab_kib_per_conn"`
 
 	IdleSecs         float64 `json:"idle_secs"`
 	ServerIdleCPUPct float64 `json:"server_idle_cpu_pct"`
@@ -132,6 +168,13 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 		}
 		return v, s
 	}
+	mem := func() procMem {
+		var t procMem
+		for _, p := range o.ServerPIDs {
+			t.add(readProcMem(p))
+		}
+		return t
+	}
 	fds := func() []int {
 		v := make([]int, len(o.ServerPIDs))
 		for i, p := range o.ServerPIDs {
@@ -140,6 +183,7 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 		return v
 	}
 	r.ServerRSSBaseKiB, r.RSSBaseKiB = rss()
+	r.MemBase = mem()
 	r.ServerFDsBase = fds()
 	r.KernelBefore = readKernelMem()
 	slab0 := readSlabinfo()
@@ -196,13 +240,20 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 	// Memory, after the servers settled.
 	time.Sleep(o.Settle)
 	r.ServerRSSConnKiB, r.RSSConnKiB = rss()
-	r.ServerFDsConn = fds()
+	r.MemConn = mem()
 	r.KernelConn = readKernelMem()
-	r.SlabGrowth = slabGrowth(slab0, readSlabinfo(), 8)
+	slab1 := readSlabinfo()
+	r.SlabGrowth = slabGrowth(slab0, slab1, 8)
+	r.SocketSlabKiBPerConn = float64(socketSlabBytes(slab0, slab1)) / 1024 / float64(cr.OK)
+	// Listing /proc/PID/fd creates a proc inode and dentry per descriptor:
+	// count them only after the kernel's memory was read.
+	r.ServerFDsConn = fds()
 	n := float64(cr.OK)
 	r.KiBPerConnTotal = float64(r.RSSConnKiB) / n
 	r.KiBPerConnMarg = float64(r.RSSConnKiB-r.RSSBaseKiB) / n
 	r.KiBPerConnBase = float64(r.RSSBaseKiB) / n
+	r.KiBPerConnPSS = float64(r.MemConn.PSS) / n
+	r.KiBPerConnAnon = float64(r.MemConn.Anon-r.MemBase.Anon) / n
 	r.KernelKiBPerConn = float64(r.KernelConn.SlabKiB-r.KernelBefore.SlabKiB) / n
 	logf("server RSS Σ %d → %d KiB: %.2f KiB/conn total (baseline %.2f + marginal %.2f); per server %v KiB, fds %v",
 		r.RSSBaseKiB, r.RSSConnKiB, r.KiBPerConnTotal, r.KiBPerConnBase, r.KiBPerConnMarg, r.ServerRSSConnKiB, r.ServerFDsConn)
@@ -223,7 +274,7 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 	// Big channel: each publish must reach every subscribed connection.
 	{
 		ph := &r.Big
-		s0, l0, t0 := srvCPU(), loaderCPU(), time.Now()
+		s0, l0, t0, b0 := srvCPU(), loaderCPU(), time.Now(), o.busNow()
 		for k := 0; k < o.BigPublishes; k++ {
 			if k > 0 {
 				time.Sleep(o.BigGap)
@@ -239,6 +290,7 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 		got := waitDeliveries(func() int64 { return subs.progress().AlsoReceived }, ph.Expected, o.BigWait, 5*time.Second)
 		ph.Secs = time.Since(t0).Seconds()
 		ph.ServerCPUUs, ph.LoaderCPUUs = srvCPU()-s0, loaderCPU()-l0
+		ph.busSince(&o, b0)
 		logf("big channel: %d publish(es), %d/%d delivered (parent's view) in %.2fs", ph.Publishes, got, ph.Expected, ph.Secs)
 	}
 
@@ -255,12 +307,13 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 		}
 		small := func() int64 { p := subs.progress(); return p.Received - p.AlsoReceived }
 		base := small()
-		s0, l0, t0 := srvCPU(), loaderCPU(), time.Now()
+		s0, l0, t0, b0 := srvCPU(), loaderCPU(), time.Now(), o.busNow()
 		pub.run(cfg.Duration)
 		pubSecs := time.Since(t0).Seconds()
 		got := waitDeliveries(func() int64 { return small() - base }, pub.expected.Load(), cfg.Drain, 3*time.Second)
 		ph.Secs = time.Since(t0).Seconds()
 		ph.ServerCPUUs, ph.LoaderCPUUs = srvCPU()-s0, loaderCPU()-l0
+		ph.busSince(&o, b0)
 		ph.Publishes, ph.PubFailed, ph.PubDropped = pub.accepted.Load(), pub.failed.Load(), pub.dropped.Load()
 		ph.PubPerSec = float64(ph.Publishes) / pubSecs
 		ph.PubErrors = pub.errorList()
@@ -297,6 +350,9 @@ func (ph *DensityPhase) finish(h *hist.H) {
 	}
 	if ph.Secs > 0 {
 		ph.ServerCPUPct = float64(ph.ServerCPUUs) / 1e4 / ph.Secs
+	}
+	if ph.Publishes > 0 {
+		ph.ServerUsPerPublish = float64(ph.ServerCPUUs) / float64(ph.Publishes)
 	}
 	if h == nil || h.Count() == 0 {
 		return
@@ -486,6 +542,16 @@ func slabGrowth(a, b map[string]slabEntry, top int) []slabDelta {
 	return out
 }
 
+// socketSlabBytes is the growth of the slab caches that make up a
+// connected TCP socket and its descriptor.
+func socketSlabBytes(a, b map[string]slabEntry) int64 {
+	var sum int64
+	for _, name := range []string{"TCP", "TCPv6", "sock_inode_cache", "filp", "eventpoll_epi"} {
+		sum += (b[name].objs - a[name].objs) * b[name].size
+	}
+	return sum
+}
+
 // PrintDensity writes the human report of a density run.
 func PrintDensity(w io.Writer, r *DensityResult) {
 	row := func(k, format string, a ...any) { fmt.Fprintf(w, "  %-28s %s\n", k, fmt.Sprintf(format, a...)) }
@@ -497,11 +563,15 @@ func PrintDensity(w io.Writer, r *DensityResult) {
 		r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectPerSec, r.ConnectServerCPUPct, r.ConnectLoaderCPUPct)
 	row("server RSS (Σ processes)", "base %.1f MiB, connected %.1f MiB: %.2f KiB/conn = baseline %.2f + marginal %.2f",
 		float64(r.RSSBaseKiB)/1024, float64(r.RSSConnKiB)/1024, r.KiBPerConnTotal, r.KiBPerConnBase, r.KiBPerConnMarg)
+	row("server memory (Σ)", "PSS %.1f → %.1f MiB = %.2f KiB/conn; anon %.1f → %.1f MiB (+%.2f KiB/conn); file %.1f MiB (binary text, shared)",
+		float64(r.MemBase.PSS)/1024, float64(r.MemConn.PSS)/1024, r.KiBPerConnPSS, float64(r.MemBase.Anon)/1024,
+		float64(r.MemConn.Anon)/1024, r.KiBPerConnAnon, float64(r.MemConn.File)/1024)
 	row("per server RSS KiB", "base %v, connected %v, end %v", r.ServerRSSBaseKiB, r.ServerRSSConnKiB, r.ServerRSSEndKiB)
 	row("per server open fds", "base %v, connected %v", r.ServerFDsBase, r.ServerFDsConn)
 	row("kernel (whole box)", "Slab +%.1f MiB = %.2f KiB/conn (both ends), TCP mem %d → %d pages, MemAvailable −%.1f MiB",
 		float64(r.KernelConn.SlabKiB-r.KernelBefore.SlabKiB)/1024, r.KernelKiBPerConn, r.KernelBefore.TCPMemPages,
 		r.KernelConn.TCPMemPages, float64(r.KernelBefore.MemAvailableKiB-r.KernelConn.MemAvailableKiB)/1024)
+	row("kernel socket slabs", "%.2f KiB/conn (TCP, TCPv6, sock_inode_cache, filp, eventpoll_epi; both ends)", r.SocketSlabKiBPerConn)
 	for _, s := range r.SlabGrowth {
 		row("  slab "+s.Cache, "+%d objs × %d B = +%.1f MiB", s.DeltaObj, s.ObjSize, float64(s.DeltaKiB)/1024)
 	}
@@ -510,11 +580,12 @@ func PrintDensity(w io.Writer, r *DensityResult) {
 		row(name+" publishes", "%d accepted, %d failed, %d dropped by generator, %.0f /s", ph.Publishes, ph.PubFailed, ph.PubDropped, ph.PubPerSec)
 		row(name+" deliveries", "%d / %d = %.3f %% in %.2f s", ph.Received, ph.Expected, ph.DeliveryPct, ph.Secs)
 		if ph.Timed > 0 {
-			row(name+" latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s (%d timed)", ms(ph.Latency["p50"]), ms(ph.Latency["p90"]),
-				ms(ph.Latency["p99"]), ms(ph.Latency["p99.9"]), ms(ph.Latency["max"]), ph.Timed)
+			row(name+" latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s (%d timed; max = the last subscriber)", ms(ph.Latency["p50"]),
+				ms(ph.Latency["p90"]), ms(ph.Latency["p99"]), ms(ph.Latency["p99.9"]), ms(ph.Latency["max"]), ph.Timed)
 		}
-		row(name+" CPU", "servers %.2f s (%.2f µs/delivery), loaders %.2f s (%.2f µs/delivery)",
-			float64(ph.ServerCPUUs)/1e6, ph.ServerUsPerDelivery, float64(ph.LoaderCPUUs)/1e6, ph.LoaderUsPerDelivery)
+		row(name+" CPU", "servers %.2f s (%.2f µs/delivery, %.0f µs/publish), loaders %.2f s (%.2f µs/delivery)",
+			float64(ph.ServerCPUUs)/1e6, ph.ServerUsPerDelivery, ph.ServerUsPerPublish, float64(ph.LoaderCPUUs)/1e6, ph.LoaderUsPerDelivery)
+		row(name+" bus", "NATS CPU %.2f s, %d msgs in, %d out", float64(ph.BusCPUUs)/1e6, ph.BusMsgsIn, ph.BusMsgsOut)
 		for _, e := range ph.PubErrors {
 			row(name+" publish error", "%s", e)
 		}
@@ -528,4 +599,42 @@ func PrintDensity(w io.Writer, r *DensityResult) {
 	for _, e := range r.Errors {
 		row("error", "%s", e)
 	}
+}
+
+// procMem is one process's resident memory in KiB.
+type procMem struct {
+	RSS  int64 `json:"rss"`
+	Anon int64 `json:"anon"`
+	File int64 `json:"file"`
+	PSS  int64 `json:"pss"`
+}
+
+func (m *procMem) add(o procMem) {
+	m.RSS += o.RSS
+	m.Anon += o.Anon
+	m.File += o.File
+	m.PSS += o.PSS
+}
+
+// readProcMem reads VmRSS, RssAnon, RssFile (status) and Pss (smaps_rollup).
+func readProcMem(pid int) procMem {
+	var m procMem
+	field := func(path string, keys map[string]*int64) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				if p, ok := keys[f[0]]; ok {
+					*p, _ = strconv.ParseInt(f[1], 10, 64)
+				}
+			}
+		}
+	}
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	field(dir+"status", map[string]*int64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File})
+	field(dir+"smaps_rollup", map[string]*int64{"Pss:": &m.PSS})
+	return m
 }
