@@ -54,6 +54,7 @@ type options struct {
 	pubConc                           int
 	natsBin, outDir                   string
 	bigChannel                        string
+	serverFlags                       string
 }
 
 func run() int {
@@ -73,6 +74,7 @@ func run() int {
 	fs.StringVar(&o.natsBin, "nats", "/usr/sbin/nats-server", "nats-server binary (Debian package nats-server)")
 	fs.StringVar(&o.outDir, "out", "", "directory for configs, server and NATS logs, density.json (default: a new temp dir)")
 	fs.StringVar(&o.bigChannel, "big-channel", "bench-big", "name of the big channel")
+	fs.StringVar(&o.serverFlags, "server-flags", "", "extra flags for every server, space-separated (e.g. --pprof: profiles on each server's metrics port, see server-N.config.json)")
 	_ = fs.Parse(os.Args[1:])
 	if err := o.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "density:", err)
@@ -321,7 +323,8 @@ func startCluster(bin string, o options) (*cluster, error) {
 		if err := os.WriteFile(cfgPath, []byte(cfg+"\n"), 0o644); err != nil {
 			return c, err
 		}
-		p, err := startProc(name, filepath.Join(o.outDir, name+".log"), bin, "--config", cfgPath, "--reuse-port")
+		args := append([]string{"--config", cfgPath, "--reuse-port"}, strings.Fields(o.serverFlags)...)
+		p, err := startProc(name, filepath.Join(o.outDir, name+".log"), bin, args...)
 		if err != nil {
 			return c, err
 		}

@@ -60,6 +60,9 @@ type DensityPhase struct {
 	BusCPUUs            int64   `json:"bus_cpu_us"`
 	BusMsgsIn           int64   `json:"bus_msgs_in"`
 	BusMsgsOut          int64   `json:"bus_msgs_out"`
+	// CPUFloorMs is the phase's CPU (servers, loaders, NATS) spread over
+	// every core: no schedule on this box delivers the last frame sooner.
+	CPUFloorMs float64 `json:"cpu_floor_ms"`
 }
 
 // busMark is the bus's CPU and message counters at one moment.
@@ -92,6 +95,11 @@ type DensityResult struct {
 	ConnectErrors       []string `json:"connect_errors,omitempty"`
 	ConnectServerCPUPct float64  `json:"connect_server_cpu_pct"`
 	ConnectLoaderCPUPct float64  `json:"connect_loader_cpu_pct"`
+	// The bus during the connect phase: every node announces its
+	// subscription counts to the others.
+	ConnectBusCPUUs   int64 `json:"connect_bus_cpu_us"`
+	ConnectBusMsgsIn  int64 `json:"connect_bus_msgs_in"`
+	ConnectBusMsgsOut int64 `json:"connect_bus_msgs_out"`
 
 	// Per server process, in ServerPIDs order.
 	ServerRSSBaseKiB []int64 `json:"server_rss_base_kib"`
@@ -219,9 +227,11 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 			}
 		}
 	}()
-	s0, l0 := srvCPU(), loaderCPU()
+	s0, l0, b0 := srvCPU(), loaderCPU(), o.busNow()
 	cr := subs.connect()
 	close(stopP)
+	b1 := o.busNow()
+	r.ConnectBusCPUUs, r.ConnectBusMsgsIn, r.ConnectBusMsgsOut = b1.cpu-b0.cpu, b1.in-b0.in, b1.out-b0.out
 	r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectErrors = cr.OK, cr.Failed, cr.Secs, cr.Errors
 	if cr.Secs > 0 {
 		r.ConnectPerSec = float64(cr.OK) / cr.Secs
@@ -330,8 +340,8 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 	r.Closed, r.CloseCodes, r.Errors = fin.Closed, fin.CloseCodes, fin.Errors
 	r.Big.Received = fin.AlsoReceived
 	r.Small.Received = fin.Received - fin.AlsoReceived
-	r.Big.finish(fin.AlsoHist)
-	r.Small.finish(fin.Hist)
+	r.Big.finish(fin.AlsoHist, r.Host.CPUs)
+	r.Small.finish(fin.Hist, r.Host.CPUs)
 	r.OK = r.ConnFailed == 0 && r.Closed == 0 && r.Big.PubFailed == 0 && r.Small.PubFailed == 0 &&
 		r.Big.Publishes > 0 && r.Big.Received == r.Big.Expected &&
 		(cfg.Duration == 0 || r.Small.Publishes > 0) && r.Small.Received == r.Small.Expected
@@ -339,8 +349,9 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 }
 
 // finish fills the delivery ratio, latency and CPU per delivery.
-func (ph *DensityPhase) finish(h *hist.H) {
+func (ph *DensityPhase) finish(h *hist.H, cpus int) {
 	ph.Latency = map[string]int64{}
+	ph.CPUFloorMs = float64(ph.ServerCPUUs+ph.LoaderCPUUs+ph.BusCPUUs) / 1000 / float64(max(cpus, 1))
 	if ph.Expected > 0 {
 		ph.DeliveryPct = 100 * float64(ph.Received) / float64(ph.Expected)
 	}
@@ -561,6 +572,7 @@ func PrintDensity(w io.Writer, r *DensityResult) {
 		c.Conns, r.Servers, r.LoaderProcs, c.AlsoChannel, c.Channels, c.SrcIPs)
 	row("connect+subscribe", "%d ok, %d failed, %.2f s, %.0f /s (CPU servers %.0f %%, loaders %.0f %%)",
 		r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectPerSec, r.ConnectServerCPUPct, r.ConnectLoaderCPUPct)
+	row("connect bus", "NATS CPU %.2f s, %d msgs in, %d out", float64(r.ConnectBusCPUUs)/1e6, r.ConnectBusMsgsIn, r.ConnectBusMsgsOut)
 	row("server RSS (Σ processes)", "base %.1f MiB, connected %.1f MiB: %.2f KiB/conn = baseline %.2f + marginal %.2f",
 		float64(r.RSSBaseKiB)/1024, float64(r.RSSConnKiB)/1024, r.KiBPerConnTotal, r.KiBPerConnBase, r.KiBPerConnMarg)
 	row("server memory (Σ)", "PSS %.1f → %.1f MiB = %.2f KiB/conn; anon %.1f → %.1f MiB (+%.2f KiB/conn); file %.1f MiB (binary text, shared)",
@@ -586,6 +598,7 @@ func PrintDensity(w io.Writer, r *DensityResult) {
 		row(name+" CPU", "servers %.2f s (%.2f µs/delivery, %.0f µs/publish), loaders %.2f s (%.2f µs/delivery)",
 			float64(ph.ServerCPUUs)/1e6, ph.ServerUsPerDelivery, ph.ServerUsPerPublish, float64(ph.LoaderCPUUs)/1e6, ph.LoaderUsPerDelivery)
 		row(name+" bus", "NATS CPU %.2f s, %d msgs in, %d out", float64(ph.BusCPUUs)/1e6, ph.BusMsgsIn, ph.BusMsgsOut)
+		row(name+" CPU floor", "%.0f ms (servers + loaders + NATS CPU of the phase ÷ %d cores)", ph.CPUFloorMs, r.Host.CPUs)
 		for _, e := range ph.PubErrors {
 			row(name+" publish error", "%s", e)
 		}
