@@ -59,6 +59,13 @@ bench-smoke: build
 bench-v2: build
 	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode full -repeat 3 \
 		-only 6-v2-resume,7-history-off,7-history-pg,7-history-off-5k,7-history-pg-5k,7-history-off-max,7-history-pg-max
+# bench-density is issue 14's 100,000 connections over several server
+# processes on a local NATS (needs /usr/sbin/nats-server; ≈2 min; not part of
+# test or bench-smoke). Smaller: make bench-density DENSITY='-conns 10000 -servers 2 -loaders 1'
+.PHONY: bench-density
+DENSITY ?=
+bench-density: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/density $(DENSITY)
 
 # soak runs the server for 30 minutes under mixed load and checks that
 # nothing leaks or is lost (DURATION=10m to shorten); soak-short is CI's.

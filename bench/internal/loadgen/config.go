@@ -35,6 +35,7 @@ type Config struct {
 	MaxPerProc             int
 	Event                  string
 	Metrics                string
+	AlsoChannel            string
 	JSON, SVG, Scenario    string
 	Quiet                  bool
 	CPUProfile             string
@@ -72,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.IntVar(&c.MaxPerProc, "max-per-proc", 19000, "connections per loader process (fd limit is 20,000 here)")
 	fs.StringVar(&c.Event, "event", "bench-event", "event name")
 	fs.StringVar(&c.Metrics, "metrics", "", "server metrics URL (http://HOST:PORT/metrics): report history entries stored during the run and their rate")
+	fs.StringVar(&c.AlsoChannel, "also-channel", "", "a channel every connection subscribes to as well (the density scenario's big channel); its deliveries are counted and timed apart")
 	fs.StringVar(&c.JSON, "json", "", "write the result as JSON to this file")
 	fs.StringVar(&c.SVG, "svg", "", "write the latency percentile plot to this SVG file")
 	fs.StringVar(&c.Scenario, "scenario", "adhoc", "scenario name for the report")

@@ -25,6 +25,7 @@ type connectResult struct {
 // progressSnap is a live view of the subscribers.
 type progressSnap struct {
 	Done, OK, Failed, Received, CPUUs int64
+	AlsoReceived                      int64 `json:",omitempty"`
 }
 
 // subscribers is either a local group or a set of child loader processes.
@@ -52,7 +53,8 @@ func (l *localSubs) connect() connectResult {
 }
 
 func (l *localSubs) progress() progressSnap {
-	return progressSnap{Done: l.g.done.Load(), OK: l.g.ok.Load(), Failed: l.g.failed.Load(), Received: l.g.received()}
+	return progressSnap{Done: l.g.done.Load(), OK: l.g.ok.Load(), Failed: l.g.failed.Load(), Received: l.g.received(),
+		AlsoReceived: l.g.alsoReceived()}
 }
 
 func (l *localSubs) finish() (groupFinal, gcStats) { return l.g.finish(), gcStats{} }
@@ -186,6 +188,7 @@ func (rs *remoteSubs) progress() progressSnap {
 		s.Failed += p.Failed
 		s.Received += p.Received
 		s.CPUUs += p.CPUUs
+		s.AlsoReceived += p.AlsoReceived
 	}
 	return s
 }
@@ -220,6 +223,12 @@ func (rs *remoteSubs) finish() (groupFinal, gcStats) {
 					f.Hist = m.Final.Hist
 				} else if m.Final.Hist != nil {
 					f.Hist.Merge(m.Final.Hist)
+				}
+				f.AlsoReceived += m.Final.AlsoReceived
+				if f.AlsoHist == nil {
+					f.AlsoHist = m.Final.AlsoHist
+				} else if m.Final.AlsoHist != nil {
+					f.AlsoHist.Merge(m.Final.AlsoHist)
 				}
 			}
 			if m.GC != nil {
@@ -264,7 +273,8 @@ func childMain(cfg *Config) int {
 	write := func(m childMsg) {
 		mu.Lock()
 		defer mu.Unlock()
-		m.Progress = progressSnap{Done: g.done.Load(), OK: g.ok.Load(), Failed: g.failed.Load(), Received: g.received(), CPUUs: selfCPU()}
+		m.Progress = progressSnap{Done: g.done.Load(), OK: g.ok.Load(), Failed: g.failed.Load(), Received: g.received(), CPUUs: selfCPU(),
+			AlsoReceived: g.alsoReceived()}
 		_ = out.Encode(m)
 	}
 	stop := make(chan struct{})

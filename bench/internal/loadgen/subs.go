@@ -39,7 +39,12 @@ type reader struct {
 	hist   *hist.H
 	recv   atomic.Int64
 	closed atomic.Int64
-	_      [40]byte
+	// also* are the deliveries of -also-channel, told apart by the quoted
+	// channel name in the frame (nil needle: no such channel).
+	alsoNeedle []byte
+	alsoHist   *hist.H
+	alsoRecv   atomic.Int64
+	_          [40]byte
 
 	mu         sync.Mutex
 	closeCodes map[int]int
@@ -81,7 +86,10 @@ func newLocalGroup(cfg *Config, offset, size int) (*localGroup, error) {
 		if err != nil {
 			return nil, fmt.Errorf("epoll_create1: %w", err)
 		}
-		r := &reader{epfd: epfd, table: g.table, hist: hist.New(), closeCodes: map[int]int{}}
+		r := &reader{epfd: epfd, table: g.table, hist: hist.New(), alsoHist: hist.New(), closeCodes: map[int]int{}}
+		if cfg.AlsoChannel != "" {
+			r.alsoNeedle = []byte(`"` + cfg.AlsoChannel + `"`)
+		}
 		if i >= g.nTimed {
 			r.lazy = cfg.Lazy
 		}
@@ -256,10 +264,16 @@ func (g *localGroup) dialOne(i int, uri, host string, buf []byte) error {
 	}
 	var mask [4]byte
 	binary.LittleEndian.PutUint32(mask[:], uint32(i)*2654435761)
-	if _, err := nc.Write(wire.AppendClientFrame(nil, wire.OpText, wire.SubscribeMessage(chName), mask)); err != nil {
+	sub := wire.AppendClientFrame(nil, wire.OpText, wire.SubscribeMessage(chName), mask)
+	if cfg.AlsoChannel != "" {
+		sub = wire.AppendClientFrame(sub, wire.OpText, wire.SubscribeMessage(cfg.AlsoChannel), mask)
+		if err := g.awaitAlso(nc, sub, chName, next); err != nil {
+			return err
+		}
+	} else if _, err := nc.Write(sub); err != nil {
 		return fmt.Errorf("subscribe write: %w", err)
 	}
-	for {
+	for cfg.AlsoChannel == "" {
 		op, pl, err := next()
 		if err != nil {
 			return fmt.Errorf("waiting for subscription_succeeded: %w", err)
@@ -372,7 +386,7 @@ func (r *reader) service(c *conn, buf []byte) {
 		c.pend = append(c.pend, data...)
 		data = c.pend
 	}
-	var recv int64
+	var recv, also int64
 	for {
 		op, pl, k, err := wire.NextFrame(data)
 		if err != nil {
@@ -387,9 +401,15 @@ func (r *reader) service(c *conn, buf []byte) {
 		switch op {
 		case wire.OpText:
 			if ts, ok := wire.ParseStamp(pl); ok {
-				recv++
+				h := r.hist
+				if r.alsoNeedle != nil && bytes.Contains(pl, r.alsoNeedle) {
+					also++
+					h = r.alsoHist
+				} else {
+					recv++
+				}
 				if c.timed {
-					r.hist.Record((now - ts) / 1000)
+					h.Record((now - ts) / 1000)
 				}
 			} else if bytes.Equal(wire.Event(pl), []byte("pusher:ping")) {
 				r.send(c, wire.OpText, wire.Pong)
@@ -403,12 +423,14 @@ func (r *reader) service(c *conn, buf []byte) {
 			if len(pl) >= 2 {
 				code = int(binary.BigEndian.Uint16(pl))
 			}
-			r.recv.Add(recv)
+			r.recv.Add(recv + also)
+			r.alsoRecv.Add(also)
 			r.kill(c, code)
 			return
 		}
 	}
-	r.recv.Add(recv)
+	r.recv.Add(recv + also)
+	r.alsoRecv.Add(also)
 	switch {
 	case len(data) == 0:
 		if cap(c.pend) > 4096 {
@@ -446,15 +468,26 @@ func (g *localGroup) received() int64 {
 	return s
 }
 
+// alsoReceived counts the deliveries of -also-channel (included in received).
+func (g *localGroup) alsoReceived() int64 {
+	var s int64
+	for _, r := range g.readers {
+		s += r.alsoRecv.Load()
+	}
+	return s
+}
+
 // finish stops the readers and returns the merged histogram and counters.
 func (g *localGroup) finish() groupFinal {
 	g.stop.Store(true)
 	g.wg.Wait()
-	f := groupFinal{Hist: hist.New(), CloseCodes: map[int]int{}}
+	f := groupFinal{Hist: hist.New(), AlsoHist: hist.New(), CloseCodes: map[int]int{}}
 	for _, r := range g.readers {
 		f.Received += r.recv.Load()
+		f.AlsoReceived += r.alsoRecv.Load()
 		f.Closed += r.closed.Load()
 		f.Hist.Merge(r.hist)
+		f.AlsoHist.Merge(r.alsoHist)
 		for k, v := range r.closeCodes {
 			f.CloseCodes[k] += v
 		}
@@ -476,4 +509,8 @@ type groupFinal struct {
 	CloseCodes map[int]int `json:"close_codes"`
 	Errors     []string    `json:"errors"`
 	Hist       *hist.H     `json:"hist"`
+	// AlsoReceived and AlsoHist are the -also-channel deliveries; Received
+	// includes them, Hist does not.
+	AlsoReceived int64   `json:"also_received,omitempty"`
+	AlsoHist     *hist.H `json:"also_hist,omitempty"`
 }
