@@ -1,0 +1,206 @@
+package protocol
+
+import "unicode/utf8"
+
+// PublishEvent is one event of an HTTP API publish (the body of
+// POST /events, or one item of batch_events) in the plain form the SDKs
+// send: name, data, channel or channels, socket_id and info, all strings.
+// Its strings alias the body they were decoded from, but escaped ones.
+type PublishEvent struct {
+	Name, Data, Channel, SocketID, Info string
+	// Channels is the channels member; nil when absent.
+	Channels []string
+	// HasData tells data "" from data absent.
+	HasData bool
+}
+
+// maxPlainChannels is how many channels the plain decoder collects on the
+// stack before copying them out; more go to the general decoder.
+const maxPlainChannels = 128
+
+// DecodePublishEvent decodes body, a single event, into ev without a
+// general JSON decoder: one pass, no reflection, no allocation but the
+// channels slice and escaped strings. ok is false for anything outside the
+// plain form (another member, a duplicate, null or another type where a
+// string is expected, an escaped member name, invalid UTF-8, a surrogate
+// escape, malformed JSON): the caller then decodes body with a general
+// decoder, whose behaviour, errors included, defines the API. body must
+// not change while ev is used.
+func DecodePublishEvent(body string, ev *PublishEvent) (ok bool) {
+	*ev = PublishEvent{}
+	s := scanner{b: aliasBytes(body)}
+	if !decodePlainEvent(&s, ev) || !s.end() {
+		*ev = PublishEvent{}
+		return false
+	}
+	return true
+}
+
+// DecodePublishBatch decodes a batch_events body {"batch":[…]} the way
+// DecodePublishEvent decodes one event, appending the items to dst[:0].
+// ok is false as for DecodePublishEvent, and for a body with any other
+// member or a batch that is not an array.
+func DecodePublishBatch(body string, dst []PublishEvent) (_ []PublishEvent, ok bool) {
+	dst = dst[:0]
+	s := scanner{b: aliasBytes(body)}
+	if !s.open('{') {
+		return dst, false
+	}
+	seen := false
+	for n := 0; s.next(&n, '}'); {
+		key, esc := s.str()
+		if esc || seen || string(key) != "batch" || !colon(&s) || !s.open('[') {
+			return dst, false
+		}
+		seen = true
+		for m := 0; s.next(&m, ']'); {
+			dst = append(dst, PublishEvent{})
+			if !decodePlainEvent(&s, &dst[len(dst)-1]) {
+				return dst, false
+			}
+		}
+	}
+	return dst, seen && s.end()
+}
+
+// colon reads the ':' after a member name and the whitespace around it.
+func colon(s *scanner) bool {
+	s.ws()
+	if !s.consume(':') {
+		return false
+	}
+	s.ws()
+	return true
+}
+
+// Bits of the members a plain event has had, to refuse duplicates (the
+// general decoder's rule for them is its own).
+const (
+	hasName = 1 << iota
+	hasData
+	hasChannel
+	hasChannels
+	hasSocketID
+	hasInfo
+)
+
+// decodePlainEvent reads one plain event object at s.i.
+func decodePlainEvent(s *scanner, ev *PublishEvent) bool {
+	if !s.open('{') {
+		return false
+	}
+	var seen uint8
+	for n := 0; s.next(&n, '}'); {
+		key, esc := s.str()
+		if esc || s.bad || !colon(s) {
+			return false
+		}
+		var bit uint8
+		var dst *string
+		switch string(key) {
+		case "name":
+			bit, dst = hasName, &ev.Name
+		case "data":
+			bit, dst = hasData, &ev.Data
+		case "channel":
+			bit, dst = hasChannel, &ev.Channel
+		case "socket_id":
+			bit, dst = hasSocketID, &ev.SocketID
+		case "info":
+			bit, dst = hasInfo, &ev.Info
+		case "channels":
+			bit = hasChannels
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if dst == nil {
+			if !plainStrings(s, &ev.Channels) {
+				return false
+			}
+			continue
+		}
+		v, ok := plainString(s)
+		if !ok {
+			return false
+		}
+		*dst = v
+	}
+	ev.HasData = seen&hasData != 0
+	return !s.bad
+}
+
+// plainString reads a string value: valid UTF-8, no surrogate escapes
+// (lone ones are where decoders differ). It aliases the input unless it
+// has escapes.
+func plainString(s *scanner) (string, bool) {
+	if s.peek() != '"' {
+		return "", false
+	}
+	raw, esc := s.str()
+	if s.bad || !plainUTF8(raw, esc) {
+		return "", false
+	}
+	return stringValue(raw, esc, true), true
+}
+
+// plainUTF8 reports whether raw is valid UTF-8 and, when it has escapes,
+// every \uD800–\uDFFF escape is part of a well-formed surrogate pair (lone
+// ones are where decoders differ).
+func plainUTF8(raw []byte, esc bool) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] >= utf8.RuneSelf {
+			if !utf8.Valid(raw) {
+				return false
+			}
+			break
+		}
+	}
+	for i := 0; esc && i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped byte: "\\u" is no \u escape
+		if raw[i] != 'u' {
+			continue
+		}
+		switch r := hex4(raw[i+1:]); {
+		case r < 0xD800 || r > 0xDFFF:
+		case r < 0xDC00 && i+10 < len(raw) && raw[i+5] == '\\' && raw[i+6] == 'u' &&
+			hex4(raw[i+7:]) >= 0xDC00 && hex4(raw[i+7:]) <= 0xDFFF:
+			i += 6 // the low half
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// plainStrings reads a non-empty array of plain strings into a new slice
+// (an empty one is left to the general decoder, which tells [] from
+// absent its own way).
+func plainStrings(s *scanner, out *[]string) bool {
+	if !s.consume('[') {
+		return false
+	}
+	var stack [16]string
+	list := stack[:0]
+	for n := 0; s.next(&n, ']'); {
+		if len(list) == maxPlainChannels {
+			return false
+		}
+		v, ok := plainString(s)
+		if !ok {
+			return false
+		}
+		list = append(list, v)
+	}
+	if s.bad || len(list) == 0 {
+		return false
+	}
+	*out = append(make([]string, 0, len(list)), list...)
+	return true
+}
