@@ -39,7 +39,7 @@ var plainSeeds = []string{
 func checkPlainAgrees(t *testing.T, body string) {
 	t.Helper()
 	var p protocol.PublishEvent
-	if protocol.DecodePublishEvent(body, &p) {
+	if protocol.DecodePublishEvent([]byte(body), &p) {
 		var want eventBody
 		if err := json.Unmarshal([]byte(body), &want); err != nil {
 			t.Fatalf("plain decoder accepts %q, general decoder refuses it: %v", body, err)
@@ -48,7 +48,7 @@ func checkPlainAgrees(t *testing.T, body string) {
 		got.fromPlain(&p)
 		compareBodies(t, body, &got, &want)
 	}
-	items, ok := protocol.DecodePublishBatch(body, nil)
+	items, ok := protocol.DecodePublishBatch([]byte(body), nil)
 	if !ok {
 		return
 	}
@@ -93,20 +93,20 @@ func TestPlainDecoderAgreesWithGeneral(t *testing.T) {
 	}
 	var p protocol.PublishEvent
 	for _, body := range []string{plainSeeds[0], plainSeeds[1], plainSeeds[2], plainSeeds[3]} {
-		if !protocol.DecodePublishEvent(body, &p) {
+		if !protocol.DecodePublishEvent([]byte(body), &p) {
 			t.Errorf("plain decoder refuses %q", body)
 		}
 	}
 	for _, body := range plainSeeds[4:15] {
-		if protocol.DecodePublishEvent(body, &p) {
+		if protocol.DecodePublishEvent([]byte(body), &p) {
 			t.Errorf("plain decoder takes %q, which it must leave to the general decoder", body)
 		}
 	}
-	if items, ok := protocol.DecodePublishBatch(plainSeeds[16], nil); !ok || len(items) != 2 || items[1].SocketID != "1.2" {
+	if items, ok := protocol.DecodePublishBatch([]byte(plainSeeds[16]), nil); !ok || len(items) != 2 || items[1].SocketID != "1.2" {
 		t.Errorf("plain batch decoder: %v %+v", ok, items)
 	}
 	for _, body := range plainSeeds[18:20] {
-		if _, ok := protocol.DecodePublishBatch(body, nil); ok {
+		if _, ok := protocol.DecodePublishBatch([]byte(body), nil); ok {
 			t.Errorf("plain batch decoder takes %q", body)
 		}
 	}

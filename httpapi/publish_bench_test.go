@@ -51,9 +51,10 @@ func (r signedRequest) fill(ctx *fasthttp.RequestCtx) {
 
 // benchHandler runs b.N signed requests through the server's handler
 // (router, signature check, decoding, engine publish), no network: the
-// server's own per-request CPU, no subscribers.
+// server's own per-request CPU, no subscribers. Idempotency is on (memory
+// store), as sockudo runs by default; the requests carry no key.
 func benchHandler(b *testing.B, path, body string) {
-	ts := startServer(b, nil)
+	ts := startServer(b, withGuard(nil, nil))
 	h := ts.srv.Handler()
 	r := newSignedRequest(path, body)
 	var ctx fasthttp.RequestCtx

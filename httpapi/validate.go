@@ -75,11 +75,23 @@ func (b *eventBody) fromPlain(p *protocol.PublishEvent) {
 // behaviour and errors are the API's.
 func decodeEvent(body []byte, b *eventBody) error {
 	var p protocol.PublishEvent
-	if protocol.DecodePublishEvent(string(body), &p) {
+	// The event's strings alias a copy of the body, which is the
+	// request's and reused by fasthttp.
+	if protocol.DecodePublishEvent(append([]byte(nil), body...), &p) {
 		b.fromPlain(&p)
 		return nil
 	}
-	return json.Unmarshal(body, b)
+	return decodeGeneral(body, b)
+}
+
+// decodeGeneral decodes body with the general decoder into a body of its
+// own, copied to b: handed to the decoder, b itself would be allocated on
+// every request, plain ones included.
+func decodeGeneral(body []byte, b *eventBody) error {
+	g := new(eventBody)
+	err := json.Unmarshal(body, g)
+	*b = *g
+	return err
 }
 
 // maxPlainBatch is the largest batch the plain decoder reads into its
@@ -90,7 +102,7 @@ const maxPlainBatch = 16
 // decodeBatch decodes a batch_events body into b, as decodeEvent does.
 func decodeBatch(body []byte, b *batchBody) error {
 	var stack [maxPlainBatch]protocol.PublishEvent
-	if items, ok := protocol.DecodePublishBatch(string(body), stack[:0]); ok && len(items) <= maxPlainBatch {
+	if items, ok := protocol.DecodePublishBatch(append([]byte(nil), body...), stack[:0]); ok && len(items) <= maxPlainBatch {
 		for i := range items {
 			b.Batch = append(b.Batch, eventBody{})
 			b.Batch[i].fromPlain(&items[i])

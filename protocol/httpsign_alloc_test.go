@@ -36,3 +36,17 @@ func TestVerifyRequestAllocatesNothing(t *testing.T) {
 		t.Errorf("VerifyRequest with escaped params: %v allocations per run, want 1", n)
 	}
 }
+
+// TestDecodePublishEventAllocatesNothing: the plain decoder reads a
+// one-channel publish without allocating (its strings alias the body).
+func TestDecodePublishEventAllocatesNothing(t *testing.T) {
+	body := `{"name":"tick","channel":"bench-3","data":"{\"n\":1}","socket_id":"1.2","info":"user_count"}`
+	buf := make([]byte, len(body))
+	var ev PublishEvent
+	checkNoAllocs(t, "DecodePublishEvent", func() {
+		copy(buf, body)
+		if !DecodePublishEvent(buf, &ev) || ev.Channel != "bench-3" || ev.Data != `{"n":1}` {
+			t.Fatalf("refused or misread: %+v", ev)
+		}
+	})
+}

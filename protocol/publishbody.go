@@ -5,7 +5,7 @@ import "unicode/utf8"
 // PublishEvent is one event of an HTTP API publish (the body of
 // POST /events, or one item of batch_events) in the plain form the SDKs
 // send: name, data, channel or channels, socket_id and info, all strings.
-// Its strings alias the body they were decoded from, but escaped ones.
+// Its strings alias the body they were decoded from.
 type PublishEvent struct {
 	Name, Data, Channel, SocketID, Info string
 	// Channels is the channels member; nil when absent.
@@ -20,15 +20,18 @@ const maxPlainChannels = 128
 
 // DecodePublishEvent decodes body, a single event, into ev without a
 // general JSON decoder: one pass, no reflection, no allocation but the
-// channels slice and escaped strings. ok is false for anything outside the
-// plain form (another member, a duplicate, null or another type where a
-// string is expected, an escaped member name, invalid UTF-8, a surrogate
-// escape, malformed JSON): the caller then decodes body with a general
-// decoder, whose behaviour, errors included, defines the API. body must
-// not change while ev is used.
-func DecodePublishEvent(body string, ev *PublishEvent) (ok bool) {
+// channels slice. ok is false for anything outside the plain form
+// (another member, a duplicate, null or another type where a string is
+// expected, an escaped member name, invalid UTF-8, a lone surrogate
+// escape, malformed JSON): the caller then decodes the request's body with
+// a general decoder, whose behaviour, errors included, defines the API.
+//
+// body becomes the event's storage: escaped strings are unescaped in
+// place (the text never grows) and every string aliases body. The caller
+// hands over a copy it never touches again, and on false discards it.
+func DecodePublishEvent(body []byte, ev *PublishEvent) (ok bool) {
 	*ev = PublishEvent{}
-	s := scanner{b: aliasBytes(body)}
+	s := scanner{b: body}
 	if !decodePlainEvent(&s, ev) || !s.end() {
 		*ev = PublishEvent{}
 		return false
@@ -40,9 +43,9 @@ func DecodePublishEvent(body string, ev *PublishEvent) (ok bool) {
 // DecodePublishEvent decodes one event, appending the items to dst[:0].
 // ok is false as for DecodePublishEvent, and for a body with any other
 // member or a batch that is not an array.
-func DecodePublishBatch(body string, dst []PublishEvent) (_ []PublishEvent, ok bool) {
+func DecodePublishBatch(body []byte, dst []PublishEvent) (_ []PublishEvent, ok bool) {
 	dst = dst[:0]
-	s := scanner{b: aliasBytes(body)}
+	s := scanner{b: body}
 	if !s.open('{') {
 		return dst, false
 	}
@@ -133,9 +136,8 @@ func decodePlainEvent(s *scanner, ev *PublishEvent) bool {
 	return !s.bad
 }
 
-// plainString reads a string value: valid UTF-8, no surrogate escapes
-// (lone ones are where decoders differ). It aliases the input unless it
-// has escapes.
+// plainString reads a string value (valid UTF-8, no lone surrogate
+// escapes), unescaping it in place, and returns it aliasing the input.
 func plainString(s *scanner) (string, bool) {
 	if s.peek() != '"' {
 		return "", false
@@ -144,7 +146,12 @@ func plainString(s *scanner) (string, bool) {
 	if s.bad || !plainUTF8(raw, esc) {
 		return "", false
 	}
-	return stringValue(raw, esc, true), true
+	if esc {
+		// Unescaped text is never longer and is written behind the
+		// reading position, so raw can be rewritten as it is read.
+		raw = unescapeAppend(raw[:0], raw)
+	}
+	return aliasString(raw), true
 }
 
 // plainUTF8 reports whether raw is valid UTF-8 and, when it has escapes,
