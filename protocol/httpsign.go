@@ -91,8 +91,9 @@ func parseQuery(dst []queryPair, rawQuery string) ([]queryPair, error) {
 // false for a broken escape. An empty scratch is allocated with capacity
 // size.
 func queryUnescape(scratch []byte, s string, lower bool, size int) (string, []byte, bool) {
-	if !strings.ContainsAny(s, "%+") && (!lower || !hasUpperASCII(s)) {
-		if lower && !isASCII(s) {
+	escaped, upper, ascii := scanQueryPart(s)
+	if !escaped && (!lower || !upper) {
+		if lower && !ascii {
 			return strings.ToLower(s), scratch, true
 		}
 		return s, scratch, true
@@ -130,22 +131,26 @@ func queryUnescape(scratch []byte, s string, lower bool, size int) (string, []by
 	return aliasString(out), scratch, true
 }
 
-func hasUpperASCII(s string) bool {
+// scanQueryPart reports, in one pass over s, whether it has escapes ('%'
+// or '+'), ASCII upper case, and only ASCII.
+func scanQueryPart(s string) (escaped, upper, ascii bool) {
+	ascii = true
 	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
+		switch c := s[i]; {
+		case c == '%' || c == '+':
+			escaped = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case c >= 0x80:
+			ascii = false
 		}
 	}
-	return false
+	return escaped, upper, ascii
 }
 
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	_, _, ascii := scanQueryPart(s)
+	return ascii
 }
 
 func isHex(c byte) bool {
