@@ -32,6 +32,11 @@ var plainSeeds = []string{
 	`{"batch":null}`,
 	`{"batch":[{"name":"e","channel":"a","data":"x"}],"batch":[]}`,
 	`[]`, ``, `{`, `"x"`,
+	// Long strings, read eight bytes at a time: stops at every offset.
+	`{"name":"abcdefghijklmnop","channel":"a","data":"0123456\"89abcdef\\0123456789abcdé0123456789abcd\u00e9"}`,
+	`{"name":"abcdefghijklmnop","channel":"a","data":"01234567` + "\x01" + `89abcdef"}`,
+	`{"name":"abcdefghijklmnop","channel":"a","data":"01234567` + "\x7f\xc3\xa9" + `ABCDEFGH~~~~~~~~"}`,
+	`{"name":"abcdefghijklmnop","channel":"a","data":"01234567` + "\x7f\xc3\xa9" + `ABCDEFGH~~~~~~~~` + "\xc3" + `"}`,
 }
 
 // checkPlainAgrees fails t when the plain decoder accepts body and the
@@ -121,4 +126,25 @@ func FuzzPlainPublishDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		checkPlainAgrees(t, body)
 	})
+}
+
+// TestPlainDecoderLongStrings: strings read eight bytes at a time stop at
+// a quote, backslash, control or non-ASCII byte wherever it falls.
+func TestPlainDecoderLongStrings(t *testing.T) {
+	var p protocol.PublishEvent
+	for _, tc := range []struct {
+		body, data string
+		ok         bool
+	}{
+		{plainSeeds[len(plainSeeds)-4], "0123456\"89abcdef\\0123456789abcdé0123456789abcdé", true},
+		{plainSeeds[len(plainSeeds)-3], "", false},
+		{plainSeeds[len(plainSeeds)-2], "01234567\x7fé" + "ABCDEFGH~~~~~~~~", true},
+		{plainSeeds[len(plainSeeds)-1], "", false},
+	} {
+		ok := protocol.DecodePublishEvent([]byte(tc.body), &p)
+		if ok != tc.ok || ok && p.Data != tc.data {
+			t.Errorf("%q: ok %v data %q, want %v %q", tc.body, ok, p.Data, tc.ok, tc.data)
+		}
+		checkPlainAgrees(t, tc.body)
+	}
 }

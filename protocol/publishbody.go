@@ -1,6 +1,9 @@
 package protocol
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // PublishEvent is one event of an HTTP API publish (the body of
 // POST /events, or one item of batch_events) in the plain form the SDKs
@@ -142,8 +145,8 @@ func plainString(s *scanner) (string, bool) {
 	if s.peek() != '"' {
 		return "", false
 	}
-	raw, esc := s.str()
-	if s.bad || !plainUTF8(raw, esc) {
+	raw, esc, ascii := plainRaw(s)
+	if s.bad || !plainUTF8(raw, esc, ascii) {
 		return "", false
 	}
 	if esc {
@@ -157,14 +160,9 @@ func plainString(s *scanner) (string, bool) {
 // plainUTF8 reports whether raw is valid UTF-8 and, when it has escapes,
 // every \uD800–\uDFFF escape is part of a well-formed surrogate pair (lone
 // ones are where decoders differ).
-func plainUTF8(raw []byte, esc bool) bool {
-	for i := 0; i < len(raw); i++ {
-		if raw[i] >= utf8.RuneSelf {
-			if !utf8.Valid(raw) {
-				return false
-			}
-			break
-		}
+func plainUTF8(raw []byte, esc, ascii bool) bool {
+	if !ascii && !utf8.Valid(raw) {
+		return false
 	}
 	for i := 0; esc && i < len(raw); i++ {
 		if raw[i] != '\\' {
@@ -184,6 +182,55 @@ func plainUTF8(raw []byte, esc bool) bool {
 		}
 	}
 	return true
+}
+
+// Word-at-a-time tests (SWAR) of 8 bytes for the bytes a string scan
+// stops at: a quote, a backslash, a control character, a non-ASCII byte.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainStop reports whether any byte of w is '"', '\\', below 0x20 or
+// 0x80 and above. Each test is exact as an "any byte" test.
+func plainStop(w uint64) bool {
+	quote, backslash := w^(ones*'"'), w^(ones*'\\')
+	return ((quote-ones)&^quote|(backslash-ones)&^backslash|(w-ones*0x20)&^w|w)&highs != 0
+}
+
+// plainRaw is scanner.str for the plain decoder, eight bytes at a time
+// through runs of plain ASCII text (a publish is mostly its data string);
+// it also reports whether the string is all ASCII.
+func plainRaw(s *scanner) (raw []byte, esc, ascii bool) {
+	if !s.consume('"') {
+		return nil, false, true
+	}
+	start, ascii := s.i, true
+	for s.i < len(s.b) {
+		if s.i+8 <= len(s.b) && !plainStop(binary.LittleEndian.Uint64(s.b[s.i:])) {
+			s.i += 8
+			continue
+		}
+		switch c := s.b[s.i]; {
+		case c == '"':
+			raw = s.b[start:s.i]
+			s.i++
+			return raw, esc, ascii
+		case c < 0x20:
+			s.bad = true
+			return nil, false, ascii
+		case c == '\\':
+			esc = true
+			if !s.escape() {
+				return nil, false, ascii
+			}
+		default:
+			ascii = ascii && c < utf8.RuneSelf
+			s.i++
+		}
+	}
+	s.bad = true
+	return nil, false, ascii
 }
 
 // plainStrings reads a non-empty array of plain strings into a new slice
