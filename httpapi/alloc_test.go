@@ -8,6 +8,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,31 @@ func TestPlainPublishNoAllocsAddedByIdempotency(t *testing.T) {
 	t.Logf("allocs per plain publish: idempotency off %.0f, on %.0f; a duplicate answered from the store %.0f", off, on, dup)
 	if on > off {
 		t.Fatalf("a plain publish allocates %.0f with idempotency on, %.0f with it off", on, off)
+	}
+}
+
+// signedPublishAllocs is what a plain signed publish may allocate: the
+// router's copy of {app_id} (two), the body as a string the event's
+// strings alias (one), the event with its channel (one).
+const signedPublishAllocs = 4
+
+// TestSignedPublishNoAllocsBeyondBudget: a plain signed /events publish,
+// idempotency on, allocates no more than signedPublishAllocs: the
+// signature check, the body decoding and the publish to a channel
+// without subscribers allocate nothing else.
+func TestSignedPublishNoAllocsBeyondBudget(t *testing.T) {
+	ts := startServer(t, withGuard(nil, nil))
+	for _, body := range []string{
+		`{"name":"tick","channel":"bench","data":"{\"n\":1}"}`,
+		`{"name":"tick","channels":["a","b"],"data":"x","socket_id":"1.2"}`,
+	} {
+		n := publishAllocs(t, ts, body, "")
+		limit := float64(signedPublishAllocs)
+		if strings.Contains(body, "channels") {
+			limit++ // the channels slice
+		}
+		if n > limit {
+			t.Errorf("%s: %.0f allocations per publish, want at most %.0f", body, n, limit)
+		}
 	}
 }

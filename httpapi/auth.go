@@ -47,10 +47,10 @@ func (s *Server) authorize(ctx *fasthttp.RequestCtx) (*engine.App, *apiError) {
 	}
 	// The path is signed as the client sent it, before any decoding, and
 	// the query is read raw: url.Values would drop pairs containing ';'.
-	err = protocol.VerifyRequest(
-		string(ctx.Method()),
-		string(ctx.Request.URI().PathOriginal()),
-		string(ctx.URI().QueryString()),
+	err = protocol.VerifyRequestBytes(
+		ctx.Method(),
+		ctx.Request.URI().PathOriginal(),
+		ctx.URI().QueryString(),
 		ctx.PostBody(),
 		app.Key, app.Secret, time.Now())
 	if err != nil {

@@ -39,7 +39,7 @@ func (s *Server) readBody(ctx *fasthttp.RequestCtx) *apiError {
 	case n > s.limit:
 		err = errBodyTooLarge
 	case n >= 0:
-		body = make([]byte, n)
+		body = s.bodyBuffer(ctx, n)
 		_, err = io.ReadFull(r, body)
 	default: // chunked
 		body, err = readChunked(r, s.limit)

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/goccy/go-json"
 	"github.com/valyala/fasthttp"
 
 	"github.com/sockudo/sockudo-go/engine"
@@ -44,7 +43,7 @@ func (a channelAttrs) withAck(ack engine.PublishAck) channelAttrs {
 // already published under it (idempotency.go).
 func (s *Server) postEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
 	var b eventBody
-	if err := json.Unmarshal(ctx.PostBody(), &b); err != nil {
+	if err := decodeEvent(ctx.PostBody(), &b); err != nil {
 		return badRequest("invalid JSON body: " + err.Error())
 	}
 	l := limitsOf(app)
@@ -169,7 +168,7 @@ func (s *Server) putBatch(b *batchBody) {
 func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *apiError {
 	b := s.getBatch()
 	defer s.putBatch(b)
-	if err := json.Unmarshal(ctx.PostBody(), b); err != nil {
+	if err := decodeBatch(ctx.PostBody(), b); err != nil {
 		return badRequest("invalid JSON body: " + err.Error())
 	}
 	if len(b.Batch) == 0 {
@@ -181,9 +180,10 @@ func (s *Server) postBatchEvents(ctx *fasthttp.RequestCtx, app *engine.App) *api
 		return badRequest("batch too large: at most " + strconv.Itoa(l.batch) + " events")
 	}
 	events := make([]*engine.Event, len(b.Batch))
+	slots := make([]eventSlot, len(b.Batch))
 	withInfo := false
 	for i := range b.Batch {
-		ev, aerr := l.event(&b.Batch[i], 1)
+		ev, aerr := l.eventIn(&b.Batch[i], 1, &slots[i])
 		if aerr != nil {
 			aerr.msg = "batch[" + strconv.Itoa(i) + "]: " + aerr.msg
 			return aerr

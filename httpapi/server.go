@@ -128,6 +128,7 @@ type Server struct {
 	pollReads    bool
 	drainBufs    sync.Pool // *[]byte for drainBuffered
 	batches      sync.Pool // *batchBody for postBatchEvents
+	bodies       sync.Pool // *[]byte request bodies (readBody, releaseBody)
 
 	rates    RateLimits
 	limiter  Limiter
@@ -185,7 +186,7 @@ func New(opts Options) (*Server, error) {
 		s.limiter = NewMemoryLimiter(0)
 	}
 	s.upgrader = newUpgrader()
-	s.handler = dropLargeBody(s.guard(s.routes().Handler))
+	s.handler = s.dropLargeBody(s.guard(s.routes().Handler))
 	s.srv = serving.New(&fasthttp.Server{
 		Handler:      s.handler,
 		ErrorHandler: s.parseError,

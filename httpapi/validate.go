@@ -56,22 +56,87 @@ type eventBody struct {
 	IdempotencyKey json.RawMessage `json:"idempotency_key"`
 	MessageID      json.RawMessage `json:"message_id"`
 	Extras         json.RawMessage `json:"extras"`
+
+	// plainData is data as the plain decoder read it (decodeEvent), set
+	// when plain is; the general decoder leaves both zero and fills Data.
+	plainData string
+	plain     bool
+}
+
+// fromPlain sets b to the event the plain decoder read.
+func (b *eventBody) fromPlain(p *protocol.PublishEvent) {
+	*b = eventBody{Name: p.Name, Channels: p.Channels, Channel: p.Channel, SocketID: p.SocketID,
+		Info: p.Info, plainData: p.Data, plain: p.HasData}
+}
+
+// decodeEvent decodes an /events body into b: in one pass without
+// reflection for the plain form the SDKs send, else (V2 members, unknown
+// members, anything unusual or malformed) with the general decoder, whose
+// behaviour and errors are the API's.
+func decodeEvent(body []byte, b *eventBody) error {
+	var p protocol.PublishEvent
+	// The event's strings alias a copy of the body, which is the
+	// request's and reused by fasthttp.
+	if protocol.DecodePublishEvent(append([]byte(nil), body...), &p) {
+		b.fromPlain(&p)
+		return nil
+	}
+	return decodeGeneral(body, b)
+}
+
+// decodeGeneral decodes body with the general decoder into a body of its
+// own, copied to b: handed to the decoder, b itself would be allocated on
+// every request, plain ones included.
+func decodeGeneral(body []byte, b *eventBody) error {
+	g := new(eventBody)
+	err := json.Unmarshal(body, g)
+	*b = *g
+	return err
+}
+
+// maxPlainBatch is the largest batch the plain decoder reads into its
+// stack array; larger ones (above the default limit) go to the general
+// decoder.
+const maxPlainBatch = 16
+
+// decodeBatch decodes a batch_events body into b, as decodeEvent does.
+func decodeBatch(body []byte, b *batchBody) error {
+	var stack [maxPlainBatch]protocol.PublishEvent
+	if items, ok := protocol.DecodePublishBatch(append([]byte(nil), body...), stack[:0]); ok && len(items) <= maxPlainBatch {
+		for i := range items {
+			b.Batch = append(b.Batch, eventBody{})
+			b.Batch[i].fromPlain(&items[i])
+		}
+		return nil
+	}
+	return json.Unmarshal(body, b)
+}
+
+// eventSlot is an event and room for its one channel, allocated together.
+type eventSlot struct {
+	ev  engine.Event
+	one [1]string
 }
 
 // event validates b against l and returns the event to publish. maxChannels
 // is the channel limit (1 for batch items).
 func (l limits) event(b *eventBody, maxChannels int) (*engine.Event, *apiError) {
+	return l.eventIn(b, maxChannels, new(eventSlot))
+}
+
+// eventIn is event building the event in slot.
+func (l limits) eventIn(b *eventBody, maxChannels int, slot *eventSlot) (*engine.Event, *apiError) {
 	if b.Name == "" {
 		return nil, badRequest("name is required")
 	}
 	if len(b.Name) > l.nameLen {
 		return nil, badRequest("name is longer than " + strconv.Itoa(l.nameLen) + " characters")
 	}
-	data, aerr := l.data(b.Data)
+	data, aerr := l.data(b)
 	if aerr != nil {
 		return nil, aerr
 	}
-	channels, aerr := l.targets(b, maxChannels)
+	channels, aerr := l.targets(b, maxChannels, &slot.one)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -82,20 +147,24 @@ func (l limits) event(b *eventBody, maxChannels int) (*engine.Event, *apiError) 
 	if aerr != nil {
 		return nil, aerr
 	}
-	return &engine.Event{Name: b.Name, Data: data, Channels: channels, SocketID: b.SocketID,
-		V2: v2, WantAcks: v2 != nil && (b.Info != "" || v2.MessageID != "")}, nil
+	slot.ev = engine.Event{Name: b.Name, Data: data, Channels: channels, SocketID: b.SocketID,
+		V2: v2, WantAcks: v2 != nil && (b.Info != "" || v2.MessageID != "")}
+	return &slot.ev, nil
 }
 
 // data decodes the data member, which must be a JSON string: Pusher
 // delivers data as a string, and both SDKs stringify objects before
 // sending, so an object here is a client bug worth reporting.
-func (l limits) data(v any) (string, *apiError) {
-	s, ok := v.(string)
+func (l limits) data(b *eventBody) (string, *apiError) {
+	s, ok := b.plainData, b.plain
 	switch {
-	case v == nil:
+	case ok:
+	case b.Data == nil:
 		return "", badRequest("data is required")
-	case !ok:
-		return "", badRequest("data must be a string: JSON-encode objects and numbers before sending them")
+	default:
+		if s, ok = b.Data.(string); !ok {
+			return "", badRequest("data must be a string: JSON-encode objects and numbers before sending them")
+		}
 	}
 	if len(s) > l.payloadBytes {
 		return "", &apiError{status: http.StatusRequestEntityTooLarge, msg: "data is larger than " + strconv.Itoa(l.payloadBytes/1024) + " KB"}
@@ -103,12 +172,14 @@ func (l limits) data(v any) (string, *apiError) {
 	return s, nil
 }
 
-// targets returns the event's channels (channels, else channel),
-// de-duplicated so no subscriber gets an event twice.
-func (l limits) targets(b *eventBody, max int) ([]string, *apiError) {
+// targets returns the event's channels (channels, else channel in one),
+// de-duplicated so no subscriber gets an event twice. Without duplicates
+// the slice is b.Channels itself, which is the request's own.
+func (l limits) targets(b *eventBody, max int, one *[1]string) ([]string, *apiError) {
 	channels := b.Channels
 	if channels == nil && b.Channel != "" {
-		channels = []string{b.Channel}
+		one[0] = b.Channel
+		channels = one[:]
 	}
 	if len(channels) == 0 {
 		return nil, badRequest("channels is required")
@@ -116,14 +187,21 @@ func (l limits) targets(b *eventBody, max int) ([]string, *apiError) {
 	if len(channels) > max {
 		return nil, badRequest("too many channels: at most " + strconv.Itoa(max))
 	}
-	out := channels[:0:0]
+	var out []string // nil until a duplicate: then the distinct ones
 	for i, ch := range channels {
 		if !l.validTarget(ch) {
 			return nil, badRequest("invalid channel name: " + strconv.Quote(ch))
 		}
-		if !contains(channels[:i], ch) {
+		dup := contains(channels[:i], ch)
+		switch {
+		case dup && out == nil:
+			out = append(make([]string, 0, len(channels)-1), channels[:i]...)
+		case !dup && out != nil:
 			out = append(out, ch)
 		}
+	}
+	if out == nil {
+		return channels, nil
 	}
 	return out, nil
 }

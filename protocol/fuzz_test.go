@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +60,7 @@ func FuzzVerifyRequest(f *testing.F) {
 	f.Add("GET", "/apps/1/channels", SignRequest("GET", "/apps/1/channels",
 		map[string]string{"filter_by_prefix": "a;b", "info": "user_count"}, nil, vecKey, vecSecret, now), []byte(nil))
 	f.Add("GET", "/a%zz", "a=%&b==&&=&%41=%4", []byte(nil))
+	f.Add("GET", "/a", "Auth_Key=x+y&%C3%89T%c3%a9=%E2%82%AC&\xc3=1&K\xff=2", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, path, rawQuery string, body []byte) {
 		err := VerifyRequest(method, path, rawQuery, body, vecKey, vecSecret, now)
 		var rae *RequestAuthError
@@ -66,6 +69,7 @@ func FuzzVerifyRequest(f *testing.F) {
 		}
 		QueryValue(rawQuery, "auth_key")
 		QueryValue(rawQuery, rawQuery)
+		checkParseQuery(t, rawQuery)
 		// What SignRequest builds from the fuzzed input must verify.
 		params := map[string]string{path: rawQuery, "m": method}
 		q := SignRequest(method, path, params, body, vecKey, vecSecret, now)
@@ -157,4 +161,31 @@ func FuzzDecodeUserData(f *testing.F) {
 			t.Fatalf("DecodeUserData(%q) = %+v", in, u)
 		}
 	})
+}
+
+// checkParseQuery compares parseQuery with net/url's decoding and
+// strings.ToLower, which it replaces without allocating.
+func checkParseQuery(t *testing.T, rawQuery string) {
+	t.Helper()
+	got, err := parseQuery(nil, rawQuery)
+	var want []queryPair
+	wantErr := false
+	for q := rawQuery; q != "" && !wantErr; {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		wantErr = err1 != nil || err2 != nil
+		want = append(want, queryPair{strings.ToLower(k), v})
+	}
+	if (err != nil) != wantErr {
+		t.Fatalf("parseQuery(%q) error %v, net/url error %v", rawQuery, err, wantErr)
+	}
+	if err == nil && !slices.Equal(got, want) {
+		t.Fatalf("parseQuery(%q) = %q, want %q", rawQuery, got, want)
+	}
 }

@@ -54,9 +54,18 @@ func unescapeOr(s string) string {
 // signature rule asks.
 type queryPair struct{ key, value string }
 
-// parseQuery decodes every k=v pair of a raw query (split on '&' only).
-func parseQuery(rawQuery string) ([]queryPair, error) {
-	pairs := make([]queryPair, 0, 8)
+// maxStackPairs is how many query parameters VerifyRequest parses and
+// sorts in stack arrays; a signed publish has five. Longer queries (up to
+// the API's parameter limit) go to the heap.
+const maxStackPairs = 16
+
+// parseQuery appends every decoded k=v pair of a raw query (split on '&'
+// only) to dst. Values without escapes and keys without upper case are
+// substrings of rawQuery; the others are decoded into one buffer,
+// allocated when the first is met (decoding never grows the text, so
+// len(rawQuery) bytes hold them all).
+func parseQuery(dst []queryPair, rawQuery string) ([]queryPair, error) {
+	var scratch []byte
 	for rawQuery != "" {
 		var pair string
 		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
@@ -64,14 +73,98 @@ func parseQuery(rawQuery string) ([]queryPair, error) {
 			continue
 		}
 		k, v, _ := strings.Cut(pair, "=")
-		k, err1 := url.QueryUnescape(k)
-		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil {
+		var ok1, ok2 bool
+		k, scratch, ok1 = queryUnescape(scratch, k, true, len(rawQuery)+len(pair))
+		v, scratch, ok2 = queryUnescape(scratch, v, false, len(rawQuery)+len(pair))
+		if !ok1 || !ok2 {
 			return nil, &RequestAuthError{"invalid query string"}
 		}
-		pairs = append(pairs, queryPair{strings.ToLower(k), v})
+		dst = append(dst, queryPair{k, v})
 	}
-	return pairs, nil
+	return dst, nil
+}
+
+// queryUnescape decodes s as url.QueryUnescape does ('+' is a space, %XX
+// a byte), lowercased as strings.ToLower does when lower is set. A result
+// equal to s is s itself; another is appended to scratch and aliases it
+// (growing scratch leaves the earlier results where they are). ok is
+// false for a broken escape. An empty scratch is allocated with capacity
+// size.
+func queryUnescape(scratch []byte, s string, lower bool, size int) (string, []byte, bool) {
+	escaped, upper, ascii := scanQueryPart(s)
+	if !escaped && (!lower || !upper) {
+		if lower && !ascii {
+			return strings.ToLower(s), scratch, true
+		}
+		return s, scratch, true
+	}
+	if cap(scratch) == 0 {
+		scratch = make([]byte, 0, size)
+	}
+	start := len(scratch)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '+':
+			scratch = append(scratch, ' ')
+		case '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return "", scratch, false
+			}
+			scratch = append(scratch, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			scratch = append(scratch, c)
+		}
+	}
+	out := scratch[start:]
+	if !lower {
+		return aliasString(out), scratch, true
+	}
+	if !isASCII(aliasString(out)) {
+		return strings.ToLower(string(out)), scratch, true
+	}
+	for i, c := range out {
+		if 'A' <= c && c <= 'Z' {
+			out[i] = c + 'a' - 'A'
+		}
+	}
+	return aliasString(out), scratch, true
+}
+
+// scanQueryPart reports, in one pass over s, whether it has escapes ('%'
+// or '+'), ASCII upper case, and only ASCII.
+func scanQueryPart(s string) (escaped, upper, ascii bool) {
+	ascii = true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%' || c == '+':
+			escaped = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return escaped, upper, ascii
+}
+
+func isASCII(s string) bool {
+	_, _, ascii := scanQueryPart(s)
+	return ascii
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // lookup returns the first value of key.
@@ -92,8 +185,13 @@ func lookup(pairs []queryPair, key string) (string, bool) {
 // keys lowercased, sorted by key, joined k=v with & unescaped) compared in
 // constant time. path is tried as given and percent-decoded. The error is a
 // *RequestAuthError naming the failed check.
+//
+// Nothing is allocated for a request that passes with at most
+// maxStackPairs parameters and a signed string of at most macStack bytes:
+// a signed publish is checked on every API call.
 func VerifyRequest(method, path, rawQuery string, body []byte, key, secret string, now time.Time) error {
-	pairs, err := parseQuery(rawQuery)
+	var stack [maxStackPairs]queryPair
+	pairs, err := parseQuery(stack[:0], rawQuery)
 	if err != nil {
 		return err
 	}
@@ -112,6 +210,14 @@ func VerifyRequest(method, path, rawQuery string, body []byte, key, secret strin
 		return err
 	}
 	return checkSignature(method, path, pairs, auth[3], secret)
+}
+
+// VerifyRequestBytes is VerifyRequest over a request's own buffers, which
+// it reads in place and does not retain: the caller may reuse them as
+// soon as it returns (fasthttp's request buffers, without copying them to
+// strings first).
+func VerifyRequestBytes(method, path, rawQuery, body []byte, key, secret string, now time.Time) error {
+	return VerifyRequest(aliasString(method), aliasString(path), aliasString(rawQuery), body, key, secret, now)
 }
 
 // checkAuthParams checks auth_key, auth_version and auth_timestamp.
@@ -144,7 +250,9 @@ func checkBodyMD5(pairs []queryPair, body []byte) error {
 		return &RequestAuthError{"missing body_md5"}
 	}
 	sum := md5.Sum(body)
-	if !strings.EqualFold(given, hex.EncodeToString(sum[:])) {
+	var want [2 * md5.Size]byte
+	hex.Encode(want[:], sum[:])
+	if !strings.EqualFold(given, string(want[:])) {
 		return &RequestAuthError{"body_md5 does not match the body"}
 	}
 	return nil
@@ -157,10 +265,13 @@ func checkSignature(method, path string, pairs []queryPair, signature, secret st
 	if len(signature) != 2*sha256.Size {
 		return &RequestAuthError{"invalid auth_signature"}
 	}
-	if _, err := hex.Decode(got[:], []byte(signature)); err != nil {
+	if _, err := hex.Decode(got[:], aliasBytes(signature)); err != nil {
 		return &RequestAuthError{"invalid auth_signature"}
 	}
-	query := canonicalQuery(pairs)
+	var qbuf [macStack]byte
+	// The signed query lives in qbuf (or the heap when longer) only until
+	// the HMACs below are computed.
+	query := aliasString(appendCanonicalQuery(qbuf[:0], pairs))
 	if hmacEqual(got, macSum(secret, method, "\n", path, "\n", query)) {
 		return nil
 	}
@@ -171,30 +282,35 @@ func checkSignature(method, path string, pairs []queryPair, signature, secret st
 	return &RequestAuthError{"invalid signature"}
 }
 
-// canonicalQuery is the signed query: pairs but auth_signature, sorted by
-// key (stable, so repeated keys keep their order), k=v joined with '&',
-// nothing escaped.
-func canonicalQuery(pairs []queryPair) string {
-	sorted := make([]queryPair, 0, len(pairs))
-	n := 0
+// appendCanonicalQuery appends the signed query to dst: pairs but
+// auth_signature, sorted by key (stable, so repeated keys keep their
+// order), k=v joined with '&', nothing escaped.
+func appendCanonicalQuery(dst []byte, pairs []queryPair) []byte {
+	var stack [maxStackPairs]queryPair
+	sorted := stack[:0]
+	if len(pairs) > len(stack) {
+		sorted = make([]queryPair, 0, len(pairs))
+	}
 	for _, p := range pairs {
 		if p.key != "auth_signature" {
 			sorted = append(sorted, p)
-			n += len(p.key) + len(p.value) + 2
 		}
 	}
 	slices.SortStableFunc(sorted, func(a, b queryPair) int { return cmp.Compare(a.key, b.key) })
-	var sb strings.Builder
-	sb.Grow(n)
 	for i, p := range sorted {
 		if i > 0 {
-			sb.WriteByte('&')
+			dst = append(dst, '&')
 		}
-		sb.WriteString(p.key)
-		sb.WriteByte('=')
-		sb.WriteString(p.value)
+		dst = append(dst, p.key...)
+		dst = append(dst, '=')
+		dst = append(dst, p.value...)
 	}
-	return sb.String()
+	return dst
+}
+
+// canonicalQuery is appendCanonicalQuery as a string, for signing.
+func canonicalQuery(pairs []queryPair) string {
+	return string(appendCanonicalQuery(nil, pairs))
 }
 
 func hmacEqual(a, b [sha256.Size]byte) bool {

@@ -27,3 +27,16 @@ func BenchmarkVerifyChannelAuth(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkVerifyRequestBytes(b *testing.B) {
+	now := time.Unix(docsTS, 0)
+	body := []byte(docsBody)
+	q := []byte(docsQuery())
+	method, path := []byte("POST"), []byte("/apps/3/events")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := VerifyRequestBytes(method, path, q, body, vecKey, vecSecret, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
