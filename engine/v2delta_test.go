@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sockudo/sockudo-go/engine/delta"
+	"github.com/sockudo/sockudo-go/engine/delta/deltatest"
 	"github.com/sockudo/sockudo-go/engine/recovery"
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -58,10 +59,10 @@ func (g *quoteGen) next() string {
 }
 
 // deltaPeer is a V2 test client decoding deltas as the official client
-// does, with independent decoders (see jsClient).
+// does, with independent decoders (see deltatest.Client).
 type deltaPeer struct {
 	*client
-	js     *jsClient
+	js     *deltatest.Client
 	deltas int
 	fulls  int // frames carrying __delta_seq
 	run    int // deltas since the last full frame (no conflation key)
@@ -69,7 +70,7 @@ type deltaPeer struct {
 }
 
 func newDeltaPeer(t *testing.T, e *Engine) *deltaPeer {
-	return &deltaPeer{client: connectV2(t, e, ""), js: newJSClient()}
+	return &deltaPeer{client: connectV2(t, e, ""), js: deltatest.NewClient()}
 }
 
 // enable sends sockudo:enable_delta_compression as the JS client does and
@@ -81,7 +82,7 @@ func (p *deltaPeer) enable(algo string) {
 	if string(m.Data) != `{"enabled":true,"algorithm":"`+algo+`"}` || m.MessageID == nil || !uuidV4.MatchString(*m.MessageID) {
 		p.t.Fatalf("delta_compression_enabled: %s", m.Raw)
 	}
-	p.js.defaultAlgo = algo
+	p.js.DefaultAlgo = algo
 }
 
 // subscribeDelta subscribes with the raw `delta` member deltaField (""
@@ -104,12 +105,12 @@ func (p *deltaPeer) next() (app v2msg, raw v2msg) {
 	if !ok {
 		p.t.Fatal("timed out waiting for a frame")
 	}
-	text, ok, err := p.js.receive([]byte(raw.Raw))
+	text, ok, err := p.js.Receive([]byte(raw.Raw))
 	if err != nil {
 		p.t.Fatalf("decode %s: %v", raw.Raw, err)
 	}
 	if !ok {
-		p.t.Fatalf("client could not reconstruct %s (resyncs %v)", raw.Raw, p.js.resyncs)
+		p.t.Fatalf("client could not reconstruct %s (resyncs %v)", raw.Raw, p.js.Resyncs)
 	}
 	switch {
 	case raw.Event == "sockudo:delta":
@@ -175,13 +176,13 @@ func TestDeltaSequencesDecode(t *testing.T) {
 					b = newDeltaPeer(t, e)
 					// a late subscriber asking per subscription, without
 					// enabling deltas for its socket
-					b.js.defaultAlgo = tc.algo
+					b.js.DefaultAlgo = tc.algo
 					b.subscribeDelta("ticker", `{"enabled":true,"algorithm":"`+tc.algo+`"}`)
 				}
 				if i == 100 {
 					// the client lost its bases: it drops its state and
 					// asks for a resync; the next frame must be full
-					delete(a.js.channels, "ticker")
+					delete(a.js.Channels, "ticker")
 					a.send(`{"event":"sockudo:delta_sync_error","data":{"channel":"ticker"}}`)
 					waitFor(t, "resync counted", func() bool { return e.DeltaStats().Resyncs == 1 })
 				}
@@ -196,8 +197,8 @@ func TestDeltaSequencesDecode(t *testing.T) {
 				}
 			}
 			for _, p := range []*deltaPeer{a, b} {
-				if len(p.js.resyncs) != 0 || p.js.ignored != 0 {
-					t.Fatalf("client resyncs %v, ignored %d", p.js.resyncs, p.js.ignored)
+				if len(p.js.Resyncs) != 0 || p.js.Ignored != 0 {
+					t.Fatalf("client resyncs %v, ignored %d", p.js.Resyncs, p.js.Ignored)
 				}
 				// every frame was on the delta path, mostly as deltas
 				if p.deltas+p.fulls == 0 || p.deltas < 3*p.fulls {
@@ -360,7 +361,7 @@ func TestDeltaAcrossTwoNodes(t *testing.T) {
 	a, b := node("a"), node("b")
 	local, remote := newDeltaPeer(t, a), newDeltaPeer(t, b)
 	local.subscribeDelta("ticker", `"xdelta3"`)
-	local.js.defaultAlgo = "xdelta3"
+	local.js.DefaultAlgo = "xdelta3"
 	remote.subscribeDelta("ticker", "")
 	remote.enable("fossil")
 	waitFor(t, "b's subscriber known on a", func() bool { return subscriptions(t, a, "ticker") == 2 })
@@ -382,8 +383,8 @@ func TestDeltaAcrossTwoNodes(t *testing.T) {
 		}
 	}
 	for _, p := range []*deltaPeer{local, remote} {
-		if p.deltas < 25 || len(p.js.resyncs) != 0 {
-			t.Fatalf("deltas %d, resyncs %v", p.deltas, p.js.resyncs)
+		if p.deltas < 25 || len(p.js.Resyncs) != 0 {
+			t.Fatalf("deltas %d, resyncs %v", p.deltas, p.js.Resyncs)
 		}
 	}
 }

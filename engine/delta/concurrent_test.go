@@ -34,7 +34,7 @@ func TestConcurrentFor(t *testing.T) {
 			for m := range q {
 				for _, s := range subs {
 					frame, _ := m.p.For(&s.sub, s.algo)
-					text, ok, err := s.client.receive(frame)
+					text, ok, err := s.client.Receive(frame)
 					if err != nil || !ok || text != string(m.frame) {
 						errs <- "mismatch"
 						for range q {

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/centrifugal/fdelta"
+	"github.com/sockudo/sockudo-go/engine/delta/deltatest"
 	"github.com/sockudo/sockudo-go/protocol/vcdiff"
 )
 
@@ -63,7 +64,7 @@ func TestSpliceIsWhatTheClientStrips(t *testing.T) {
 			if string(p.Full()) != want {
 				t.Fatalf("full frame\n%s\nwant\n%s", p.Full(), want)
 			}
-			text, ok, err := newJSClient().receive(p.Full())
+			text, ok, err := deltatest.NewClient().Receive(p.Full())
 			if err != nil || !ok || text != string(frame) || !bytes.Equal(p.Base(), frame) {
 				t.Fatalf("client base %q (%v %v), want %q", text, ok, err, frame)
 			}
@@ -124,10 +125,10 @@ func TestLongSequence(t *testing.T) {
 						t.Errorf("%s: %d deltas, %d full frames", name, s.deltas, s.fulls)
 					}
 				}
-				if len(resync.client.resyncs) != 1 {
-					t.Errorf("resyncs %v, want one", resync.client.resyncs)
+				if len(resync.client.Resyncs) != 1 {
+					t.Errorf("resyncs %v, want one", resync.client.Resyncs)
 				}
-				if len(early.client.resyncs)+len(late.client.resyncs)+len(filtered.client.resyncs) != 0 {
+				if len(early.client.Resyncs)+len(late.client.Resyncs)+len(filtered.client.Resyncs) != 0 {
 					t.Errorf("unexpected resyncs")
 				}
 			})
@@ -147,7 +148,7 @@ func TestFullMessageInterval(t *testing.T) {
 		frame := v2Frame("e", "c", tk.next(), "")
 		p := ch.Publish(Message{Event: "e", Frame: frame}, t0)
 		f, isDelta := p.For(&s.sub, Fossil)
-		if _, ok, err := s.client.receive(f); err != nil || !ok {
+		if _, ok, err := s.client.Receive(f); err != nil || !ok {
 			t.Fatal(err)
 		}
 		got = append(got, map[bool]string{true: "d", false: "F"}[isDelta])
@@ -434,14 +435,14 @@ func TestRandomSequences(t *testing.T) {
 		var subs []*subscriber
 		for i := 0; i < 1+rnd.Intn(6); i++ {
 			s := newSubscriber(Algorithm(rnd.Intn(2)))
-			s.client.defaultAlgo = o.Announced.String() // from delta_compression_enabled
+			s.client.DefaultAlgo = o.Announced.String() // from delta_compression_enabled
 			s.skipEvery = rnd.Intn(4)
 			subs = append(subs, s)
 		}
 		for i := 0; i < 300; i++ {
 			if rnd.Intn(40) == 0 {
 				s := newSubscriber(Algorithm(rnd.Intn(2)))
-				s.client.defaultAlgo = o.Announced.String()
+				s.client.DefaultAlgo = o.Announced.String()
 				subs = append(subs, s)
 			}
 			tk := tickers[rnd.Intn(len(tickers))]
@@ -517,13 +518,13 @@ func TestReconnectKeepsClientCache(t *testing.T) {
 		o := testOptions()
 		o.ConflationKeyPath = "symbol"
 		tk := newTicker(1, "BTC")
-		client := newJSClient()
+		client := deltatest.NewClient()
 		serve := func(ch *Channel, n int) error {
 			var sub Sub // a new connection: a new record
 			for i := 0; i < n; i++ {
 				f := v2Frame("e", "c", tk.next(), "")
 				out, _ := ch.Publish(Message{Event: "e", Frame: f}, t0).For(&sub, Xdelta3)
-				text, ok, err := client.receive(out)
+				text, ok, err := client.Receive(out)
 				if err != nil {
 					return err
 				}

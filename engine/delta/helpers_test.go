@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine/delta/deltatest"
 )
 
 // v2Frame is a compact V2 broadcast frame as an HTTP publish delivers it:
@@ -74,7 +76,7 @@ func (t *ticker) json() string {
 type subscriber struct {
 	sub    Sub
 	algo   Algorithm
-	client *jsClient
+	client *deltatest.Client
 	// per key: deltas received in a row, to check full_message_interval
 	run            map[string]int
 	deltas, fulls  int
@@ -86,25 +88,25 @@ type subscriber struct {
 // lose makes the client drop its state and request a resync, which the
 // server handles at once.
 func (s *subscriber) lose(channel string) {
-	s.client.resync(channel)
+	s.client.Resync(channel)
 	s.resyncs++
 	s.sub.Reset()
 }
 
 func newSubscriber(a Algorithm) *subscriber {
-	return &subscriber{algo: a, client: newJSClient(), run: map[string]int{}}
+	return &subscriber{algo: a, client: deltatest.NewClient(), run: map[string]int{}}
 }
 
 // deliver serves p to s and checks the client reconstructs want exactly.
 func (s *subscriber) deliver(t testing.TB, p *Publication, want []byte, interval int) {
 	t.Helper()
 	frame, isDelta := p.For(&s.sub, s.algo)
-	text, ok, err := s.client.receive(frame)
+	text, ok, err := s.client.Receive(frame)
 	if err != nil {
 		t.Fatalf("seq %d: %v\nframe %s", p.Seq(), err, frame)
 	}
 	if !ok {
-		if n := len(s.client.resyncs); n > s.resyncs {
+		if n := len(s.client.Resyncs); n > s.resyncs {
 			// sockudo:delta_sync_error reaches the server: reset
 			s.resyncs = n
 			s.sub.Reset()

@@ -1,4 +1,7 @@
-package delta
+// Package deltatest decodes delta-compression frames the way the official
+// JS client does, for the tests of engine/delta and of the engine: one
+// decoder, so both check the wire against the same reading of the client.
+package deltatest
 
 import (
 	"encoding/base64"
@@ -8,34 +11,39 @@ import (
 	"strings"
 
 	"github.com/centrifugal/fdelta"
+
 	"github.com/sockudo/sockudo-go/protocol/vcdiff"
 )
 
-// jsClient decodes frames the way the official JS client does
+// Client decodes frames the way the official JS client does
 // (client-sdks/sockudo-js/src/core/sockudo.ts, delta/manager.ts,
 // delta/channel_state.ts), but applies deltas with the independent
 // decoders: fdelta.Apply for fossil, vcdiff.Decode for xdelta3.
-type jsClient struct {
-	defaultAlgo string
-	channels    map[string]*jsChannel
-	resyncs     []string // channels it sent sockudo:delta_sync_error for
-	ignored     int      // deltas dropped for lack of channel state
+type Client struct {
+	DefaultAlgo string
+	// Channels is the per-channel state; deleting an entry is what the
+	// client's own reset does.
+	Channels map[string]*channelState
+	Resyncs  []string // channels it sent sockudo:delta_sync_error for
+	Ignored  int      // deltas dropped for lack of channel state
 }
 
-type jsChannel struct {
+type channelState struct {
 	conflation bool
 	base       string
 	hasBase    bool
-	caches     map[string][]jsCached
+	caches     map[string][]cached
 }
 
-type jsCached struct {
+type cached struct {
 	content string
 	seq     uint64
 }
 
-func newJSClient() *jsClient {
-	return &jsClient{defaultAlgo: "fossil", channels: map[string]*jsChannel{}}
+// NewClient returns a client in the state of one that just connected,
+// with fossil as its default algorithm.
+func NewClient() *Client {
+	return &Client{DefaultAlgo: "fossil", Channels: map[string]*channelState{}}
 }
 
 var (
@@ -45,12 +53,12 @@ var (
 	stripKey2 = regexp.MustCompile(`"__conflation_key":"[^"]*",`)
 )
 
-// receive handles one text frame and returns the frame text the
+// Receive handles one text frame and returns the frame text the
 // application sees: the frame itself, or the one reconstructed from a
 // delta. ok is false when the client could not reconstruct: it then either
-// asked for a resync (appended to resyncs) or, holding no state for the
-// channel, ignored the delta as the JS client does.
-func (c *jsClient) receive(raw []byte) (text string, ok bool, err error) {
+// asked for a resync (appended to Resyncs) or, holding no state for the
+// channel, Ignored the delta as the JS client does.
+func (c *Client) Receive(raw []byte) (text string, ok bool, err error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return "", false, fmt.Errorf("frame is not JSON: %w: %s", err, raw)
@@ -83,10 +91,10 @@ func (c *jsClient) receive(raw []byte) (text string, ok bool, err error) {
 	full = stripSeq2.ReplaceAllString(full, "")
 	full = stripKey1.ReplaceAllString(full, "")
 	full = stripKey2.ReplaceAllString(full, "")
-	st := c.channels[channel]
+	st := c.Channels[channel]
 	if st == nil {
-		st = &jsChannel{caches: map[string][]jsCached{}}
-		c.channels[channel] = st
+		st = &channelState{caches: map[string][]cached{}}
+		c.Channels[channel] = st
 	}
 	if key != nil && !st.conflation {
 		st.conflation = true
@@ -99,14 +107,14 @@ func (c *jsClient) receive(raw []byte) (text string, ok bool, err error) {
 	return full, true, nil
 }
 
-func (st *jsChannel) push(key, content string, seq uint64) {
-	st.caches[key] = append(st.caches[key], jsCached{content, seq})
+func (st *channelState) push(key, content string, seq uint64) {
+	st.caches[key] = append(st.caches[key], cached{content, seq})
 	if over := len(st.caches[key]) - 30; over > 0 {
 		st.caches[key] = st.caches[key][over:]
 	}
 }
 
-func (c *jsClient) delta(channel string, rawData json.RawMessage) (string, bool, error) {
+func (c *Client) delta(channel string, rawData json.RawMessage) (string, bool, error) {
 	var d struct {
 		Event         string  `json:"event"`
 		Delta         string  `json:"delta"`
@@ -118,9 +126,9 @@ func (c *jsClient) delta(channel string, rawData json.RawMessage) (string, bool,
 	if err := json.Unmarshal(rawData, &d); err != nil {
 		return "", false, fmt.Errorf("delta data: %w", err)
 	}
-	st := c.channels[channel]
+	st := c.Channels[channel]
 	if st == nil {
-		c.ignored++ // "in-flight delta for an unsubscribed channel"
+		c.Ignored++ // "in-flight delta for an unsubscribed channel"
 		return "", false, nil
 	}
 	var baseText string
@@ -137,12 +145,12 @@ func (c *jsClient) delta(channel string, rawData json.RawMessage) (string, bool,
 			}
 		}
 		if !found {
-			c.resync(channel)
+			c.Resync(channel)
 			return "", false, nil
 		}
 	} else {
 		if !st.hasBase {
-			c.resync(channel)
+			c.Resync(channel)
 			return "", false, nil
 		}
 		baseText = st.base
@@ -153,7 +161,7 @@ func (c *jsClient) delta(channel string, rawData json.RawMessage) (string, bool,
 	}
 	algo := d.Algorithm
 	if algo == "" {
-		algo = c.defaultAlgo
+		algo = c.DefaultAlgo
 	}
 	var out []byte
 	switch algo {
@@ -189,7 +197,9 @@ func (c *jsClient) delta(channel string, rawData json.RawMessage) (string, bool,
 	return text, true, nil
 }
 
-func (c *jsClient) resync(channel string) {
-	c.resyncs = append(c.resyncs, channel)
-	delete(c.channels, channel)
+// Resync forgets channel's state and records that the client asked for a
+// resync (sockudo:delta_sync_error), as the JS client does on a failure.
+func (c *Client) Resync(channel string) {
+	c.Resyncs = append(c.Resyncs, channel)
+	delete(c.Channels, channel)
 }
