@@ -49,4 +49,13 @@ others=$(go list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... |
 if [ -n "$others" ]; then
 	echo "depcheck: only protocol/msgpackwire and protocol/protobufwire may import the codec libraries:"; echo "$others"; exit 1
 fi
+# The top level holds only what DEVELOPERS.md lists: a stray file (a test
+# binary, a notes file) committed there fails here, not in a review.
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	stray=$(git ls-files | cut -d/ -f1 | sort -u |
+		grep -Evx '\.ci|cmd|engine|shard|protocol|httpapi|expose|bench|configs|e2e|go\.mod|go\.sum|Makefile|README\.md' || true)
+	if [ -n "$stray" ]; then
+		echo "depcheck: only the documented folders and files belong at the top level; found:"; echo "$stray"; exit 1
+	fi
+fi
 echo "depcheck: ok"

@@ -126,8 +126,14 @@ func newServer(bin, install string) (*Server, error) {
 	// Stop is SIGKILL (the default), as a crash looks to clients.
 	s.proc = testproc.Proc{Name: fmt.Sprintf("mariadbd on port %d", port), Log: s.logPath(), Command: s.mariadbd,
 		Ready: s.ping, ReadyWithin: time.Minute}
+	// Each server has its own temporary directory: bootstraps of servers
+	// started at once by parallel test binaries must not share /tmp files.
+	if err := os.Mkdir(s.tmpDir(), 0o700); err != nil {
+		s.remove()
+		return nil, err
+	}
 	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--auth-root-authentication-method=normal",
-		"--skip-test-db", "--skip-name-resolve"}
+		"--skip-test-db", "--skip-name-resolve", "--tmpdir=" + s.tmpDir()}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")
 	}
@@ -146,12 +152,13 @@ func newServer(bin, install string) (*Server, error) {
 
 func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
 func (s *Server) logPath() string { return filepath.Join(s.dir, "mariadbd.log") }
+func (s *Server) tmpDir() string  { return filepath.Join(s.dir, "tmp") }
 
 // mariadbd is the server's command line.
 func (s *Server) mariadbd() *exec.Cmd {
 	args := []string{"--no-defaults", "--datadir=" + s.dataDir(), "--socket=" + filepath.Join(s.dir, "mysqld.sock"),
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--skip-grant-tables", "--skip-name-resolve",
-		"--pid-file=" + filepath.Join(s.dir, "mysqld.pid"), "--log-error=" + s.logPath(),
+		"--pid-file=" + filepath.Join(s.dir, "mysqld.pid"), "--log-error=" + s.logPath(), "--tmpdir=" + s.tmpDir(),
 		"--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M", "--performance-schema=OFF",
 		// Commits reach the kernel at once: Stop (a kill) loses nothing.
 		"--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0", "--max-connections=300"}
