@@ -96,7 +96,8 @@ export async function startServer(configOrFixture = 'config.json', { port: fixed
   let metricsPort = await freePort();
   while (metricsPort === port) metricsPort = await freePort();
 
-  const args = ['--config', configFile, '--port', String(port), '--metrics-port', String(metricsPort), '--log-level', 'warn'];
+  // Both listeners on the loopback address the free ports were picked on.
+  const args = ['--config', configFile, '--port', String(port), '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log-level', 'warn'];
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
 
