@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -74,14 +75,21 @@ func TestBadInputIsAnErrorNamingIt(t *testing.T) {
 	}
 }
 
+// freePort picks a port free on 127.0.0.1 below the kernel's ephemeral
+// range (32768 and up by default): a listen(":0") port lies inside it, and
+// a child server's own outgoing connection (to its bus, its database) could
+// take it before the child binds it.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for tries := 0; tries < 200; tries++ {
+		p := 20000 + rand.IntN(12000)
+		if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p)); err == nil {
+			_ = ln.Close()
+			return p
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-31999")
+	return 0
 }
 
 func TestStartServeAndDrain(t *testing.T) {

@@ -42,16 +42,26 @@ export function sockudoBinary() {
   return binaryPromise;
 }
 
-/** A free TCP port on 127.0.0.1 (listen on 0, read the port, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
+/**
+ * A free TCP port on 127.0.0.1 below the kernel's ephemeral range (32768 and
+ * up by default). A listen(0) port lies inside that range, so a server's own
+ * outgoing connection (to its bus) could take it before the server binds it
+ * ("address already in use").
+ */
+export async function freePort() {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free port in 20000-31999');
+}
+
+function canListen(port) {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 

@@ -7,9 +7,11 @@ package testproc
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -33,14 +35,21 @@ func IsExec(p string) bool {
 	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
 }
 
-// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call,
+// below the kernel's ephemeral range (32768 and up by default). A port
+// the kernel handed out for listen(":0") lies inside that range, so the
+// outgoing connection of another process (or of the server itself, to its
+// bus) could take it before the server binds it: "address already in use".
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("testproc: free port: %w", err)
+	for tries := 0; tries < 200; tries++ {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err == nil {
+			_ = l.Close()
+			return p, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("testproc: no free port in 20000-31999")
 }
 
 // Tail is the end of a log, enough to explain a failure in a test's

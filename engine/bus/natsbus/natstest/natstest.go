@@ -4,13 +4,14 @@
 package natstest
 
 import (
-	"net"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/sockudo/sockudo-go/engine/internal/testproc"
 )
 
 // Server is one embedded NATS server on a fixed 127.0.0.1 port, shut down
@@ -28,12 +29,10 @@ type Server struct {
 // Start runs a server on a free port.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
 	s := &Server{URL: "nats://127.0.0.1:" + strconv.Itoa(port), t: t, port: port}
 	s.Restart()
 	t.Cleanup(s.Stop)
