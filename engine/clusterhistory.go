@@ -39,8 +39,9 @@ import (
 // gap and a client resumes across the change. A node that dies (or is
 // displaced by a joining node) leaves its unused serials as a gap: live
 // delivery goes on, and a resume whose missed range spans the gap fails
-// with continuity_unverifiable (the hot buffer keeps no run across a gap,
-// the cold tier requires contiguous serials) instead of skipping it.
+// (continuity_unverifiable, or position_expired past the window: the hot
+// buffer keeps no run across a gap, the cold tier requires contiguous
+// serials) instead of skipping it.
 // While the nodes' views of the owner differ, two nodes may sequence for
 // a moment from their own blocks: serials stay unique, each message is
 // delivered once, a subscriber may see a few out of serial order; each

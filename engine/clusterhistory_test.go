@@ -175,12 +175,16 @@ func (s *sharedStore) serials(channel string) []uint64 {
 }
 
 // historyNode starts a cluster node on hub with recovery and durable
-// history (store) on; now, when set, is its replay buffer's clock.
-func historyNode(t *testing.T, hub *memHub, store *sharedStore, name string, now func() time.Time) (*Engine, *memBus) {
+// history (store) on; now, when set, is its replay buffer's clock, block
+// (when set) how many serials one reservation takes.
+func historyNode(t *testing.T, hub *memHub, store *sharedStore, name string, now func() time.Time, block ...int) (*Engine, *memBus) {
 	t.Helper()
 	b := hub.bus()
 	o := streamOptions(b, name, recovery.New(recovery.Options{Now: now}))
 	o.V2.History = HistoryOptions{Store: store, Enabled: true, WriteTimeout: time.Second}
+	if len(block) > 0 {
+		o.V2.History.ReserveBlock = block[0]
+	}
 	e := newEngine(t, o)
 	hub.settled(t)
 	return e, b
@@ -250,13 +254,7 @@ func TestClusterHistoryOneSequence(t *testing.T) {
 // from durable history; exactly the missed messages, in order, once.
 func TestClusterHistoryResumeOnAnotherNode(t *testing.T) {
 	hub, store := newHub(), newSharedStore()
-	var skew atomic.Int64 // moves the resuming node's replay-buffer clock
-	clock := func(name string) func() time.Time {
-		if name == ownerName("room") {
-			return nil
-		}
-		return func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	}
+	clock, skew := skewedClock("room") // moves the resuming node's replay-buffer clock
 	a, _ := historyNode(t, hub, store, "a", clock("a"))
 	b, _ := historyNode(t, hub, store, "b", clock("b"))
 	owner, other := ownerAndOther(a, b, "room")
@@ -296,27 +294,135 @@ func TestClusterHistoryResumeOnAnotherNode(t *testing.T) {
 	check(cold, "cold")
 }
 
+// skewedClock returns a clock function for the node that does not own
+// channel (nil for the owner) and the skew that moves it.
+func skewedClock(channel string) (func(name string) func() time.Time, *atomic.Int64) {
+	skew := new(atomic.Int64)
+	return func(name string) func() time.Time {
+		if name == ownerName(channel) {
+			return nil
+		}
+		return func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	}, skew
+}
+
 // TestClusterHistoryStoreDown: when the owner can get no serial, the
 // message still reaches subscribers on every node, without a position,
-// and is counted as dropped.
+// and is counted as dropped; once the store records the stream as
+// degraded, a cold resume on the other node answers
+// persistence_unavailable instead of replaying around the hole.
 func TestClusterHistoryStoreDown(t *testing.T) {
 	hub, store := newHub(), newSharedStore()
-	a, _ := historyNode(t, hub, store, "a", nil)
-	b, _ := historyNode(t, hub, store, "b", nil)
+	clock, skew := skewedClock("room")
+	a, _ := historyNode(t, hub, store, "a", clock("a"), 1) // every publish reserves
+	b, _ := historyNode(t, hub, store, "b", clock("b"), 1)
 	owner, other := ownerAndOther(a, b, "room")
-	store.down.Store(true) // before the channel's first reservation
 	co, cr := connectV2(t, owner, ""), connectV2(t, other, "")
 	co.subscribeV2("room")
 	cr.subscribeV2("room")
-	publish(t, other, "room", "ev", "x", "")
+	publish(t, other, "room", "ev", "1", "")
+	stream, _ := recvN(t, co, "ev", 1, 1)
+	recvN(t, cr, "ev", 1, 1)
+	store.down.Store(true)
+	publish(t, other, "room", "ev", "2", "")
 	for _, c := range []*client{co, cr} {
-		if m := c.expectV2("ev"); m.Serial != nil || m.StreamID != nil || m.dataString(t) != "x" {
+		if m := c.expectV2("ev"); m.Serial != nil || m.StreamID != nil || m.dataString(t) != "2" {
 			t.Fatalf("with the store down: %s", m.Raw)
 		}
 	}
 	if got := owner.stats.historyDropped.Load(); got != 1 {
 		t.Fatalf("dropped %d, want 1", got)
 	}
+	store.down.Store(false)
+	waitFor(t, "the stream marked degraded in the store", func() bool {
+		st, err := store.State(t.Context(), "1", "room")
+		return err == nil && st.Degraded
+	})
+	skew.Store(int64(time.Hour)) // the other node's hot buffer expired
+	c := connectV2(t, other, "")
+	c.subscribeV2("room")
+	events, failed, _ := c.resumeFrames(resumeData("room", stream, 0))
+	if len(events) != 0 || len(failed) != 1 || failureOf(t, failed[0])["code"] != "persistence_unavailable" {
+		t.Fatalf("cold resume of a degraded stream: %d replayed, failed %v", len(events), failed)
+	}
 	co.quiet()
 	cr.quiet()
+}
+
+// TestClusterHistoryOwnerDiesGapNotSkipped: the owner dies holding
+// unused serials; the survivor continues the store's stream past the
+// gap, and a resume whose missed range spans the gap fails instead of
+// replaying around it.
+func TestClusterHistoryOwnerDiesGapNotSkipped(t *testing.T) {
+	hub, store := newHub(), newSharedStore()
+	a, abus := historyNode(t, hub, store, "a", nil)
+	b, bbus := historyNode(t, hub, store, "b", nil)
+	owner, survivor := ownerAndOther(a, b, "room")
+	ownerBus := abus
+	if owner == b {
+		ownerBus = bbus
+	}
+	cs := connectV2(t, survivor, "")
+	cs.subscribeV2("room")
+	for i := 1; i <= 3; i++ {
+		publish(t, owner, "room", "ev", fmt.Sprint(i), "")
+	}
+	stream, _ := recvN(t, cs, "ev", 1, 3)
+	ownerBus.crash()
+	waitFor(t, "the survivor sequences the channel", func() bool { return survivor.cluster.sequencer("room") == "" })
+	publish(t, survivor, "room", "ev", "4", "")
+	m := cs.expectV2("ev")
+	if *m.StreamID != stream || *m.Serial <= 3 {
+		t.Fatalf("after the owner died: %s", m.Raw)
+	}
+	gapEnd := *m.Serial
+	cs.quiet()
+	c := connectV2(t, survivor, "")
+	c.subscribeV2("room")
+	events, failed, _ := c.resumeFrames(resumeData("room", stream, 2))
+	if len(events) != 0 || len(failed) != 1 {
+		t.Fatalf("resume across the gap before serial %d: %d replayed, failed %v", gapEnd, len(events), failed)
+	}
+	if code := failureOf(t, failed[0])["code"]; code != "continuity_unverifiable" {
+		t.Fatalf("resume across the gap: %v", failed[0].Raw)
+	}
+}
+
+// TestClusterHistoryOwnerLeavesNoGap: the owner shutting down gives its
+// unused serials back before its goodbye, so the survivor continues the
+// same stream with the next serial and a client resumes across the
+// change.
+func TestClusterHistoryOwnerLeavesNoGap(t *testing.T) {
+	hub, store := newHub(), newSharedStore()
+	leaving, err := New(Options{Apps: staticApps{testApp()}, Shards: 1, Bus: hub.bus(), NodeName: ownerName("room"),
+		HeartbeatInterval: 50 * time.Millisecond, NodeTimeout: time.Second, CleanupInterval: 50 * time.Millisecond,
+		V2: V2Options{Recovery: recovery.New(recovery.Options{}), History: HistoryOptions{Store: store, Enabled: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	survivor, _ := historyNode(t, hub, store, map[string]string{"a": "b", "b": "a"}[ownerName("room")], nil)
+	cs := connectV2(t, survivor, "")
+	cs.subscribeV2("room")
+	for i := 1; i <= 3; i++ {
+		publish(t, survivor, "room", "ev", fmt.Sprint(i), "")
+	}
+	stream, _ := recvN(t, cs, "ev", 1, 3)
+	if err := leaving.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the survivor owns the channel", func() bool { return survivor.cluster.sequencer("room") == "" })
+	for i := 4; i <= 6; i++ {
+		publish(t, survivor, "room", "ev", fmt.Sprint(i), "")
+	}
+	if s, _ := recvN(t, cs, "ev", 4, 3); s != stream {
+		t.Fatalf("the survivor started stream %s, want %s continued", s, stream)
+	}
+	cs.quiet()
+	c := connectV2(t, survivor, "")
+	c.subscribeV2("room")
+	events, failed, _ := c.resumeFrames(resumeData("room", stream, 2))
+	if len(failed) != 0 || len(events) != 4 || *events[0].Serial != 3 || *events[3].Serial != 6 {
+		t.Fatalf("resume across the owner change: %d replayed, failed %v", len(events), failed)
+	}
+	waitFor(t, "every serial stored once", func() bool { return slices.Equal(store.serials("room"), []uint64{1, 2, 3, 4, 5, 6}) })
 }
