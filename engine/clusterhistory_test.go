@@ -21,10 +21,9 @@ import (
 // unreachable. Real stores are exercised by cmd/sockudo's cluster test
 // against PostgreSQL.
 type sharedStore struct {
-	mu       sync.Mutex
-	streams  map[[2]string]*sharedStream
-	down     atomic.Bool
-	reserved atomic.Int64 // Reserve calls
+	mu      sync.Mutex
+	streams map[[2]string]*sharedStream
+	down    atomic.Bool
 }
 
 type sharedStream struct {
@@ -61,7 +60,6 @@ func (s *sharedStore) Reserve(_ context.Context, app, channel string, n int) (st
 		return "", 0, err
 	}
 	defer unlock()
-	s.reserved.Add(1)
 	st := s.stream(app, channel)
 	first := st.next
 	st.next += uint64(max(n, 1))
@@ -201,20 +199,20 @@ func ownerAndOther(a, b *Engine, channel string) (*Engine, *Engine) {
 // TestClusterHistoryOneSequence: with durable history on, publishes
 // from both nodes reach V2 subscribers on both as one stream, the
 // store's, with consecutive serials in order and the same message ids;
-// every acknowledgement has its history_serial; the store holds each
-// serial once; only the owner reserves serials.
+// client events continue it; every acknowledgement has its
+// history_serial; the store holds each serial once.
 func TestClusterHistoryOneSequence(t *testing.T) {
 	hub, store := newHub(), newSharedStore()
 	a, _ := historyNode(t, hub, store, "a", nil)
 	b, _ := historyNode(t, hub, store, "b", nil)
 	app := testAppFrom(a)
 	ca, cb := connectV2(t, a, ""), connectV2(t, b, "")
-	ca.subscribeV2("room")
-	cb.subscribeV2("room")
+	ca.subscribePrivateV2("private-room")
+	cb.subscribePrivateV2("private-room")
 	const n = 12
 	for i := 1; i <= n; i++ {
 		node := []*Engine{a, b}[i%2]
-		ev := &Event{Name: "ev", Data: fmt.Sprint(i), Channels: []string{"room"}, WantAcks: true}
+		ev := &Event{Name: "ev", Data: fmt.Sprint(i), Channels: []string{"private-room"}, WantAcks: true}
 		if err := node.Publish(t.Context(), app, ev); err != nil {
 			t.Fatal(err)
 		}
@@ -232,16 +230,27 @@ func TestClusterHistoryOneSequence(t *testing.T) {
 			t.Fatalf("message %s: id %s on a, %s on b", d, id, idb[d])
 		}
 	}
-	if st, _ := store.State(t.Context(), "1", "room"); st.StreamID != sa {
+	// A client event on either node continues the sequence.
+	other := cb
+	if b.cluster.sequencer("private-room") == "" {
+		other = ca
+	}
+	other.send(`{"event":"client-x","channel":"private-room","data":{}}`) // its V2 sender gets its echo
+	for _, c := range []*client{ca, cb} {
+		if m := c.expectV2("client-x"); *m.StreamID != sa || *m.Serial != n+1 {
+			t.Fatalf("client event: %s", m.Raw)
+		}
+	}
+	if st, _ := store.State(t.Context(), "1", "private-room"); st.StreamID != sa {
 		t.Fatalf("delivered stream %s, the store's is %s", sa, st.StreamID)
 	}
 	waitFor(t, "every message stored once", func() bool {
-		return slices.Equal(store.serials("room"), []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+		return slices.Equal(store.serials("private-room"), []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13})
 	})
 	// A subscriber joining on either node attaches at the head.
 	for _, e := range []*Engine{a, b} {
 		late := connectV2(t, e, "")
-		if m := late.subscribeV2("room"); m.StreamID == nil || *m.StreamID != sa || *m.Serial != n {
+		if m := late.subscribePrivateV2("private-room"); m.StreamID == nil || *m.StreamID != sa || *m.Serial != n+1 {
 			t.Fatalf("late subscribe: %s", m.Raw)
 		}
 	}
