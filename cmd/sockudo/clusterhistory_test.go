@@ -187,3 +187,49 @@ func clusterHistoryScenario(t *testing.T, b backend, db *pgtest.DB) {
 	late.resumeFrom("room", so, 17, 3, "")
 	late.quiet()
 }
+
+// BenchmarkClusterHistoryLatency is BenchmarkClusterStreamLatency with
+// durable history on (PostgreSQL): per op, an HTTP publish on one node
+// and the time until a V2 subscriber of that node has it stamped, when
+// that node owns the channel (serial from its reserved block) and when
+// it forwards to the owner over NATS.
+func BenchmarkClusterHistoryLatency(b *testing.B) {
+	be, db := natsBackend(b), pgtest.Start(b)
+	p1, n1, _ := historyClusterNode(b, be, db, "node-1")
+	p2, n2, _ := historyClusterNode(b, be, db, "node-2")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s1, r1 := n1.eng.ClusterSettled()
+		s2, r2 := n2.eng.ClusterSettled()
+		if s1 && s2 && r1 == 1 && r2 == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("cluster did not settle")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ownerPort, otherPort := p1, p2
+	if n1.eng.ChannelSequencer("bench") == "node-2" {
+		ownerPort, otherPort = p2, p1
+	}
+	for _, c := range []struct {
+		name string
+		port int
+	}{{"owner", ownerPort}, {"forwarded", otherPort}} {
+		b.Run(c.name, func(b *testing.B) {
+			w := dialV2(b, c.port)
+			w.subscribe("bench")
+			client := api(c.port)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := client.Trigger("bench", "ev", "x"); err != nil {
+					b.Fatal(err)
+				}
+				if f := w.next("ev"); f.Serial == 0 {
+					b.Fatalf("unstamped: %s", f.raw)
+				}
+			}
+		})
+	}
+}
