@@ -150,8 +150,15 @@ func (s *sharedStore) SetDegraded(_ context.Context, app, channel, reason string
 	return nil
 }
 
-func (s *sharedStore) Reset(context.Context, string, string, string) (HistoryState, error) {
-	return HistoryState{}, errors.ErrUnsupported
+func (s *sharedStore) Reset(_ context.Context, app, channel, _ string) (HistoryState, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return HistoryState{}, err
+	}
+	defer unlock()
+	st := &sharedStream{id: protocol.NewMessageID(), next: 1}
+	s.streams[[2]string{app, channel}] = st
+	return st.state(), nil
 }
 
 func (s *sharedStore) Purge(context.Context, string, string, HistoryPurge) (int64, error) {
@@ -434,4 +441,45 @@ func TestClusterHistoryOwnerLeavesNoGap(t *testing.T) {
 		t.Fatalf("resume across the owner change: %d replayed, failed %v", len(events), failed)
 	}
 	waitFor(t, "every serial stored once", func() bool { return slices.Equal(store.serials("room"), []uint64{1, 2, 3, 4, 5, 6}) })
+}
+
+// TestClusterHistoryResetOnAnotherNode: a reset through a node that does
+// not own the channel reaches the owner, whose next publish starts the
+// store's new stream (instead of stamping the old one, whose entries the
+// store would drop) on every node.
+func TestClusterHistoryResetOnAnotherNode(t *testing.T) {
+	hub, store := newHub(), newSharedStore()
+	a, _ := historyNode(t, hub, store, "a", nil)
+	b, _ := historyNode(t, hub, store, "b", nil)
+	owner, other := ownerAndOther(a, b, "room")
+	co, cr := connectV2(t, owner, ""), connectV2(t, other, "")
+	co.subscribeV2("room")
+	cr.subscribeV2("room")
+	for i := 1; i <= 3; i++ {
+		publish(t, owner, "room", "ev", fmt.Sprint(i), "")
+	}
+	old, _ := recvN(t, co, "ev", 1, 3)
+	recvN(t, cr, "ev", 1, 3)
+	st, err := other.ResetHistory(t.Context(), testAppFrom(other), "room", "test")
+	if err != nil || st.StreamID == old {
+		t.Fatalf("reset: %+v, %v", st, err)
+	}
+	waitFor(t, "the owner forgot the old stream", func() bool {
+		s, ok := owner.history.seqs.Load(chanKey{owner.runtimeFor(testAppFrom(owner)), "room"})
+		if !ok {
+			return true
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.stream != old
+	})
+	publish(t, other, "room", "ev", "after", "")
+	for _, c := range []*client{co, cr} {
+		if m := c.expectV2("ev"); *m.StreamID != st.StreamID || *m.Serial != 1 {
+			t.Fatalf("after the reset: %s, want stream %s serial 1", m.Raw, st.StreamID)
+		}
+	}
+	waitFor(t, "the new stream's first message stored", func() bool { return slices.Equal(store.serials("room"), []uint64{1}) })
+	co.quiet()
+	cr.quiet()
 }
