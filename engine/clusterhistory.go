@@ -45,7 +45,9 @@ import (
 // While the nodes' views of the owner differ, two nodes may sequence for
 // a moment from their own blocks: serials stay unique, each message is
 // delivered once, a subscriber may see a few out of serial order; each
-// node drops its block on the other's stamp, so it settles.
+// node drops its block on the other's stamp, so it settles. A reset
+// (ResetHistory) on any node is announced on the bus, so the owner
+// forgets the old stream and its next publish starts the new one.
 //
 // Store down: a publish whose owner can get no serial is delivered
 // everywhere without stream_id/serial (stamped with serial 0), counted as
