@@ -103,6 +103,7 @@ const (
 	msgHello     = "hello" // the sender (re)joined: its full state; answer with state
 	msgState     = "state" // the full state of the sender, to one node
 	msgBye       = "bye"   // the sender is shutting down
+	msgHistReset = "hrst"  // a channel's durable history was reset: forget its stream
 )
 
 // busMsg is every message on the bus. JSON: a publish crosses the bus
@@ -301,6 +302,8 @@ func (c *cluster) Message(b []byte) {
 		e.publishLocal(e.runtimeByID(m.App), m.Channels, m.Event, m.Data, m.User, m.Except, m.Cache, m.V2.fields())
 	case msgForward:
 		e.applyForward(&m)
+	case msgHistReset:
+		e.forgetHistory(chanKey{e.runtimeByID(m.App), m.Channel})
 	case msgTerminate:
 		e.terminateLocal(e.runtimeByID(m.App), m.User)
 	case msgJoin, msgLeave:

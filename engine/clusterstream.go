@@ -12,10 +12,13 @@ import (
 // Cluster-wide streams (issue 12 item 9). Sockudo keeps a channel's
 // replay buffer and serial counter on the publishing node, so two nodes
 // publishing to one channel mint two streams and a client that reconnects
-// to the other node cannot resume. Here a channel with recovery on (and
-// durable history off) has one sequencer in the cluster: its owner, the
+// to the other node cannot resume. Here a channel with recovery on or
+// durable history on has one sequencer in the cluster: its owner, the
 // settled node that wins the channel's rendezvous hash (cluster.owner,
-// the same election that reports webhooks once).
+// the same election that reports webhooks once). Without history the
+// owner mints the stream and serials in its replay buffer (below); with
+// history the owner takes them from the store's reserved blocks, the
+// rest is the same (clusterhistory.go).
 //
 //   - A publish on the owner is sequenced there (recovery.Buffer.Append):
 //     delivered to the owner's subscribers and, under the buffer's channel
@@ -122,7 +125,7 @@ func (c *cluster) stamp(key chanKey, event, data, userID, except string, cache b
 	}
 	c.publish(&busMsg{T: msgPublish, App: key.app.id, Channels: []string{key.name}, Event: event, Data: data,
 		User: userID, Except: except, Cache: cache,
-		V2:  &busV2{Tags: m.Tags, Extras: m.Extras, MessageID: m.MessageID},
+		V2:  &busV2{Tags: m.Tags, Extras: m.Extras, MessageID: m.MessageID, ObjectData: m.ObjectData, NoDelta: m.NoDelta},
 		Pos: &busPos{Stream: m.StreamID, Serial: m.Serial, Origin: origin, Token: tok}})
 }
 
@@ -134,7 +137,7 @@ func (e *Engine) forward(to string, key chanKey, event, data, userID, except str
 	f := &forwarded{to: to, at: time.Now().UnixNano(), done: make(chan struct{}),
 		msg: busMsg{T: msgForward, App: key.app.id, Channels: []string{key.name}, Event: event, Data: data,
 			User: userID, Except: except, Cache: cache,
-			V2: &busV2{Tags: m.Tags, Extras: m.Extras, MessageID: m.MessageID}}}
+			V2: &busV2{Tags: m.Tags, Extras: m.Extras, MessageID: m.MessageID, ObjectData: m.ObjectData, NoDelta: m.NoDelta}}}
 	c.fmu.Lock()
 	c.fwdSeq++
 	tok := c.fwdSeq
@@ -202,11 +205,12 @@ func (e *Engine) sequenceForward(app *App, rt *appRuntime, m *busMsg) {
 	if _, isCache := protocol.ParseChannel(key.name); isCache && m.Cache {
 		e.storeCache(key, m.Event, m.Data)
 	}
-	var meta protocol.V2Meta
-	if m.V2 != nil {
-		meta.Tags, meta.Extras, meta.MessageID = m.V2.Tags, m.V2.Extras, m.V2.MessageID
-	}
-	if !e.recoveryOn(app) {
+	meta := m.V2.meta()
+	if e.historyOn(app) {
+		if e.publishHistory(app, key, m.Event, m.Data, m.User, m.Except, &meta, m.Cache, m.Pos.Origin, m.Pos.Token) {
+			e.stats.v2Buffered.Add(1)
+		}
+	} else if !e.recoveryOn(app) {
 		e.deliver(key, m.Event, m.Data, m.User, m.Except, &meta, false)
 		e.cluster.stamp(key, m.Event, m.Data, m.User, m.Except, m.Cache, &meta, m.Pos.Origin, m.Pos.Token)
 	} else {
@@ -226,12 +230,12 @@ func (e *Engine) applyStamped(m *busMsg) {
 	if _, isCache := protocol.ParseChannel(key.name); isCache && m.Cache {
 		e.storeCache(key, m.Event, m.Data)
 	}
-	meta := protocol.V2Meta{StreamID: m.Pos.Stream, Serial: m.Pos.Serial, HasSerial: m.Pos.Serial != 0}
-	if m.V2 != nil {
-		meta.Tags, meta.Extras, meta.MessageID = m.V2.Tags, m.V2.Extras, m.V2.MessageID
-	}
+	meta := m.V2.meta()
+	meta.StreamID, meta.Serial, meta.HasSerial = m.Pos.Stream, m.Pos.Serial, m.Pos.Serial != 0
 	app := e.appOf(rt)
-	if rb := e.opts.V2.Recovery; meta.HasSerial && rb != nil && app != nil && e.recoveryOn(app) {
+	if app != nil && e.historyOn(app) {
+		e.applyStampedHistory(app, key, m, &meta)
+	} else if rb := e.opts.V2.Recovery; meta.HasSerial && rb != nil && app != nil && e.recoveryOn(app) {
 		var kept *frame
 		rb.AppendAt(rt.id, key.name, e.recoveryMax(app), meta.StreamID, meta.Serial, func() []byte {
 			kept = e.deliver(key, m.Event, m.Data, m.User, m.Except, &meta, true)

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"time"
 
 	"github.com/sockudo/sockudo-go/protocol"
 )
@@ -66,9 +65,7 @@ func (c *Conn) resumeCold(p *protocol.ResumePosition) (bool, []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
 	defer cancel()
-	for s.stored.Load() < head && ctx.Err() == nil && !s.isDegraded() {
-		time.Sleep(2 * time.Millisecond)
-	}
+	e.awaitStored(ctx, key, s, stream, head)
 	if s.isDegraded() {
 		return fail(failPersistence, ReasonHistoryDegraded, 0)
 	}
@@ -85,6 +82,9 @@ func (c *Conn) resumeCold(p *protocol.ResumePosition) (bool, []byte) {
 	e.stats.historyReads.Add(1)
 	oldest := page.State.OldestSerial
 	switch {
+	case page.State.Degraded:
+		// Marked by the channel's owner, which may be another node.
+		return fail(failPersistence, ReasonHistoryDegraded, 0)
 	case page.State.RetainedMessages == 0:
 		return fail(failPositionExpired, ReasonDurableEmpty, 0)
 	case oldest > from:

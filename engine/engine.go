@@ -303,6 +303,11 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+	if e.history != nil && e.cluster.enabled() {
+		// Before the goodbye: the channels' next owners then continue
+		// their sequences without a gap (clusterhistory.go).
+		e.releaseSerials()
+	}
 	e.cluster.shutdown()
 	e.stopWorkers()
 	return err

@@ -67,9 +67,11 @@ func (e *Engine) overlayDegraded(app *App, channel string, st *HistoryState) {
 }
 
 // ResetHistory starts a channel's history over with a new stream id;
-// this node forgets its reserved serials and its degraded mark.
-// Publishes racing the reset may still carry the old stream (the store
-// drops their entries).
+// this node forgets its reserved serials and its degraded mark, and
+// tells the other nodes to (the channel's owner, which may be another
+// node, would otherwise go on stamping the old stream). Publishes racing
+// the reset may still carry the old stream (the store drops their
+// entries).
 func (e *Engine) ResetHistory(ctx context.Context, app *App, channel, reason string) (HistoryState, error) {
 	if !e.historyOn(app) {
 		return HistoryState{}, ErrHistoryDisabled
@@ -82,12 +84,32 @@ func (e *Engine) ResetHistory(ctx context.Context, app *App, channel, reason str
 		e.stats.historyStoreErrors.Add(1)
 		return st, fmt.Errorf("history reset: %w", err)
 	}
+	s.forget()
+	e.cluster.publish(&busMsg{T: msgHistReset, App: app.ID, Channel: channel})
+	return st, nil
+}
+
+// forgetHistory forgets what this node knew of channel's stream after
+// another node reset it; the next publish or attach reads the store.
+func (e *Engine) forgetHistory(key chanKey) {
+	if e.history == nil {
+		return
+	}
+	if s, ok := e.history.seqs.Load(key); ok {
+		s.mu.Lock()
+		s.forget()
+		s.mu.Unlock()
+	}
+}
+
+// forget drops the stream, its reserved serials and its degraded mark
+// (a reset); s.mu held.
+func (s *seqStream) forget() {
 	s.gen++
 	s.stream, s.next, s.end, s.pend = "", 0, 0, block{}
 	s.retryAt, s.degraded, s.degradedBy = 0, false, ""
-	s.primed, s.head = false, 0
+	s.primed, s.head, s.follows = false, 0, false
 	s.stored.Store(0)
-	return st, nil
 }
 
 // PurgeHistory deletes a channel's entries (all, or before a serial or

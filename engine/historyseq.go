@@ -112,6 +112,10 @@ type seqStream struct {
 	// block was taken); head is the last serial the stream assigned.
 	primed bool
 	head   uint64
+	// follows: another node sequences the channel (its stamped messages
+	// set head, see clusterhistory.go) and stores it; this node's writer
+	// does not, so stored is learned from the store.
+	follows bool
 	// stored is the highest serial the writer has stored.
 	stored atomic.Uint64
 	// lastUsed (unix nanos) is the last publish or attach; dead marks a
@@ -158,6 +162,17 @@ func (e *Engine) primeHistory(key chanKey) *seqStream {
 		e.stats.historyStoreErrors.Add(1)
 		return nil
 	}
+	remote := e.cluster.sequencer(key.name) != ""
+	if remote && b.end != 0 {
+		// Another node sequences the channel: the block only created the
+		// stream. Given back at once, it leaves no gap before the owner's.
+		_ = e.opts.V2.History.Store.Release(ctx, key.app.id, key.name, b.stream, b.first, b.end)
+		st.StreamID, st.NextSerial, b = b.stream, b.first, block{}
+	} else if remote {
+		// The owner may hold unused serials below next_serial: what is
+		// stored is the surest head (it lags only the owner's writer).
+		st.NextSerial = st.NewestSerial + 1
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dead {
@@ -169,7 +184,7 @@ func (e *Engine) primeHistory(key chanKey) *seqStream {
 	if b.end != 0 {
 		s.stream, s.next, s.end = b.stream, b.first, b.end
 	} else {
-		s.stream, s.head = st.StreamID, st.Head()
+		s.stream, s.head, s.follows = st.StreamID, st.Head(), remote
 		if st.Degraded {
 			s.degraded, s.degradedBy = true, st.Reason
 		}
@@ -288,6 +303,7 @@ func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
 	}
 	serial := s.next
 	s.next++
+	s.follows = false
 	s.lastUsed = time.Now().UnixNano()
 	n := e.reserveBlock()
 	if n > 1 && !s.fetching && s.pend.end == 0 && s.end-s.next <= uint64(n/2) {
@@ -367,17 +383,20 @@ func (e *Engine) historyDegraded(key chanKey, s *seqStream, reason string, err e
 
 // publishHistory publishes one message of a channel with history on: its
 // position comes from the channel's reserved block, it is delivered (and
-// kept in the hot buffer with recovery on) under the channel's sequencer
-// lock, and queued for the store without waiting. When no serial can be
-// had (the store is down at the channel's first publish) the message is
-// still delivered, without a position, and counted as dropped.
-func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta) bool {
+// kept in the hot buffer with recovery on) and sent to the other nodes
+// stamped with that position under the channel's sequencer lock, and
+// queued for the store without waiting. When no serial can be had (the
+// store is down at the channel's first publish) the message is still
+// delivered everywhere, without a position, and counted as dropped.
+// cache, origin and tok go with the stamped message (see cluster.stamp).
+func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta, cache bool, origin string, tok uint64) bool {
 	s := e.lockSeq(key)
 	defer s.mu.Unlock()
 	stream, serial, ok := e.takeSerial(key, s)
 	if !ok {
 		e.stats.historyDropped.Add(1)
 		e.deliver(key, event, data, userID, except, m, false)
+		e.cluster.stamp(key, event, data, userID, except, cache, m, origin, tok)
 		return false
 	}
 	m.StreamID, m.Serial, m.HasSerial = stream, serial, true
@@ -391,6 +410,7 @@ func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, exce
 	} else {
 		deliver()
 	}
+	e.cluster.stamp(key, event, data, userID, except, cache, m, origin, tok)
 	e.history.writer.enqueue(key, s, HistoryEntry{
 		App: key.app.id, Channel: key.name, StreamID: stream, Serial: serial,
 		PublishedAtMS: time.Now().UnixMilli(), MessageID: m.MessageID, EventName: event,

@@ -176,9 +176,7 @@ func (e *Engine) rewind(c *Conn, key chanKey, r protocol.Rewind, stream string, 
 	ctx, cancel := context.WithTimeout(context.Background(), e.historyTimeout())
 	defer cancel()
 	if s, ok := e.history.seqs.Load(key); ok {
-		for s.stored.Load() < attach && ctx.Err() == nil && !s.isDegraded() {
-			time.Sleep(2 * time.Millisecond)
-		}
+		e.awaitStored(ctx, key, s, stream, attach)
 	}
 	limit := e.HistoryMaxPageSize()
 	q := HistoryQuery{App: key.app.id, Channel: key.name, EndSerial: &attach, StreamID: stream}

@@ -35,7 +35,7 @@ type V2Fields struct {
 
 // busV2 carries a publish's V2 members to the other nodes, whose V2
 // subscribers then see the same tags, extras and publisher message id.
-// Stream positions stay node-local for now.
+// A sequenced message's position travels beside it (busPos).
 type busV2 struct {
 	Tags      json.RawMessage `json:"t,omitempty"`
 	Extras    json.RawMessage `json:"x,omitempty"`
@@ -58,6 +58,15 @@ func (b *busV2) fields() *V2Fields {
 		return nil
 	}
 	return &V2Fields{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID, ObjectData: b.ObjectData, NoDelta: b.NoDelta}
+}
+
+// meta is the V2Meta of a received busV2 (nil-safe), without a
+// position.
+func (b *busV2) meta() protocol.V2Meta {
+	if b == nil {
+		return protocol.V2Meta{}
+	}
+	return protocol.V2Meta{Tags: b.Tags, Extras: b.Extras, MessageID: b.MessageID, ObjectData: b.ObjectData, NoDelta: b.NoDelta}
 }
 
 // PublishAck is what an HTTP publish reports per channel when the
@@ -151,7 +160,7 @@ func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except s
 	}
 	ephemeral := x != nil && x.Ephemeral && !e.opts.V2.EphemeralDisabled
 	if !ephemeral && e.historyOn(app) {
-		return e.publishStored(app, key, event, data, userID, except, x, ack)
+		return e.publishStored(app, key, event, data, userID, except, x, cache, ack)
 	}
 	if !e.recoveryOn(app) || ephemeral {
 		e.publishEvent(key, event, data, userID, except, x)
@@ -278,8 +287,10 @@ func messageIDOf(payload []byte) string {
 }
 
 // publishStored publishes with durable history on: the position comes
-// from the history store (see publishHistory).
-func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, ack PublishAck) PublishAck {
+// from the history store (see publishHistory). In a cluster the channel's
+// owner takes it, as without history: a publish elsewhere is forwarded
+// to the owner (clusterhistory.go).
+func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, cache bool, ack PublishAck) PublishAck {
 	var m protocol.V2Meta
 	if x != nil {
 		m.Tags, m.Extras, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.ObjectData, x.NoDelta
@@ -288,7 +299,14 @@ func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, excep
 	if m.MessageID == "" {
 		m.MessageID = protocol.NewMessageID()
 	}
-	if e.publishHistory(app, key, event, data, userID, except, &m) {
+	if to := e.cluster.sequencer(key.name); to != "" {
+		if f := e.forward(to, key, event, data, userID, except, &m, cache); f != nil {
+			ack.MessageID, ack.wait, ack.onBus, ack.Stored = m.MessageID, f, true, true
+			return ack
+		}
+	}
+	ack.onBus = e.cluster.enabled()
+	if e.publishHistory(app, key, event, data, userID, except, &m, cache, "", 0) {
 		e.stats.v2Buffered.Add(1)
 		ack.MessageID, ack.Serial, ack.HasSerial, ack.Stored = m.MessageID, m.Serial, true, true
 	}
