@@ -78,7 +78,7 @@ func (h *History) IsPostgres() bool { return h.Backend != "memory" }
 func defaultHistory(c *Config) {
 	c.History = History{
 		RewindEnabled: true, Backend: "postgres", RetentionWindowSeconds: 86400, MaxPageSize: 100,
-		WriterShards: 4, WriterQueueCapacity: 4096, WriterBatchSize: 256, WriterBatchWaitMs: 10,
+		WriterShards: 4, WriterQueueCapacity: 16384, WriterBatchSize: 256, WriterBatchWaitMs: 10,
 		PurgeIntervalSeconds: 300, PurgeBatchSize: 1000, MaxPurgePerTick: 100_000,
 		Postgres: HistoryPostgres{TablePrefix: "sockudo_history", WriteTimeoutMs: 5000},
 	}

@@ -25,7 +25,7 @@ type HistoryOptions struct {
 	// Retention is the global retention (window, count, bytes).
 	Retention HistoryRetention
 	// WriterShards, QueueCapacity and BatchSize shape the writer; 0 → 4,
-	// 4096, 256.
+	// 16384, 256 (4 × 16384 queues hold what 16 × 4096 did).
 	WriterShards, QueueCapacity, BatchSize int
 	// BatchWait is how long a writer shard waits for its batch to fill
 	// before writing what it has; 0 → 10 ms, negative → no wait.

@@ -49,7 +49,7 @@ func newHistoryWriter(e *Engine) *historyWriter {
 		shards = 4
 	}
 	if capacity <= 0 {
-		capacity = 4096
+		capacity = 16384
 	}
 	if batch <= 0 {
 		batch = 256
