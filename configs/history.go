@@ -32,6 +32,9 @@ type History struct {
 	// WriterBatchSize is the most entries one store write carries (this
 	// server's key).
 	WriterBatchSize int `json:"writer_batch_size"`
+	// WriterBatchWaitMs is how long a writer shard waits for its batch to
+	// fill (this server's key; 0 = write what is queued at once).
+	WriterBatchWaitMs Millis `json:"writer_batch_wait_ms"`
 	// PurgeIntervalSeconds is how often the retention sweep deletes
 	// entries past the window of channels no longer written.
 	PurgeIntervalSeconds Seconds `json:"purge_interval_seconds"`
@@ -75,7 +78,7 @@ func (h *History) IsPostgres() bool { return h.Backend != "memory" }
 func defaultHistory(c *Config) {
 	c.History = History{
 		RewindEnabled: true, Backend: "postgres", RetentionWindowSeconds: 86400, MaxPageSize: 100,
-		WriterShards: 16, WriterQueueCapacity: 4096, WriterBatchSize: 256,
+		WriterShards: 4, WriterQueueCapacity: 16384, WriterBatchSize: 256, WriterBatchWaitMs: 10,
 		PurgeIntervalSeconds: 300, PurgeBatchSize: 1000, MaxPurgePerTick: 100_000,
 		Postgres: HistoryPostgres{TablePrefix: "sockudo_history", WriteTimeoutMs: 5000},
 	}
@@ -94,6 +97,7 @@ func (c *Config) historyEnvVars() []envVar {
 		{"HISTORY_WRITER_SHARDS", "history.writer_shards", setInt(&h.WriterShards)},
 		{"HISTORY_WRITER_QUEUE_CAPACITY", "history.writer_queue_capacity", setInt(&h.WriterQueueCapacity)},
 		{"HISTORY_WRITER_BATCH_SIZE", "history.writer_batch_size", setInt(&h.WriterBatchSize)},
+		{"HISTORY_WRITER_BATCH_WAIT_MS", "history.writer_batch_wait_ms", setInt(&h.WriterBatchWaitMs)},
 		{"HISTORY_PURGE_INTERVAL_SECONDS", "history.purge_interval_seconds", setInt(&h.PurgeIntervalSeconds)},
 		{"HISTORY_PURGE_BATCH_SIZE", "history.purge_batch_size", setInt(&h.PurgeBatchSize)},
 		{"HISTORY_MAX_PURGE_PER_TICK", "history.max_purge_per_tick", setInt(&h.MaxPurgePerTick)},
@@ -114,6 +118,7 @@ func (c *Config) validateHistory(v *checker) {
 	v.atLeast("history.writer_shards", h.WriterShards, 1)
 	v.atLeast("history.writer_queue_capacity", h.WriterQueueCapacity, 1)
 	v.atLeast("history.writer_batch_size", h.WriterBatchSize, 1)
+	v.atLeast("history.writer_batch_wait_ms", int(h.WriterBatchWaitMs), 0)
 	v.atLeast("history.purge_interval_seconds", int(h.PurgeIntervalSeconds), 1)
 	v.atLeast("history.purge_batch_size", h.PurgeBatchSize, 1)
 	v.atLeast("history.max_purge_per_tick", h.MaxPurgePerTick, 1)

@@ -8,7 +8,7 @@ import (
 func TestHistorySection(t *testing.T) {
 	c, _ := mustParse(t, withApp(app1), nil)
 	requireEqual(t, "defaults", c.History, History{RewindEnabled: true, Backend: "postgres", RetentionWindowSeconds: 86400,
-		MaxPageSize: 100, WriterShards: 16, WriterQueueCapacity: 4096, WriterBatchSize: 256,
+		MaxPageSize: 100, WriterShards: 4, WriterQueueCapacity: 16384, WriterBatchSize: 256, WriterBatchWaitMs: 10,
 		PurgeIntervalSeconds: 300, PurgeBatchSize: 1000, MaxPurgePerTick: 100_000,
 		Postgres: HistoryPostgres{TablePrefix: "sockudo_history", WriteTimeoutMs: 5000}})
 	file := withApp(`{"id":"1","key":"k1","secret":"s1","history":{"enabled":false,"max_messages_per_channel":7}},

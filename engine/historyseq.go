@@ -24,9 +24,12 @@ type HistoryOptions struct {
 	MaxPageSize int
 	// Retention is the global retention (window, count, bytes).
 	Retention HistoryRetention
-	// WriterShards, QueueCapacity and BatchSize shape the writer; 0 → 16,
-	// 4096, 256.
+	// WriterShards, QueueCapacity and BatchSize shape the writer; 0 → 4,
+	// 16384, 256 (4 × 16384 queues hold what 16 × 4096 did).
 	WriterShards, QueueCapacity, BatchSize int
+	// BatchWait is how long a writer shard waits for its batch to fill
+	// before writing what it has; 0 → 10 ms, negative → no wait.
+	BatchWait time.Duration
 	// WriteTimeout bounds one store call; 0 → 5 s.
 	WriteTimeout time.Duration
 	// ReserveBlock is how many serials one reservation takes from the

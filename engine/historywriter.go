@@ -10,7 +10,9 @@ import (
 // historyWriter stores history entries off the publish path: one bounded
 // queue and goroutine per shard (a channel always hashes to the same
 // shard, so its entries are written in serial order), each writing
-// batches of what has queued up. A full queue or a failed write drops
+// batches of what has queued up, waiting up to BatchWait for a batch to
+// fill: the store's cost is mostly per write, not per entry, and nothing
+// waits for the write. A full queue or a failed write drops
 // the entries: counted, logged, and the channel's stream is marked
 // degraded so recovery from it answers persistence_unavailable.
 type historyWriter struct {
@@ -18,10 +20,16 @@ type historyWriter struct {
 	seed    maphash.Seed
 	queues  []chan queuedEntry
 	batch   int
+	wait    time.Duration    // for a batch to fill
 	degrade chan degradeMark // streams to mark degraded in the store
 	quit    chan struct{}
 	wg      sync.WaitGroup
 }
+
+// defaultBatchWait is HistoryOptions.BatchWait's default: long enough
+// for a shard to gather a few dozen entries at a few thousand publishes
+// a second, short against the history API's and rewind's use.
+const defaultBatchWait = 10 * time.Millisecond
 
 type degradeMark struct {
 	key    chanKey
@@ -38,15 +46,19 @@ func newHistoryWriter(e *Engine) *historyWriter {
 	h := &e.opts.V2.History
 	shards, capacity, batch := h.WriterShards, h.QueueCapacity, h.BatchSize
 	if shards <= 0 {
-		shards = 16
+		shards = 4
 	}
 	if capacity <= 0 {
-		capacity = 4096
+		capacity = 16384
 	}
 	if batch <= 0 {
 		batch = 256
 	}
-	w := &historyWriter{e: e, seed: maphash.MakeSeed(), batch: batch,
+	wait := h.BatchWait
+	if wait == 0 {
+		wait = defaultBatchWait
+	}
+	w := &historyWriter{e: e, seed: maphash.MakeSeed(), batch: batch, wait: max(wait, 0),
 		degrade: make(chan degradeMark, 1024), quit: make(chan struct{})}
 	for range shards {
 		q := make(chan queuedEntry, capacity)
@@ -84,6 +96,8 @@ func (w *historyWriter) run(q chan queuedEntry) {
 	defer w.wg.Done()
 	batch := make([]queuedEntry, 0, w.batch)
 	entries := make([]HistoryEntry, 0, w.batch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-w.quit:
@@ -92,17 +106,38 @@ func (w *historyWriter) run(q chan queuedEntry) {
 		case ent := <-q:
 			batch = append(batch[:0], ent)
 		}
-	fill:
+		batch = w.fill(q, batch, timer)
+		entries, _ = w.write(batch, entries[:0])
+	}
+}
+
+// fill adds to batch what is queued, then what arrives within w.wait,
+// until the batch is full; shutdown cuts the wait short.
+func (w *historyWriter) fill(q chan queuedEntry, batch []queuedEntry, timer *time.Timer) []queuedEntry {
+	if w.wait <= 0 {
 		for len(batch) < w.batch {
 			select {
 			case ent := <-q:
 				batch = append(batch, ent)
 			default:
-				break fill
+				return batch
 			}
 		}
-		entries, _ = w.write(batch, entries[:0])
+		return batch
 	}
+	timer.Reset(w.wait)
+	defer timer.Stop()
+	for len(batch) < w.batch {
+		select {
+		case ent := <-q:
+			batch = append(batch, ent)
+		case <-timer.C:
+			return batch
+		case <-w.quit:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain writes what is queued at shutdown; after a failed write the

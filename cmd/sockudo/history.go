@@ -27,6 +27,7 @@ func historyOptions(cfg configs.Config, log *slog.Logger) (o engine.HistoryOptio
 		Retention: engine.HistoryRetention{Window: h.RetentionWindowSeconds.Duration(),
 			MaxMessages: int64(h.MaxMessagesPerChannel), MaxBytes: int64(h.MaxBytesPerChannel)},
 		WriterShards: h.WriterShards, QueueCapacity: h.WriterQueueCapacity, BatchSize: h.WriterBatchSize,
+		BatchWait:     batchWait(h.WriterBatchWaitMs),
 		WriteTimeout:  h.Postgres.WriteTimeoutMs.Duration(),
 		PurgeInterval: h.PurgeIntervalSeconds.Duration(), PurgeBatch: h.PurgeBatchSize, MaxPurgePerTick: h.MaxPurgePerTick,
 	}
@@ -96,4 +97,13 @@ func postgresURL(d configs.DatabaseSQL) string {
 		u.User = url.User(d.Username)
 	}
 	return u.String()
+}
+
+// batchWait maps history.writer_batch_wait_ms onto the engine, where 0
+// means its default and a negative wait none.
+func batchWait(ms configs.Millis) time.Duration {
+	if ms == 0 {
+		return -1
+	}
+	return ms.Duration()
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,11 @@ type Options struct {
 	PoolMax int
 	// Now is the clock; nil → time.Now.
 	Now func() time.Time
+	// RetainEvery is how often Append applies a written channel's
+	// retention window; 0 → 1 s. A channel may hold entries up to
+	// RetainEvery past its window (the retention sweep covers channels
+	// no longer written); count and byte bounds apply on every write.
+	RetainEvery time.Duration
 }
 
 // Store is a HistoryStore in PostgreSQL.
@@ -38,6 +44,14 @@ type Store struct {
 	streams string // table names, quoted-safe (checked prefix)
 	entries string
 	now     func() time.Time
+
+	// The write path's statements with the table names in.
+	appendSQL, trimWindowSQL, trimCountSQL, trimBytesSQL string
+
+	retainEvery time.Duration
+	mu          sync.Mutex
+	trimmedAt   map[chanKey]int64 // ms of the last trim by this store
+	prunedAt    int64
 }
 
 var _ engine.HistoryStore = (*Store)(nil)
@@ -68,7 +82,15 @@ func New(o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pghistory: postgres pool: %w", err)
 	}
-	return &Store{pool: pool, streams: o.TablePrefix + "_streams", entries: o.TablePrefix + "_entries", now: o.Now}, nil
+	if o.RetainEvery <= 0 {
+		o.RetainEvery = defaultRetainEvery
+	}
+	s := &Store{pool: pool, streams: o.TablePrefix + "_streams", entries: o.TablePrefix + "_entries", now: o.Now,
+		retainEvery: o.RetainEvery, trimmedAt: make(map[chanKey]int64)}
+	tables := strings.NewReplacer("STREAMS", s.streams, "ENTRIES", s.entries)
+	s.appendSQL, s.trimWindowSQL = tables.Replace(appendSQL), tables.Replace(trimWindowSQL)
+	s.trimCountSQL, s.trimBytesSQL = tables.Replace(trimCountSQL), tables.Replace(trimBytesSQL)
+	return s, nil
 }
 
 // Close closes the pool.
@@ -132,90 +154,6 @@ func (s *Store) Release(ctx context.Context, app, channel, streamID string, next
 		return fmt.Errorf("pghistory: release serials: %w", err)
 	}
 	return nil
-}
-
-// Append implements engine.HistoryStore: the entries are copied in with
-// COPY (fast), from a temporary table so that rows of a reset stream are
-// dropped, then retention runs once per channel.
-func (s *Store) Append(ctx context.Context, entries []engine.HistoryEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("pghistory: append: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS hist_in (app_id TEXT, channel TEXT, stream_id TEXT, serial BIGINT,
-published_at_ms BIGINT, message_id TEXT, event_name TEXT, payload_bytes BYTEA, payload_size_bytes BIGINT) ON COMMIT DELETE ROWS`); err != nil {
-		return fmt.Errorf("pghistory: append: %w", err)
-	}
-	rows := make([][]any, len(entries))
-	for i := range entries {
-		e := &entries[i]
-		rows[i] = []any{e.App, e.Channel, e.StreamID, int64(e.Serial), e.PublishedAtMS, nullable(e.MessageID), nullable(e.EventName), e.Payload, int64(len(e.Payload))}
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hist_in"}, []string{"app_id", "channel", "stream_id", "serial",
-		"published_at_ms", "message_id", "event_name", "payload_bytes", "payload_size_bytes"}, pgx.CopyFromRows(rows)); err != nil {
-		return fmt.Errorf("pghistory: append: copy: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO `+s.entries+` (app_id, channel, stream_id, serial, published_at_ms, message_id, event_name, payload_bytes, payload_size_bytes)
-SELECT i.app_id, i.channel, i.stream_id, i.serial, i.published_at_ms, i.message_id, i.event_name, i.payload_bytes, i.payload_size_bytes
-FROM hist_in i JOIN `+s.streams+` t ON t.app_id = i.app_id AND t.channel = i.channel AND t.stream_id = i.stream_id
-ON CONFLICT DO NOTHING`); err != nil {
-		return fmt.Errorf("pghistory: append: insert: %w", err)
-	}
-	for k, r := range retentions(entries) {
-		if err := s.retain(ctx, tx, k.app, k.channel, r); err != nil {
-			return err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("pghistory: append: commit: %w", err)
-	}
-	return nil
-}
-
-type chanKey struct{ app, channel string }
-
-// retentions is each channel's retention, from its last entry.
-func retentions(entries []engine.HistoryEntry) map[chanKey]engine.HistoryRetention {
-	m := make(map[chanKey]engine.HistoryRetention)
-	for i := range entries {
-		m[chanKey{entries[i].App, entries[i].Channel}] = entries[i].Retention
-	}
-	return m
-}
-
-// retain deletes a channel's entries beyond its window, count and bytes.
-func (s *Store) retain(ctx context.Context, tx pgx.Tx, app, channel string, r engine.HistoryRetention) error {
-	if r.Window > 0 {
-		cut := s.now().Add(-r.Window).UnixMilli()
-		if _, err := tx.Exec(ctx, `DELETE FROM `+s.entries+` WHERE app_id=$1 AND channel=$2 AND published_at_ms < $3`, app, channel, cut); err != nil {
-			return fmt.Errorf("pghistory: retention window: %w", err)
-		}
-	}
-	if r.MaxMessages > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+s.entries+` WHERE app_id=$1 AND channel=$2 AND serial <= (
-SELECT serial FROM `+s.entries+` WHERE app_id=$1 AND channel=$2 ORDER BY serial DESC OFFSET $3 LIMIT 1)`, app, channel, r.MaxMessages); err != nil {
-			return fmt.Errorf("pghistory: retention count: %w", err)
-		}
-	}
-	if r.MaxBytes > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+s.entries+` WHERE app_id=$1 AND channel=$2 AND serial <= (
-SELECT max(serial) FROM (SELECT serial, sum(payload_size_bytes) OVER (ORDER BY serial DESC) AS total
-FROM `+s.entries+` WHERE app_id=$1 AND channel=$2) x WHERE total > $3)`, app, channel, r.MaxBytes); err != nil {
-			return fmt.Errorf("pghistory: retention bytes: %w", err)
-		}
-	}
-	return nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // Read implements engine.HistoryStore.
