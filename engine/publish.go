@@ -35,7 +35,7 @@ func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x
 	if x != nil {
 		m.Tags, m.Extras, m.MessageID, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.MessageID, x.ObjectData, x.NoDelta
 	}
-	f2 := e.deliver(key, event, data, userID, except, &m, false)
+	f2 := e.deliverFrom(key, event, data, userID, except, &m, false, true)
 	if f2 != nil {
 		f2.release()
 	}
@@ -45,9 +45,16 @@ func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x
 // encodes the V2 frame and returns it holding one reference for the
 // caller (who copies it into the replay buffer); otherwise it returns nil.
 func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *protocol.V2Meta, keep bool) *frame {
+	return e.deliverFrom(key, event, data, userID, except, m, keep, false)
+}
+
+// deliverFrom is deliver; unlocked says the caller holds no lock, so it
+// may write a worker's small share of the publish itself (worker.publish).
+func (e *Engine) deliverFrom(key chanKey, event, data, userID, except string, m *protocol.V2Meta, keep, unlocked bool) *frame {
 	var targets [64]*worker
 	var v2 [64]bool
-	ws, nv2 := e.targetsV2(key, targets[:0], v2[:0])
+	var small uint64 // bit i: worker ws[i] owns few enough subscribers to inline
+	ws, nv2 := e.targetsV2(key, targets[:0], v2[:0], &small)
 	if len(ws) == 0 && !keep {
 		return nil
 	}
@@ -82,7 +89,7 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 		if v2[i] {
 			j.f2, j.dp = f2, dp
 		}
-		w.push(j)
+		w.publish(j, unlocked && small&(1<<i) != 0)
 	}
 	if kept != nil {
 		return kept
@@ -98,7 +105,7 @@ func (e *Engine) deliver(key chanKey, event, data, userID, except string, m *pro
 func (e *Engine) broadcast(key chanKey, msg []byte, except string) {
 	var targets [64]*worker
 	var v2 [64]bool
-	ws, nv2 := e.targetsV2(key, targets[:0], v2[:0])
+	ws, nv2 := e.targetsV2(key, targets[:0], v2[:0], nil)
 	if len(ws) == 0 {
 		return
 	}
@@ -121,12 +128,17 @@ func (e *Engine) broadcast(key chanKey, msg []byte, except string) {
 }
 
 // targetsV2 appends the workers that own a subscriber of key, to ws, and
-// whether each owns a V2 subscriber, to v2; it returns how many do.
-func (e *Engine) targetsV2(key chanKey, ws []*worker, v2 []bool) ([]*worker, int) {
+// whether each owns a V2 subscriber, to v2; it returns how many do. With
+// small non-nil, bit i of *small is set when ws[i] owns at most inlineMax
+// subscribers of key (a worker's share beyond the 64th is never small).
+func (e *Engine) targetsV2(key chanKey, ws []*worker, v2 []bool, small *uint64) ([]*worker, int) {
 	n := 0
 	for _, w := range e.workers {
-		has, hasV2 := w.subscriberKinds(key)
+		has, hasV2, few := w.subscriberKinds(key)
 		if has {
+			if few && small != nil && len(ws) < 64 {
+				*small |= 1 << len(ws)
+			}
 			ws = append(ws, w)
 			v2 = append(v2, hasV2)
 			if hasV2 {

@@ -73,10 +73,17 @@ type worker struct {
 
 	mu    sync.Mutex // guards inbox
 	inbox []job
-	spare []job
-	wake  chan struct{}
-	quit  chan struct{}
-	done  chan struct{}
+	// own is held by whoever uses the state "owned by the worker" below:
+	// the worker goroutine while it handles an event, or a publisher that
+	// found the worker idle and delivers a small publish itself (inline).
+	own sync.Mutex
+	// inline is the job a publisher processes while holding own (publish);
+	// kept here so that it does not escape to the heap per publish.
+	inline job
+	spare  []job
+	wake   chan struct{}
+	quit   chan struct{}
+	done   chan struct{}
 
 	// subMu guards subs, the fan-out index of this worker's connections.
 	// Written by subscribing goroutines, read by the worker while it
@@ -146,6 +153,39 @@ func (w *worker) push(j job) {
 	}
 }
 
+// inlineMax is the largest share of a publish (a worker's subscribers of
+// the channel) that the publishing goroutine writes itself when the worker
+// is idle. Handing a small publish to an idle worker costs more than its
+// writes: a goroutine wake-up, often a sleeping thread woken by futex, and
+// that thread parking again, per worker per publish. A larger share goes to
+// the worker so that both cores write a broadcast and the publisher (an
+// HTTP request) is not held up by it.
+const inlineMax = 32
+
+// publish hands a publish job to the worker, or, when small is set and the
+// worker is idle (no goroutine holds its state and its inbox is empty),
+// processes it on the caller's goroutine. Order holds either way: every
+// job pushed before is already processed when the inbox is empty, and a
+// job pushed meanwhile waits for own. The caller must hold no lock the
+// worker's processing could take.
+func (w *worker) publish(j job, small bool) {
+	if small && w.own.TryLock() {
+		w.mu.Lock()
+		idle := len(w.inbox) == 0
+		w.mu.Unlock()
+		if idle {
+			w.inline = j
+			w.process(&w.inline)
+			w.flush()
+			w.inline.release()
+			w.own.Unlock()
+			return
+		}
+		w.own.Unlock()
+	}
+	w.push(j)
+}
+
 // run is the worker loop. It is long only because it is the one select
 // every event of the worker goes through.
 func (w *worker) run() {
@@ -154,14 +194,20 @@ func (w *worker) run() {
 	for {
 		select {
 		case <-w.wake:
+			w.own.Lock()
 			w.drain()
+			w.own.Unlock()
 		case now := <-w.timer.C:
+			w.own.Lock()
 			w.wheel.advance(now, w.check)
 			w.flush()
 			w.drain()
 			w.sleepUntilDue(time.Now().UnixNano())
+			w.own.Unlock()
 		case <-w.quit:
+			w.own.Lock()
 			w.drain()
+			w.own.Unlock()
 			return
 		}
 	}
@@ -185,17 +231,22 @@ func (w *worker) drain() {
 		}
 		w.flush()
 		for i := range jobs {
-			if jobs[i].f != nil {
-				jobs[i].f.release()
-			}
-			if jobs[i].f2 != nil {
-				jobs[i].f2.release()
-			}
-			jobs[i].fx.release()
-			jobs[i] = job{}
+			jobs[i].release()
 		}
 		w.spare = jobs
 	}
+}
+
+// release drops the job's frame references and clears it for reuse.
+func (j *job) release() {
+	if j.f != nil {
+		j.f.release()
+	}
+	if j.f2 != nil {
+		j.f2.release()
+	}
+	j.fx.release()
+	*j = job{}
 }
 
 func (w *worker) process(j *job) {
@@ -459,15 +510,17 @@ func (w *worker) indexRemove(k chanKey, c *Conn) {
 	w.subMu.Unlock()
 }
 
-// subscriberKinds reports whether the worker owns subscribers of k and
-// whether any of them speaks V2.
-func (w *worker) subscriberKinds(k chanKey) (has, v2 bool) {
+// subscriberKinds reports whether the worker owns subscribers of k,
+// whether any of them speaks V2, and whether they are few (at most
+// inlineMax, none filtered).
+func (w *worker) subscriberKinds(k chanKey) (has, v2, few bool) {
 	w.subMu.RLock()
-	_, has = w.subs[k]
+	set, has := w.subs[k]
 	v2 = w.v2s[k] > 0
+	few = len(set) <= inlineMax && w.filtered[k] == nil
 	has = has || w.filtered[k] != nil
 	w.subMu.RUnlock()
-	return has, v2
+	return has, v2, few
 }
 
 // hasSubscribers lets a publisher skip workers with nobody on the channel.

@@ -105,10 +105,14 @@ func (t *transport) writevFD(fd uintptr) bool {
 }
 
 // writev does one writev(2) on a non-blocking descriptor; EAGAIN is 0
-// bytes written.
+// bytes written. It is a raw system call: the descriptor never blocks, and
+// announcing the call to the scheduler (syscall.Syscall) made the runtime's
+// monitor hand the processor to another thread whenever the loopback write
+// outlasted its 20 µs tick, waking threads and itself ~2,000 times a second
+// under small-channel fan-out (bench/RESULTS.md, small-channel second round).
 func writev(fd uintptr, iovs []syscall.Iovec) (int, error) {
 	for {
-		n, _, errno := syscall.Syscall(syscall.SYS_WRITEV, fd,
+		n, _, errno := syscall.RawSyscall(syscall.SYS_WRITEV, fd,
 			uintptr(unsafe.Pointer(&iovs[0])), uintptr(len(iovs)))
 		switch errno {
 		case 0:

@@ -131,12 +131,15 @@ func v1Scenarios(mode string) []scenario {
 				}
 				return strings.Join(miss, ", ")
 			}},
-		{name: "4-many-channels", target: "2,000 pub/s: p50 ≤ 0.5 ms, p99 ≤ 3 ms, p99.9 ≤ 10 ms",
+		{name: "4-many-channels", target: "2,000 pub/s: p50 ≤ 0.5 ms, p99 ≤ 3 ms, p99.9 ≤ 10 ms, srv µs/deliv ≤ 1.3× floor",
 			args: a("-conns 10000 -channels 1000 -rate 2000 -duration 10s -pub-conc 16"),
-			check: func(r *loadgen.Result, _ float64) string {
+			check: func(r *loadgen.Result, floorUs float64) string {
 				var miss []string
 				if r.DeliveryPct < 100 {
 					miss = append(miss, fmt.Sprintf("%.3f%% delivered", r.DeliveryPct))
+				}
+				if floorUs > 0 && r.ServerUsPerDelivery > 1.3*floorUs {
+					miss = append(miss, fmt.Sprintf("%.2f µs/deliv = %.2f× floor", r.ServerUsPerDelivery, r.ServerUsPerDelivery/floorUs))
 				}
 				for _, q := range []struct {
 					k   string
@@ -248,7 +251,7 @@ func run() int {
 
 	var floorUs float64
 	var floorLine string
-	if *mode == "full" && !*skipFloor && (len(want) == 0 || want["2-broadcast"] || want["2-broadcast-sampled"]) {
+	if *mode == "full" && !*skipFloor && (len(want) == 0 || want["2-broadcast"] || want["2-broadcast-sampled"] || want["4-many-channels"]) {
 		fj := filepath.Join(*outDir, "floor.json")
 		out, err := runSelf(exe, []string{"floor", "-conns", "10000", "-json", fj, "-src-base", fmt.Sprintf("127.250.%d.2", rot)}, os.Stdout)
 		if err != nil {
