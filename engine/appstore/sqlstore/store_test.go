@@ -97,7 +97,9 @@ func TestOldSchemaGetsJSONColumns(t *testing.T) {
 func TestKeysExactAndHostile(t *testing.T) {
 	for _, d := range databases(t, false) {
 		t.Run(d.driver, func(t *testing.T) {
-			s := newStore(t, d, nil)
+			// No periodic re-read: it would count among the queries below
+			// whenever the loaded box stretches the test past 200 ms.
+			s := newStore(t, d, func(o *Options) { o.RefreshInterval = time.Hour })
 			d.insert(t, "1", "abc", "s")
 			if _, err := s.AppByKey("ABC"); !errors.Is(err, engine.ErrAppNotFound) {
 				t.Fatalf("ABC found abc: %v", err)
