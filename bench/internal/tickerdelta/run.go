@@ -151,13 +151,12 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	}
 	defer post.Close()
 	base := net.ParseIP(cfg.SrcBase).To4()
-	sh := &shared{host: u.Host, key: cfg.Key, channel: cfg.Channel, event: cfg.Event, delta: cfg.Delta,
-		want: Quotes(cfg.Warmup+cfg.Messages, cfg.Seed), warmup: cfg.Warmup,
-		srcIP: func(i int) net.IP {
-			v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-			v += uint32(i % cfg.SrcIPs)
-			return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-		}}
+	sh := newShared(u.Host, cfg.Key, cfg.Channel, cfg.Event, cfg.Delta, Quotes(cfg.Warmup+cfg.Messages, cfg.Seed), cfg.Warmup)
+	sh.srcIP = func(i int) net.IP {
+		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+		v += uint32(i % cfg.SrcIPs)
+		return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
 	r := &Result{Scenario: cfg.Scenario, Config: cfg}
 	clients := make([]*client, cfg.Clients)
 	var wg sync.WaitGroup

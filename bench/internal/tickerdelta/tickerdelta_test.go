@@ -146,7 +146,7 @@ func TestClientReconstructsAndCountsTheWindow(t *testing.T) {
 	}
 	defer ln.Close()
 	want := Quotes(4, 3)
-	sh := &shared{host: ln.Addr().String(), key: "k", channel: "ticker", event: "quote", delta: true, want: want, warmup: 1}
+	sh := newShared(ln.Addr().String(), "k", "ticker", "quote", true, want, 1)
 	c := newClient(sh, 0)
 	done := make(chan struct{})
 	go func() { defer close(done); c.run() }()
@@ -202,7 +202,7 @@ func TestClientCountsADeltaItCannotApply(t *testing.T) {
 	}
 	defer ln.Close()
 	want := Quotes(2, 3)
-	sh := &shared{host: ln.Addr().String(), key: "k", channel: "ticker", event: "quote", delta: true, want: want}
+	sh := newShared(ln.Addr().String(), "k", "ticker", "quote", true, want, 0)
 	c := newClient(sh, 0)
 	done := make(chan struct{})
 	go func() { defer close(done); c.run() }()
