@@ -61,7 +61,7 @@ bench-v2: build
 		-only 6-v2-resume,7-history-off,7-history-pg,7-history-off-5k,7-history-pg-5k,7-history-off-max,7-history-pg-max
 # bench-delta is issue 13 over real sockets: 10,000 V2 subscribers of one
 # ticker channel, plain (the baseline) then fossil, xdelta3 and fossil with
-# the byte-minimising settings, three interleaved runs (≈6 min); server CPU
+# the byte-minimising settings, three interleaved runs (≈10 min); server CPU
 # per delivery and wire bytes per delivery against the plain run before.
 bench-delta: build
 	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode full -repeat 3 \

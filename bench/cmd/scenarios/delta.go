@@ -12,7 +12,7 @@ import (
 
 // Delta compression scenarios (issue 13, "Better than Sockudo"): 10,000
 // V2 subscribers of one ticker channel, a 20-field payload of which two
-// fields change, published at 5/s over the signed HTTP API (the
+// fields change, published at 2/s over the signed HTTP API (the
 // "delta" subcommand, bench/internal/tickerdelta). 8-delta-plain is the
 // baseline (the same subscribers without enable_delta_compression); the
 // others negotiate deltas as the official client does and reconstruct
@@ -25,7 +25,7 @@ func deltaSection(members string) string {
 }
 
 func deltaScenarios(mode string) []scenario {
-	load := "-clients 10000 -rate 5 -messages 100"
+	load := "-clients 10000 -rate 2 -messages 60"
 	if mode == "smoke" {
 		load = "-clients 200 -rate 20 -messages 30"
 	}
@@ -94,15 +94,19 @@ func printDeltaRows(rows []row, judge bool) {
 			continue
 		}
 		if first {
-			fmt.Printf("\n%-22s %6s %9s %7s %8s %8s %9s %9s %9s %8s %8s %9s  %s\n", "delta (issue 13)", "subs", "deliv%", "exact%",
-				"full", "delta", "full B", "delta B", "wire B/d", "srv µs/d", "ldr µs/d", "vs plain", "verdict")
+			fmt.Printf("\n%-22s %6s %9s %7s %8s %8s %9s %9s %9s %8s %11s %8s %-22s  %s\n", "delta (issue 13)", "subs", "deliv%", "exact%",
+				"full", "delta", "full B", "delta B", "wire B/d", "srv µs/d", "(user/sys)", "ldr µs/d", "vs plain (cpu user B)", "verdict")
 			first = false
 		}
 		cmp := "-"
 		if !r.Config.Delta {
 			plain = r
 		} else if plain != nil && plain.ServerUsPerDelivery > 0 && r.BytesPerDeliv > 0 {
-			cmp = fmt.Sprintf("%.2f×cpu %.2f×B", r.ServerUsPerDelivery/plain.ServerUsPerDelivery, plain.BytesPerDeliv/r.BytesPerDeliv)
+			user := "-"
+			if plain.ServerUserUsPerDelivery > 0 {
+				user = fmt.Sprintf("%.2f×", r.ServerUserUsPerDelivery/plain.ServerUserUsPerDelivery)
+			}
+			cmp = fmt.Sprintf("%.2f× %s %.2f×", r.ServerUsPerDelivery/plain.ServerUsPerDelivery, user, plain.BytesPerDeliv/r.BytesPerDeliv)
 		}
 		verdict := "ok"
 		if rw.err != "" {
@@ -121,8 +125,8 @@ func printDeltaRows(rows []row, judge bool) {
 			}
 			return 100 * float64(n) / float64(r.Expected)
 		}
-		fmt.Printf("%-22s %6d %8.3f%% %6.2f%% %8d %8d %9.1f %9.1f %9.1f %8.2f %8.2f %9s  %s\n", rw.name, r.Subscribed,
+		fmt.Printf("%-22s %6d %8.3f%% %6.2f%% %8d %8d %9.1f %9.1f %9.1f %8.2f %5.2f/%5.2f %8.2f %-22s  %s\n", rw.name, r.Subscribed,
 			pct(r.Received), pct(r.Exact), r.FullFrames, r.DeltaFrames, r.AvgFull, r.AvgDelta, r.BytesPerDeliv,
-			r.ServerUsPerDelivery, r.LoaderUsPerDelivery, cmp, verdict)
+			r.ServerUsPerDelivery, r.ServerUserUsPerDelivery, r.ServerSysUsPerDelivery, r.LoaderUsPerDelivery, cmp, verdict)
 	}
 }
