@@ -39,6 +39,7 @@ type Config struct {
 	SrcIPs             int
 	ServerPID          int
 	Drain              time.Duration
+	ReadEvery          time.Duration
 	JSON, Scenario     string
 	Quiet              bool
 }
@@ -63,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&c.SrcBase, "src-base", "127.0.0.2", "first source address")
 	fs.IntVar(&c.SrcIPs, "src-ips", 4, "source addresses: client i binds -src-base + (i % src-ips)")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "server process id for /proc CPU (0 = not measured)")
+	fs.DurationVar(&c.ReadEvery, "read-every", 20*time.Millisecond, "each client reads its socket at most this often (0: as frames arrive); see newShared")
 	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "max wait after a publish phase for every client to hold every message")
 	fs.StringVar(&c.JSON, "json", "", "write the result as JSON to this file")
 	fs.StringVar(&c.Scenario, "scenario", "delta", "scenario name for the report")
@@ -159,6 +161,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	defer post.Close()
 	base := net.ParseIP(cfg.SrcBase).To4()
 	sh := newShared(u.Host, cfg.Key, cfg.Channel, cfg.Event, cfg.Delta, Quotes(cfg.Warmup+cfg.Messages, cfg.Seed), cfg.Warmup)
+	sh.readEvery = cfg.ReadEvery
 	sh.srcIP = func(i int) net.IP {
 		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
 		v += uint32(i % cfg.SrcIPs)
