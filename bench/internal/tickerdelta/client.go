@@ -27,9 +27,10 @@ type shared struct {
 	// readEvery spaces a client's reads. Over loopback the server's
 	// write syscall also wakes the reader when it waits in epoll, so a
 	// loader that keeps up costs the server more per delivery than one
-	// that lags; reading lazily in every mode keeps that cost the same
-	// for plain and delta runs (the delta loader does more work per
-	// frame and would otherwise lag alone).
+	// that lags; reading lazily in every mode narrows that difference
+	// between plain and delta runs (the delta loader does more work per
+	// frame), but cannot remove it once the delta loader falls behind:
+	// Result.WindowSecs shows when it did.
 	readEvery time.Duration
 	srcIP     func(i int) net.IP
 }
