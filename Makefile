@@ -4,7 +4,7 @@ BIN      ?= .ci/bin/sockudo
 CONFIG   ?= configs/config.example.json
 FUZZTIME ?= 10s
 
-.PHONY: all build run test unit race gates vet depcheck e2e fuzz fuzz-smoke bench bench-smoke bench-v2 soak soak-short clean
+.PHONY: all build run test unit race gates vet depcheck e2e fuzz fuzz-smoke bench bench-smoke bench-v2 bench-delta soak soak-short clean
 
 all: vet test
 
@@ -59,6 +59,13 @@ bench-smoke: build
 bench-v2: build
 	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode full -repeat 3 \
 		-only 6-v2-resume,7-history-off,7-history-pg,7-history-off-5k,7-history-pg-5k,7-history-off-max,7-history-pg-max
+# bench-delta is issue 13 over real sockets: 10,000 V2 subscribers of one
+# ticker channel, plain (the baseline) then fossil, xdelta3 and fossil with
+# the byte-minimising settings, three interleaved runs (≈10 min); server CPU
+# per delivery and wire bytes per delivery against the plain run before.
+bench-delta: build
+	cd bench && SOCKUDO_BIN=$(CURDIR)/$(BIN) $(GO) run ./cmd/scenarios -mode full -repeat 3 \
+		-only 8-delta-plain,8-delta-fossil,8-delta-xdelta3,8-delta-fossil-min
 # bench-density is issue 14's 100,000 connections over several server
 # processes on a local NATS (needs /usr/sbin/nats-server; ≈2 min; not part of
 # test or bench-smoke). Smaller: make bench-density DENSITY='-conns 10000 -servers 2 -loaders 1'

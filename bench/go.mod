@@ -8,3 +8,5 @@ require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/sockudo/sockudo-go v0.0.0
 )
+
+require github.com/centrifugal/fdelta v0.0.3

@@ -31,6 +31,7 @@ import (
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
 	"github.com/sockudo/sockudo-go/bench/internal/pgserver"
 	"github.com/sockudo/sockudo-go/bench/internal/resume"
+	"github.com/sockudo/sockudo-go/bench/internal/tickerdelta"
 )
 
 func main() {
@@ -42,6 +43,8 @@ func main() {
 			os.Exit(floor.Main(os.Args[2:], []string{"floor"}, os.Stdout, os.Stderr))
 		case "resume":
 			os.Exit(resume.Main(os.Args[2:], os.Stdout, os.Stderr))
+		case "delta":
+			os.Exit(tickerdelta.Main(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	os.Exit(run())
@@ -53,7 +56,7 @@ type scenario struct {
 	target  string
 	args    []string
 	check   func(r *loadgen.Result, floorUs float64) string // "" = target met
-	sub     string                                          // subcommand: "" = loadgen, "resume"
+	sub     string                                          // subcommand: "" = loadgen, "resume", "delta"
 	config  string                                          // JSON members added to the server config
 	history bool                                            // report the history writer (-metrics)
 	pg      bool                                            // history in the run's PostgreSQL
@@ -65,13 +68,14 @@ type row struct {
 	name    string
 	r       *loadgen.Result
 	rr      *resume.Result
+	dr      *tickerdelta.Result
 	pgCPUUs int64 // PostgreSQL CPU over the run (history scenarios)
 	err     string
 	miss    string
 }
 
 func scenarios(mode string) []scenario {
-	return append(v1Scenarios(mode), v2Scenarios(mode)...)
+	return append(append(v1Scenarios(mode), v2Scenarios(mode)...), deltaScenarios(mode)...)
 }
 
 func v1Scenarios(mode string) []scenario {
@@ -194,7 +198,7 @@ func run() int {
 	cooldown := fs.Duration("cooldown", -1, "pause between scenarios (default 0 in smoke, 5s in full)")
 	skipFloor := fs.Bool("no-floor", false, "full mode: skip the write-floor probe")
 	var opts runOpts
-	fs.BoolVar(&opts.pprof, "pprof", false, "start servers with --pprof and save an 8 s CPU profile of each loadgen scenario (from its second second) to -out")
+	fs.BoolVar(&opts.pprof, "pprof", false, "start servers with --pprof and save an 8 s CPU profile of each loadgen scenario (from its second second; delta scenarios: from their 8th) to -out")
 	fs.StringVar(&opts.historyOpts, "history-opts", "", `extra members of the server's history section in the 7-history-pg* scenarios, e.g. '"writer_shards":4'`)
 	pgSettings := fs.String("pg-settings", "", "extra PostgreSQL settings for the history scenarios, comma-separated name=value (e.g. jit=off)")
 	repeat := fs.Int("repeat", 1, "run the selected scenarios this many times, in order (the history comparison pairs each pg run with the off run before it)")
@@ -328,7 +332,7 @@ func run() int {
 	}
 	v1Rows := 0
 	for _, rw := range rows {
-		if rw.rr == nil && !rw.s.history {
+		if rw.rr == nil && rw.dr == nil && !rw.s.history {
 			v1Rows++
 		}
 	}
@@ -338,7 +342,7 @@ func run() int {
 	}
 	for _, rw := range rows {
 		r := rw.r
-		if rw.rr != nil || (rw.s.history && rw.err == "") {
+		if rw.rr != nil || rw.dr != nil || (rw.s.history && rw.err == "") {
 			continue // printed below
 		}
 		if r == nil {
@@ -381,8 +385,9 @@ func run() int {
 			lat("p50"), lat("p99"), lat("p99.9"), lat("max"), srv, ldr, verdict)
 	}
 	printV2Rows(rows)
+	printDeltaRows(rows, *mode == "full")
 	if *mode == "full" {
-		fmt.Println("\ntargets (issue 6; 6-*, 7-*: issue 12):")
+		fmt.Println("\ntargets (issue 6; 6-*, 7-*: issue 12; 8-*: issue 13):")
 		seen := map[string]bool{}
 		for _, rw := range rows {
 			if rw.s.target != "" && !seen[rw.s.name] {
@@ -406,10 +411,10 @@ type runOpts struct {
 	historyOpts string // extra members of the history section (pg scenarios)
 }
 
-// profileServer saves an 8 s CPU profile of the server, taken from the
-// run's second second (after the connect phase of short scenarios).
-func profileServer(metricsPort int, path string) {
-	time.Sleep(time.Second)
+// profileServer saves an 8 s CPU profile of the server, taken after
+// delay (past the connect phase of the scenario).
+func profileServer(metricsPort int, path string, delay time.Duration) {
+	time.Sleep(delay)
 	cl := &http.Client{Timeout: 20 * time.Second}
 	resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=8", metricsPort))
 	if err != nil {
@@ -479,7 +484,9 @@ func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, 
 		_ = pg.ResetStatements()
 		pg0 = pg.CPU()
 	}
-	rw.r, rw.rr, err = runScenario(exe, bin, dir, s, file, extra, srcBase, quiet, opts.pprof)
+	var res results
+	res, err = runScenario(exe, bin, dir, s, file, extra, srcBase, quiet, opts.pprof)
+	rw.r, rw.rr, rw.dr = res.r, res.rr, res.dr
 	if s.pg {
 		rw.pgCPUUs = pg.CPU() - pg0
 		if top, err := pg.TopStatements(); err == nil {
@@ -489,32 +496,39 @@ func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, 
 	switch {
 	case err != nil:
 		rw.err = err.Error()
-	case rw.r != nil && !rw.r.OK, rw.rr != nil && !rw.rr.OK:
+	case rw.r != nil && !rw.r.OK, rw.rr != nil && !rw.rr.OK, rw.dr != nil && !rw.dr.OK:
 		rw.err = "incomplete (see above)"
 	}
 	return rw
 }
 
+// results is what a scenario's subcommand reported: one of the three.
+type results struct {
+	r  *loadgen.Result
+	rr *resume.Result
+	dr *tickerdelta.Result
+}
+
 // runScenario starts a fresh server (its config plus extra), runs loadgen
 // or the scenario's subcommand against it and stops it. file names the
 // run's files in dir.
-func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, quiet, pprof bool) (*loadgen.Result, *resume.Result, error) {
+func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, quiet, pprof bool) (results, error) {
 	port, err := freePort()
 	if err != nil {
-		return nil, nil, err
+		return results{}, err
 	}
 	mport, err := freePort()
 	if err != nil {
-		return nil, nil, err
+		return results{}, err
 	}
 	cfgPath := filepath.Join(dir, file+".config.json")
 	cfg := fmt.Sprintf(`{"port":%d,"metrics":{"port":%d},"app_manager":{"driver":"memory","array":{"apps":[{"id":"bench","key":"bench-key","secret":"bench-secret","enabled":true,"max_connections":0}]}},"rate_limiter":{"enabled":false}%s}`, port, mport, extra)
 	if err := os.WriteFile(cfgPath, []byte(cfg+"\n"), 0o644); err != nil {
-		return nil, nil, err
+		return results{}, err
 	}
 	logf, err := os.Create(filepath.Join(dir, file+".server.log"))
 	if err != nil {
-		return nil, nil, err
+		return results{}, err
 	}
 	defer logf.Close()
 	srvArgs := []string{"--config", cfgPath}
@@ -524,7 +538,7 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 	srv := exec.Command(bin, srvArgs...)
 	srv.Stdout, srv.Stderr = logf, logf
 	if err := children.Start(srv); err != nil {
-		return nil, nil, fmt.Errorf("start server: %w", err)
+		return results{}, fmt.Errorf("start server: %w", err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- srv.Wait() }()
@@ -540,17 +554,29 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	if err := waitUp(base+"/up", exited, 15*time.Second); err != nil {
-		return nil, nil, err
+		return results{}, err
 	}
-	if s.sub == "resume" {
-		rr, err := runResume(exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
+	if s.sub != "" {
+		var res results
+		switch s.sub {
+		case "resume":
+			res.rr, err = runResume(exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
+		case "delta":
+			if pprof {
+				// after the 10,000 connections, inside the publish window
+				go profileServer(mport, filepath.Join(dir, file+".cpu.pprof"), 8*time.Second)
+			}
+			res.dr, err = runDelta(exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
+		default:
+			return res, fmt.Errorf("unknown subcommand %q", s.sub)
+		}
 		select {
 		case xerr := <-exited:
 			exited <- xerr
-			return nil, rr, fmt.Errorf("server exited during the run: %v (log %s)", xerr, logf.Name())
+			return res, fmt.Errorf("server exited during the run: %v (log %s)", xerr, logf.Name())
 		default:
 		}
-		return nil, rr, err
+		return res, err
 	}
 	jsonPath := filepath.Join(dir, file+".json")
 	args := append([]string{"loadgen",
@@ -565,24 +591,24 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 		args = append(args, "-quiet")
 	}
 	if pprof {
-		go profileServer(mport, filepath.Join(dir, file+".cpu.pprof"))
+		go profileServer(mport, filepath.Join(dir, file+".cpu.pprof"), time.Second)
 	}
 	out, lerr := runSelf(exe, args, os.Stdout)
 	select {
 	case err := <-exited:
 		exited <- err
-		return nil, nil, fmt.Errorf("server exited during the run: %v (log %s)", err, logf.Name())
+		return results{}, fmt.Errorf("server exited during the run: %v (log %s)", err, logf.Name())
 	default:
 	}
 	b, err := os.ReadFile(jsonPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("loadgen: %v, no result: %v\n%s", lerr, err, tail(out))
+		return results{}, fmt.Errorf("loadgen: %v, no result: %v\n%s", lerr, err, tail(out))
 	}
 	var r loadgen.Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, nil, err
+		return results{}, err
 	}
-	return &r, nil, nil
+	return results{r: &r}, nil
 }
 
 func tail(s string) string {

@@ -278,13 +278,20 @@ func (c *Client) session() error {
 // upgrade sends the V2 WebSocket upgrade the official client sends and
 // returns what followed the response head.
 func (c *Client) upgrade(nc net.Conn) ([]byte, error) {
+	return Upgrade(nc, c.cfg.Host, c.cfg.Key)
+}
+
+// Upgrade sends on nc the V2 WebSocket upgrade the official client sends
+// for app key (host is the Host header) and returns what followed the
+// response head: frames the server sent at once.
+func Upgrade(nc net.Conn, host, key string) ([]byte, error) {
 	_ = nc.SetDeadline(time.Now().Add(15 * time.Second))
 	defer nc.SetDeadline(time.Time{}) //nolint:errcheck
-	var key [16]byte
-	_, _ = rand.Read(key[:])
-	uri := "/app/" + url.PathEscape(c.cfg.Key) + "?protocol=2&client=sockudo-bench&version=1.0.0&flash=false"
-	req := "GET " + uri + " HTTP/1.1\r\nHost: " + c.cfg.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	var wsKey [16]byte
+	_, _ = rand.Read(wsKey[:])
+	uri := "/app/" + url.PathEscape(key) + "?protocol=2&client=sockudo-bench&version=1.0.0&flash=false"
+	req := "GET " + uri + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(wsKey[:]) + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
 	if _, err := nc.Write([]byte(req)); err != nil {
 		return nil, fmt.Errorf("upgrade write: %w", err)
 	}
