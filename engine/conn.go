@@ -45,18 +45,16 @@ type Conn struct {
 	// Read side, owned by the goroutine calling Feed.
 	evCount int32
 	fr      protocol.FrameReader
-	onFrame func(protocol.Opcode, []byte) error
 	evStart int64  // client-event rate window start, unix nanos
 	rdbuf   []byte // a binary client frame decoded to JSON
 
 	// mu guards the subscription and user state below, which the read side
 	// writes and HTTP queries and cleanup read.
-	mu        sync.Mutex
-	subs      []subscription
-	resumed   map[string]resumeMark // channels a resume replayed before c subscribed
-	userID    string
-	userInfo  []byte
-	watchlist []string
+	mu      sync.Mutex
+	subs    []subscription
+	resumed map[string]resumeMark // channels a resume replayed before c subscribed
+	userID  string
+	user    *userExtra // nil until the connection signs in or watches users
 	// rewindAttach is set by a subscribe asking for rewind while it
 	// joins (under mu): acknowledgeHistory records the attach position.
 	rewindAttach *attachPos
@@ -99,6 +97,22 @@ type Conn struct {
 	closeAfter bool // (bmu)
 }
 
+// userExtra is what user authentication adds to a connection (under
+// Conn.mu). Most connections never sign in, so it lives behind a pointer
+// instead of in every Conn.
+type userExtra struct {
+	info      []byte
+	watchlist []string
+}
+
+// userLocked returns c's user state, creating it; c.mu must be held.
+func (c *Conn) userLocked() *userExtra {
+	if c.user == nil {
+		c.user = new(userExtra)
+	}
+	return c.user
+}
+
 // subscription is one channel a connection joined.
 type subscription struct {
 	name   string
@@ -119,7 +133,7 @@ func (c *Conn) Feed(p []byte) error {
 		return errClosing
 	}
 	c.rt.stats.recvBytes(len(p))
-	err := c.fr.Feed(p, c.onFrame)
+	err := c.fr.Feed(p, c.frame) // fn does not escape: no closure is allocated
 	if err == nil {
 		return nil
 	}
