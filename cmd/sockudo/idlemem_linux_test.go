@@ -18,7 +18,7 @@ import (
 // connection at 19,000). The gate runs fewer connections, so the server's
 // fixed costs weigh more per connection; its limit sits between the
 // server before the descriptor handover and the slimmer Conn (2.7 KiB
-// here, 3.3–3.6 in the 1-idle scenario) and after (2.1 here).
+// here, 3.3–3.6 in the 1-idle scenario) and after (1.6 here, 1.7–1.8).
 const (
 	idleConns     = 6000
 	idleKiBLimit  = 2.4
