@@ -30,7 +30,7 @@ race:
 
 # gates are the tests the race detector would distort, built only without
 # it: allocation gates (AllocsPerRun) and RSS measurements of a child server.
-GATES ?= NoAllocs|AllocatesNothing|DoNotAllocate|TestBurstToSlowConsumerMemory|TestLargeBodiesNotKeptPerConnection
+GATES ?= NoAllocs|AllocatesNothing|DoNotAllocate|TestBurstToSlowConsumerMemory|TestLargeBodiesNotKeptPerConnection|TestIdleSubscribedConnectionMemory
 gates:
 	$(GO) test -count=1 -run '$(GATES)' ./...
 

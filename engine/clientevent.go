@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -90,8 +91,10 @@ func (c *Conn) allowClientEvent() bool {
 	if now-c.evStart >= int64(window) {
 		c.evStart, c.evCount = now, 0
 	}
-	c.evCount++
-	return c.evCount <= max
+	if c.evCount < math.MaxInt32 {
+		c.evCount++
+	}
+	return int(c.evCount) <= max
 }
 
 // memberOf reports whether c joined channel, and its presence user id.

@@ -26,41 +26,35 @@ var errClosing = errors.New("engine: connection is closing")
 // Conn is one client connection. Feed and Gone are called by the transport
 // adapter's read side, one goroutine at a time; everything else is internal.
 type Conn struct {
+	// Fields are ordered so the struct has no padding holes: it is the
+	// largest per-connection object, and every idle connection holds one.
 	e  *Engine
 	rt *appRuntime // rt.app is the connection's app, changed live
 	w  *worker
 	t  Transport
 	id string
-	v2 bool // Sockudo protocol V2 (protocol=2)
-	// echo: a V2 connection receives its own client events.
-	echo bool
-	// wf is a V2 connection's wire format; binary formats get every frame
-	// transcoded (wireformat.go).
-	wf protocol.WireFormat
 
 	state      atomic.Uint32
-	lastActive atomic.Int64 // unix nanos of the last inbound frame
 	authed     atomic.Bool  // signed in or joined a private/presence channel
+	lastActive atomic.Int64 // unix nanos of the last inbound frame
 
 	// Set once by Poll when the engine reads the socket itself.
 	raw syscall.RawConn
 	fd  int32
 
 	// Read side, owned by the goroutine calling Feed.
+	evCount int32
 	fr      protocol.FrameReader
-	onFrame func(protocol.Opcode, []byte) error
-	evStart int64 // client-event rate window start, unix nanos
-	evCount int
+	evStart int64  // client-event rate window start, unix nanos
 	rdbuf   []byte // a binary client frame decoded to JSON
 
 	// mu guards the subscription and user state below, which the read side
 	// writes and HTTP queries and cleanup read.
-	mu        sync.Mutex
-	subs      []subscription
-	resumed   map[string]resumeMark // channels a resume replayed before c subscribed
-	userID    string
-	userInfo  []byte
-	watchlist []string
+	mu      sync.Mutex
+	subs    []subscription
+	resumed map[string]resumeMark // channels a resume replayed before c subscribed
+	userID  string
+	user    *userExtra // nil until the connection signs in or watches users
 	// rewindAttach is set by a subscribe asking for rewind while it
 	// joins (under mu): acknowledgeHistory records the attach position.
 	rewindAttach *attachPos
@@ -70,28 +64,53 @@ type Conn struct {
 	histInflight  atomic.Int32 // channel_history requests being read
 
 	// Owned by the worker goroutine.
+	wslot    int32 // timer wheel slot, -1 when not filed
 	out      [][]byte
 	outLen   int
-	dirty    bool
-	pinged   bool
 	pingAt   int64
 	authDead int64                  // unix nanos after which an unauthenticated conn closes
-	wslot    int32                  // timer wheel slot, -1 when not filed
 	wpos     int32                  // index in that slot
 	live     map[string]*liveRange  // V2 continuity gate per channel
 	gates    map[string]*attachGate // V2 channels whose rewind is being read
-	dc       deltaConn              // delta compression state (v2delta.go)
+	// dc is the delta compression state (v2delta.go), nil until the
+	// connection first asks for deltas.
+	dc atomic.Pointer[deltaConn]
 
 	// Slow path (backlog.go): bytes the kernel did not take, drained by a
 	// flusher goroutine that exists only while there are any. slow is set
 	// by the worker only; bmu guards the rest.
-	slow       atomic.Bool
-	bmu        sync.Mutex
-	backlog    []byte
-	inflight   int  // bytes of the flusher's write in progress
-	flushing   bool // a flusher goroutine runs
-	overflowed bool // over max_backpressure: nothing more is queued
-	closeAfter bool
+	bmu      sync.Mutex
+	backlog  []byte
+	inflight int // bytes of the flusher's write in progress
+	slow     atomic.Bool
+
+	v2 bool // Sockudo protocol V2 (protocol=2)
+	// echo: a V2 connection receives its own client events.
+	echo bool
+	// wf is a V2 connection's wire format; binary formats get every frame
+	// transcoded (wireformat.go).
+	wf         protocol.WireFormat
+	dirty      bool // worker
+	pinged     bool // worker
+	flushing   bool // a flusher goroutine runs (bmu)
+	overflowed bool // over max_backpressure: nothing more is queued (bmu)
+	closeAfter bool // (bmu)
+}
+
+// userExtra is what user authentication adds to a connection (under
+// Conn.mu). Most connections never sign in, so it lives behind a pointer
+// instead of in every Conn.
+type userExtra struct {
+	info      []byte
+	watchlist []string
+}
+
+// userLocked returns c's user state, creating it; c.mu must be held.
+func (c *Conn) userLocked() *userExtra {
+	if c.user == nil {
+		c.user = new(userExtra)
+	}
+	return c.user
 }
 
 // subscription is one channel a connection joined.
@@ -114,7 +133,7 @@ func (c *Conn) Feed(p []byte) error {
 		return errClosing
 	}
 	c.rt.stats.recvBytes(len(p))
-	err := c.fr.Feed(p, c.onFrame)
+	err := c.fr.Feed(p, c.frame) // fn does not escape: no closure is allocated
 	if err == nil {
 		return nil
 	}

@@ -26,7 +26,6 @@ func (e *Engine) Connect(req ConnectRequest, t Transport) (*Conn, error) {
 		c.wf = req.Format
 	}
 	e.stats.formatConns[c.wf].Add(1)
-	c.onFrame = c.frame
 	c.fr.MaxMessage = e.opts.MaxPayload
 	c.w = e.workers[e.next.Add(1)%uint64(len(e.workers))]
 	c.id = string(protocol.AppendSocketID(nil, e.opts.NodeID, e.seq.Add(1)))
@@ -142,7 +141,11 @@ func (e *Engine) release(c *Conn, code protocol.Code, reason string) {
 	c.mu.Lock()
 	subs := c.subs
 	c.subs = nil
-	userID, watchlist := c.userID, c.watchlist
+	userID := c.userID
+	var watchlist []string
+	if c.user != nil {
+		watchlist = c.user.watchlist
+	}
 	c.mu.Unlock()
 	for i := range subs {
 		e.leave(c, &subs[i])

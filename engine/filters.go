@@ -192,7 +192,7 @@ func (w *worker) deliverV2(c *Conn, j *job) {
 		w.queue(c, fx.b)
 		return
 	}
-	if j.dp != nil && c.dc.subs != nil && !c.binary() && w.queueDelta(c, j) {
+	if j.dp != nil && c.hasDeltaSubs() && !c.binary() && w.queueDelta(c, j) {
 		return
 	}
 	w.queue(c, j.pick())

@@ -33,7 +33,8 @@ func (c *Conn) signin(data []byte) {
 	c.mu.Lock()
 	prev := c.userID
 	if prev == "" {
-		c.userID, c.userInfo = u.ID, u.UserInfo
+		c.userID = u.ID
+		c.userLocked().info = u.UserInfo
 	}
 	c.mu.Unlock()
 	if prev != "" && prev != u.ID {

@@ -191,7 +191,10 @@ func (c *Conn) presenceMember(sub subscription, s *protocol.Subscribe) (subscrip
 		}
 	} else {
 		c.mu.Lock()
-		m.UserID, m.UserInfo = c.userID, c.userInfo
+		m.UserID = c.userID
+		if c.user != nil {
+			m.UserInfo = c.user.info
+		}
 		c.mu.Unlock()
 		if m.UserID == "" {
 			return sub, nil, &subError{"AuthError", "Presence subscription without channel_data requires a signed-in connection", 401}

@@ -69,6 +69,27 @@ type deltaConn struct {
 	pending map[string]*deltaSub // decided at subscribe, taken at jobAck
 }
 
+// deltas returns c's delta state, creating it on the first delta
+// subscription or switch: most connections never ask for deltas, and the
+// state (with its inline subscription) would otherwise be ~180 bytes of
+// every idle connection. Safe from the read side and the worker.
+func (c *Conn) deltas() *deltaConn {
+	if dc := c.dc.Load(); dc != nil {
+		return dc
+	}
+	dc := new(deltaConn)
+	if c.dc.CompareAndSwap(nil, dc) {
+		return dc
+	}
+	return c.dc.Load()
+}
+
+// hasDeltaSubs reports whether c has delta subscriptions (worker only).
+func (c *Conn) hasDeltaSubs() bool {
+	dc := c.dc.Load()
+	return dc != nil && dc.subs != nil
+}
+
 // deltaSub is one subscription's delta state, owned by the worker.
 type deltaSub struct {
 	sub  delta.Sub
@@ -126,7 +147,7 @@ func (c *Conn) enableDelta() {
 		// the client keeps receiving full frames, which it handles
 		return
 	}
-	c.dc.on.Store(true)
+	c.deltas().on.Store(true)
 	var id [36]byte
 	trailer := append([]byte(`,"message_id":"`), protocol.AppendUUIDv4(id[:0])...)
 	trailer = append(trailer, '"')
@@ -177,32 +198,34 @@ func (c *Conn) prepareDelta(name string, data []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.subIndex(name) >= 0 || c.dc.held[name] {
+	dc := c.deltas()
+	if c.subIndex(name) >= 0 || dc.held[name] {
 		return // a repeated subscribe keeps the subscription as it is
 	}
-	if c.dc.budget.Used() == 0 && c.dc.held == nil {
-		c.dc.budget = delta.NewBudget(cfg.MaxChannelStatesPerSocket)
+	if dc.budget.Used() == 0 && dc.held == nil {
+		dc.budget = delta.NewBudget(cfg.MaxChannelStatesPerSocket)
 	}
-	if !c.dc.budget.Acquire() {
+	if !dc.budget.Acquire() {
 		return
 	}
-	if c.dc.held == nil {
-		c.dc.held = make(map[string]bool)
-		c.dc.pending = make(map[string]*deltaSub)
+	if dc.held == nil {
+		dc.held = make(map[string]bool)
+		dc.pending = make(map[string]*deltaSub)
 	}
-	c.dc.held[name] = true
-	c.dc.pending[name] = &deltaSub{algo: delta.Pick(set, algo), opts: opts, followSocket: !set.Given}
+	dc.held[name] = true
+	dc.pending[name] = &deltaSub{algo: delta.Pick(set, algo), opts: opts, followSocket: !set.Given}
 }
 
 // unprepareDelta gives back what prepareDelta took when the subscription
 // was refused or is left. c.mu must be held.
 func (c *Conn) unprepareDelta(name string) {
-	if !c.dc.held[name] {
+	dc := c.dc.Load()
+	if dc == nil || !dc.held[name] {
 		return
 	}
-	delete(c.dc.held, name)
-	delete(c.dc.pending, name)
-	c.dc.budget.Release()
+	delete(dc.held, name)
+	delete(dc.pending, name)
+	dc.budget.Release()
 }
 
 // subscribeDelta returns the raw `delta` member of a subscribe's data
@@ -253,53 +276,60 @@ func (e *Engine) startDelta() {
 // attachDelta installs the decision prepareDelta left for key, when the
 // worker delivers c's subscription_succeeded for it.
 func (w *worker) attachDelta(c *Conn, key chanKey) {
+	dc := c.dc.Load()
+	if dc == nil {
+		return // no delta subscription was prepared
+	}
 	c.mu.Lock()
-	ds := c.dc.pending[key.name]
-	delete(c.dc.pending, key.name)
+	ds := dc.pending[key.name]
+	delete(dc.pending, key.name)
 	c.mu.Unlock()
 	if ds == nil {
 		return
 	}
-	if c.dc.subs == nil {
-		c.dc.subs = make(map[string]*deltaSub)
+	if dc.subs == nil {
+		dc.subs = make(map[string]*deltaSub)
 	}
-	if old := c.dc.subs[key.name]; old != nil {
+	if old := dc.subs[key.name]; old != nil {
 		w.e.deltaLeave(key, old)
-		if old == &c.dc.inline {
-			c.dc.inlineName = ""
+		if old == &dc.inline {
+			dc.inlineName = ""
 		}
 	}
-	if c.dc.inlineName == "" {
-		c.dc.inline, c.dc.inlineName = *ds, key.name
-		ds = &c.dc.inline
+	if dc.inlineName == "" {
+		dc.inline, dc.inlineName = *ds, key.name
+		ds = &dc.inline
 	}
-	c.dc.subs[key.name] = ds
-	if !ds.followSocket || c.dc.on.Load() {
+	dc.subs[key.name] = ds
+	if !ds.followSocket || dc.on.Load() {
 		w.e.deltaJoin(key, ds)
 	}
 }
 
 // deltaJob runs a jobDelta on the worker.
 func (w *worker) deltaJob(j *job) {
-	c := j.conn
+	dc := j.conn.dc.Load()
+	if dc == nil {
+		return // the connection never subscribed with deltas
+	}
 	switch j.reason {
 	case deltaOpEnable:
-		for name, ds := range c.dc.subs {
+		for name, ds := range dc.subs {
 			if !ds.active {
-				w.e.deltaJoin(chanKey{c.rt, name}, ds)
+				w.e.deltaJoin(chanKey{j.conn.rt, name}, ds)
 			}
 		}
 	case deltaOpReset:
-		if c.dc.subs[j.key.name] != nil {
+		if dc.subs[j.key.name] != nil {
 			w.e.delta.resyncs.Add(1) // counted only when it resets something
 		}
-		w.resetDelta(c, j.key.name)
+		w.resetDelta(j.conn, j.key.name)
 	case deltaOpDrop:
-		if ds := c.dc.subs[j.key.name]; ds != nil {
-			delete(c.dc.subs, j.key.name)
+		if ds := dc.subs[j.key.name]; ds != nil {
+			delete(dc.subs, j.key.name)
 			w.e.deltaLeave(j.key, ds)
-			if ds == &c.dc.inline {
-				c.dc.inline, c.dc.inlineName = deltaSub{}, ""
+			if ds == &dc.inline {
+				dc.inline, dc.inlineName = deltaSub{}, ""
 			}
 		}
 	}
@@ -308,17 +338,25 @@ func (w *worker) deltaJob(j *job) {
 // resetDelta makes c's next frame of channel full: after a resync, and
 // after a replay or rewind, whose frames are delivered without markers.
 func (w *worker) resetDelta(c *Conn, channel string) {
-	if ds := c.dc.subs[channel]; ds != nil {
+	dc := c.dc.Load()
+	if dc == nil {
+		return
+	}
+	if ds := dc.subs[channel]; ds != nil {
 		ds.sub.Reset()
 	}
 }
 
 // dropDeltas releases c's delta state when the connection closes.
 func (w *worker) dropDeltas(c *Conn) {
-	for name, ds := range c.dc.subs {
+	dc := c.dc.Load()
+	if dc == nil {
+		return
+	}
+	for name, ds := range dc.subs {
 		w.e.deltaLeave(chanKey{c.rt, name}, ds)
 	}
-	c.dc.subs, c.dc.inlineName = nil, ""
+	dc.subs, dc.inlineName = nil, ""
 }
 
 // deltaJoin counts ds as an active delta subscriber of key, creating the
@@ -404,9 +442,10 @@ func deltaTrailer(m *protocol.V2Meta) []byte {
 // queueDelta queues j's message for c when c is an active delta
 // subscriber of j's channel and reports whether it did.
 func (w *worker) queueDelta(c *Conn, j *job) bool {
-	ds := &c.dc.inline
-	if c.dc.inlineName != j.key.name {
-		ds = c.dc.subs[j.key.name]
+	dc := c.dc.Load()
+	ds := &dc.inline
+	if dc.inlineName != j.key.name {
+		ds = dc.subs[j.key.name]
 	}
 	if ds == nil || !ds.active {
 		return false

@@ -12,7 +12,7 @@ func (e *Engine) watch(c *Conn, ids []string) {
 		c.sendError(protocol.CodeWatchlistLimit, "", "")
 	}
 	c.mu.Lock()
-	c.watchlist = ids
+	c.userLocked().watchlist = ids
 	c.mu.Unlock()
 	var online, offline []string
 	for _, id := range ids {

@@ -322,7 +322,7 @@ func (w *worker) fanout(j *job) {
 				continue
 			}
 			// Deltas only line up with JSON: binary connections never get them.
-			if j.dp != nil && c.dc.subs != nil && !c.binary() && w.queueDelta(c, j) {
+			if j.dp != nil && c.hasDeltaSubs() && !c.binary() && w.queueDelta(c, j) {
 				continue
 			}
 			if j.f2 != nil {

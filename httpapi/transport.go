@@ -82,9 +82,16 @@ func (t *transport) TryWrite(bufs [][]byte) (int, error) {
 // writevFD is the RawConn.Write callback. It returns true whatever the
 // outcome, so the runtime never parks the caller waiting for writability.
 func (t *transport) writevFD(fd uintptr) bool {
-	iovp := t.iovs.get()
+	t.n, t.err = writeBufs(fd, t.pending, t.iovs)
+	return true
+}
+
+// writeBufs writes a prefix of bufs with one writev(2) on a non-blocking
+// descriptor; a full socket buffer is 0 bytes written.
+func writeBufs(fd uintptr, bufs [][]byte, pool *iovecPool) (n int, err error) {
+	iovp := pool.get()
 	iovs := (*iovp)[:0]
-	for _, b := range t.pending {
+	for _, b := range bufs {
 		if len(b) == 0 {
 			continue
 		}
@@ -96,12 +103,12 @@ func (t *transport) writevFD(fd uintptr) bool {
 		iovs = append(iovs, iov)
 	}
 	if len(iovs) > 0 {
-		t.n, t.err = writev(fd, iovs)
+		n, err = writev(fd, iovs)
 	}
 	clear(iovs) // drop the references to the frames before pooling
 	*iovp = iovs[:0]
-	t.iovs.put(iovp)
-	return true
+	pool.put(iovp)
+	return n, err
 }
 
 // writev does one writev(2) on a non-blocking descriptor; EAGAIN is 0

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -65,15 +66,47 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx) {
 // the engine and reads it until the connection ends. fasthttp leaves the
 // socket open when this returns (KeepHijackedConns): the engine closes it
 // through the transport.
+//
+// When the engine polls, the transport owns a duplicate of the descriptor
+// and the original (with the net.Conn state around it) is closed once the
+// bytes fasthttp buffered are fed, so an idle connection keeps only the
+// duplicate.
 func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn) {
-	c, err := s.eng.Connect(req, newTransport(nc, s.writeTimeout, &s.iovs))
+	var t engine.Transport
+	owned := false
+	if s.pollReads && canOwnDescriptors {
+		if ft, ok := newFDTransport(nc, s.writeTimeout, &s.iovs); ok {
+			t, owned = ft, true
+		}
+	}
+	if !owned {
+		t = newTransport(nc, s.writeTimeout, &s.iovs)
+	}
+	c, err := s.eng.Connect(req, t)
 	if err != nil {
 		// Refused: the engine has sent pusher:error, the close frame, and
-		// closed the socket.
+		// closed the socket (the duplicate; the original goes below).
+		if owned {
+			_ = underlying(nc).Close()
+		}
 		return
 	}
 	if s.pollReads && drainBuffered(c, nc, &s.drainBufs) && c.Poll() {
+		if owned {
+			_ = underlying(nc).Close()
+		}
+		return
+	}
+	if owned {
+		// The engine is closing c (the drain or the poller refused it):
+		// the original must not keep the socket open behind it.
+		_ = underlying(nc).Close()
+		c.Gone(errNotPolled)
 		return
 	}
 	readLoop(c, nc)
 }
+
+// errNotPolled ends a connection the engine would not poll after its
+// descriptor was handed over.
+var errNotPolled = errors.New("httpapi: socket not polled")
