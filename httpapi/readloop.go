@@ -21,9 +21,9 @@ const readBufferSize = 1024
 // which is reported with Gone. r is the hijacked connection, which first
 // returns any bytes fasthttp buffered after the upgrade request.
 //
-// This is the only place that reads sockets, and it costs one goroutine per
-// connection; a readiness-driven (epoll) reader can replace it without
-// touching the rest of the package.
+// It is the fallback reader (TLS, sockets without a descriptor, and the
+// GoroutineReads option) and costs one goroutine per connection; other
+// sockets are read by the engine's epoll pollers (see ownedfd.go).
 func readLoop(c *engine.Conn, r io.Reader) {
 	buf := make([]byte, readBufferSize)
 	for {
