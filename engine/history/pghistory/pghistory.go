@@ -77,6 +77,11 @@ func New(o Options) (*Store, error) {
 	if o.PoolMax > 0 {
 		cfg.MaxConns = int32(o.PoolMax)
 	}
+	// Connections kept open: the first publish of each channel waits for
+	// a serial reservation (at most 500 ms), and a burst of new channels
+	// at start-up must not pay a backend's start-up each (in the bench,
+	// 100 channels at once timed some of those out).
+	cfg.MinConns = min(cfg.MaxConns, 4)
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
