@@ -125,6 +125,45 @@ type seqStream struct {
 	// stream the idle sweep removed: holders look it up again.
 	lastUsed int64
 	dead     bool
+	// gapped: a message of the stream went out without a serial (the
+	// store gave none), so no tier can replay it; gapEnd is the first
+	// serial assigned after the latest such message, 0 while none has
+	// been. See spansGap.
+	gapped bool
+	gapEnd uint64
+}
+
+// unstamped records that a message went out without a serial; s.mu held.
+func (s *seqStream) unstamped() { s.gapped, s.gapEnd = true, 0 }
+
+// stamped records that serial was assigned; s.mu held.
+func (s *seqStream) stamped(serial uint64) {
+	if s.gapped && s.gapEnd == 0 {
+		s.gapEnd = serial
+	}
+}
+
+// spansGap reports whether a client at serial may have missed a message
+// that went out without a serial: its position is before the first
+// serial assigned after the latest such message (any position while
+// none has been). Only the latest matters: a position after it is after
+// every earlier one too. s.mu held.
+func (s *seqStream) spansGap(serial uint64) bool {
+	return s.gapped && (s.gapEnd == 0 || serial < s.gapEnd)
+}
+
+// resumeGap reports whether a resume of channel from serial spans a
+// message that went out without a serial (see spansGap), with the
+// stream's id and head for resume_failed. A hot buffer would replay
+// around it and the store never had it, so such a resume must fail.
+func (e *Engine) resumeGap(key chanKey, serial uint64) (stream string, head uint64, gap bool) {
+	s, ok := e.history.seqs.Load(key)
+	if !ok {
+		return "", 0, false // nothing went out here unstamped: a follower creates it on the owner's message
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream, s.lastSerial(), !s.dead && s.spansGap(serial)
 }
 
 // lastSerial is the stream's last assigned serial as this node knows it;
@@ -398,11 +437,13 @@ func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, exce
 	stream, serial, ok := e.takeSerial(key, s)
 	if !ok {
 		e.stats.historyDropped.Add(1)
+		s.unstamped()
 		e.deliver(key, event, data, userID, except, m, false)
 		e.cluster.stamp(key, event, data, userID, except, cache, m, origin, tok)
 		return false
 	}
 	m.StreamID, m.Serial, m.HasSerial = stream, serial, true
+	s.stamped(serial)
 	var kept *frame
 	deliver := func() []byte {
 		kept = e.deliver(key, event, data, userID, except, m, true)
