@@ -21,7 +21,8 @@ import (
 //     serial and message id, all under the channel's sequencer lock, and
 //     queues it for its store writer. A publish on another node is
 //     forwarded to the owner (same forwards, retries and acknowledgements,
-//     history_serial included).
+//     history_serial included), which sequences it off the bus goroutine
+//     (clusterqueue.go): taking a serial may wait for the store.
 //   - Every other node follows (applyStampedHistory): under its own
 //     sequencer lock it records the stream and head (what
 //     subscription_succeeded's attach_serial and a cold resume read),
