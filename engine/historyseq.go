@@ -106,7 +106,7 @@ type seqStream struct {
 	next, end  uint64 // current block [next, end)
 	pend       block  // fetched ahead; zero when none
 	fetching   bool
-	fetched    chan struct{} // closed when the running prefetch ends
+	fetched    chan struct{} // closed when the running reservation ends
 	gen        uint64        // bumped by a reset: blocks fetched before it are stale
 	retryAt    int64         // unix nanos: no synchronous reservation before
 	degraded   bool
@@ -312,36 +312,44 @@ func (e *Engine) seqFor(key chanKey) *seqStream {
 // takeSerial returns the channel's next position; s.mu is held. The
 // block is refilled ahead of use in the background; only a channel's
 // first publish on this node (or a store that cannot keep up) waits for
-// a reservation, bounded by the write timeout.
+// a reservation, bounded by firstReserveTimeout, and it waits with s.mu
+// released: subscribes, resumes and the bus goroutine's stamped messages
+// and resets of the channel never wait on the store. The channel's other
+// publishes wait for that reservation (s.fetching) rather than reserve
+// one after it and use them out of order.
 func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
-	for s.next == s.end && s.fetching {
-		// A block is on its way: wait for it rather than reserve one
-		// after it and use them out of order.
-		ch := s.fetched
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-time.After(e.historyTimeout()):
+	for s.next == s.end {
+		if s.fetching {
+			// A block is on its way: wait for it.
+			ch := s.fetched
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-time.After(e.historyTimeout()):
+			}
+			s.mu.Lock()
+			continue
 		}
-		s.mu.Lock()
-	}
-	if s.next == s.end {
 		if s.pend.end != 0 {
 			s.stream, s.next, s.end, s.pend = s.pend.stream, s.pend.first, s.pend.end, block{}
-		} else {
-			now := time.Now().UnixNano()
-			if now < s.retryAt {
-				return "", 0, false
-			}
-			b, err := e.reserveWithin(key, min(e.historyTimeout(), firstReserveTimeout))
-			if err != nil {
-				// Do not make every publish wait out the timeout.
-				s.retryAt = now + int64(time.Second)
-				e.historyDegraded(key, s, ReasonStoreUnavailable, err)
-				return "", 0, false
-			}
+			break
+		}
+		now := time.Now().UnixNano()
+		if now < s.retryAt {
+			return "", 0, false
+		}
+		b, fresh, err := e.reserveUnlocked(key, s)
+		if err != nil {
+			// Do not make every publish wait out the timeout.
+			s.retryAt = now + int64(time.Second)
+			e.historyDegraded(key, s, ReasonStoreUnavailable, err)
+			return "", 0, false
+		}
+		if fresh && s.next == s.end {
 			s.stream, s.next, s.end = b.stream, b.first, b.end
 		}
+		// Otherwise a reset or another node's stamp came meanwhile: look
+		// again (the unused block is a gap, as a dead node's is).
 	}
 	serial := s.next
 	s.next++
@@ -381,6 +389,20 @@ func (e *Engine) reserveWithin(key chanKey, d time.Duration) (block, error) {
 		return block{}, err
 	}
 	return block{stream: id, first: first, end: first + uint64(n)}, nil
+}
+
+// reserveUnlocked reserves a block with s.mu released (s.fetching set
+// meanwhile) and reports whether it is still fresh: no reset or stamp of
+// another node dropped this node's blocks while the store was asked.
+func (e *Engine) reserveUnlocked(key chanKey, s *seqStream) (block, bool, error) {
+	gen, done := s.gen, make(chan struct{})
+	s.fetching, s.fetched = true, done // one fetch at a time: the prefetch starts only when none runs
+	s.mu.Unlock()
+	b, err := e.reserveWithin(key, min(e.historyTimeout(), firstReserveTimeout))
+	s.mu.Lock()
+	s.fetching = false
+	close(done)
+	return b, s.gen == gen, err
 }
 
 // prefetch reserves the channel's next block off the publish path.
