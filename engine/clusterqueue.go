@@ -5,19 +5,26 @@ import (
 	"time"
 )
 
-// The owner sequences forwarded publishes of channels with durable
-// history off the bus goroutine (issue 12). Taking a serial may wait for
-// the store: a reservation at a block boundary, or a prefetch in flight,
-// bounded by the reservation or write timeout (0.5-5 s). On the bus
-// goroutine that wait held up everything behind it: other channels'
-// publishes, presence, heartbeats (a peer could be declared dead). So
-// such a forward is queued per channel and sequenced by a goroutine that
-// lives while its channel has forwards queued: per-channel order is the
-// bus's (one goroutine drains one channel's queue, in arrival order), and
-// a stalled store holds up only the channels waiting for a serial.
-// Everything else (stamped publishes from other owners, presence,
-// heartbeats, forwards of channels without history, which never wait)
-// stays on the bus goroutine.
+// The owner never sequences a forwarded publish of a channel with
+// durable history on the bus goroutine when that could wait for the
+// store (issue 12). Taking a serial may wait: a reservation at a block
+// boundary, or a prefetch in flight, bounded by the reservation or write
+// timeout (0.5-5 s). On the bus goroutine that wait held up everything
+// behind it: other channels' publishes, presence, heartbeats (a peer
+// could be declared dead). So a forward is sequenced on the bus
+// goroutine only when nothing can wait (sequenceForwardNow: no earlier
+// forward of the channel queued, the channel's sequencer lock free, a
+// serial at hand), which is most of them and costs no goroutine handoff;
+// any other is queued per channel and sequenced by a goroutine that
+// lives while its channel has forwards queued. Per-channel order is the
+// bus's (a channel with a queue gets every later forward queued behind,
+// one goroutine drains it in arrival order), and a stalled store holds
+// up only the channels waiting for a serial. Everything else (stamped
+// publishes from other owners, presence, heartbeats, forwards of
+// channels without history, which never wait) stays on the bus
+// goroutine. (takeSerial also waits for the store with the sequencer
+// lock released, so the bus goroutine's stamped messages and resets of
+// a channel never wait behind a reservation either.)
 //
 // The queues hold at most maxQueuedForwards messages in all; a forward
 // beyond that is dropped, counted as a failed forward and logged (at
@@ -44,6 +51,37 @@ type forwardQueues struct {
 	chans  map[chanKey]*[]*busMsg
 	queued int
 	log    LogLimiter // overflow
+}
+
+// sequenceForwardNow sequences a forward of a channel with durable
+// history on the bus goroutine when that cannot wait for the store (see
+// above), and reports whether it did. Called under c.apply, as every
+// queueHistoryForward is: no forward of the channel is queued between
+// the check and the publish, and the goodbye cannot come in between.
+func (e *Engine) sequenceForwardNow(app *App, key chanKey, m *busMsg) bool {
+	q := &e.cluster.fwdq
+	q.mu.Lock()
+	_, queued := q.chans[key]
+	q.mu.Unlock()
+	if queued {
+		return false
+	}
+	s := e.seqFor(key)
+	if !s.mu.TryLock() {
+		return false
+	}
+	defer s.mu.Unlock()
+	if s.dead || !s.serialAtHand() {
+		return false
+	}
+	meta := m.V2.meta()
+	if e.publishHistoryLocked(app, key, s, m.Event, m.Data, m.User, m.Except, &meta, m.Cache, m.Pos.Origin, m.Pos.Token) {
+		e.stats.v2Buffered.Add(1)
+	}
+	if m.Pos.Origin == e.cluster.self {
+		e.cluster.resolve(m.Pos.Token, meta.StreamID, meta.Serial)
+	}
+	return true
 }
 
 // queueHistoryForward queues a forward of a channel with durable history

@@ -197,8 +197,9 @@ func (e *Engine) applyForward(m *busMsg) {
 	e.sequenceForward(app, rt, m)
 }
 
-// sequenceForward sequences a forward here: with durable history on, off
-// the bus goroutine at the store's next serial (clusterqueue.go); with
+// sequenceForward sequences a forward here: with durable history on, at
+// the store's next serial, off the bus goroutine when taking it may wait
+// (clusterqueue.go); with
 // recovery on for the app as this node sees it, at this node's next
 // position; otherwise without one, answered with serial 0.
 func (e *Engine) sequenceForward(app *App, rt *appRuntime, m *busMsg) {
@@ -207,7 +208,9 @@ func (e *Engine) sequenceForward(app *App, rt *appRuntime, m *busMsg) {
 		e.storeCache(key, m.Event, m.Data)
 	}
 	if e.historyOn(app) {
-		e.queueHistoryForward(key, m) // taking its serial may wait for the store (clusterqueue.go)
+		if !e.sequenceForwardNow(app, key, m) {
+			e.queueHistoryForward(key, m) // taking its serial may wait for the store (clusterqueue.go)
+		}
 		return
 	}
 	meta := m.V2.meta()

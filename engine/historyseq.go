@@ -363,6 +363,12 @@ func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
 	return s.stream, serial, true
 }
 
+// serialAtHand reports whether takeSerial would return a serial without
+// waiting for the store; s.mu held.
+func (s *seqStream) serialAtHand() bool {
+	return s.next < s.end || s.pend.end != 0 && !s.fetching
+}
+
 func (e *Engine) reserveBlock() int {
 	if n := e.opts.V2.History.ReserveBlock; n > 0 {
 		return n
@@ -456,6 +462,12 @@ func (e *Engine) historyDegraded(key chanKey, s *seqStream, reason string, err e
 func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta, cache bool, origin string, tok uint64) bool {
 	s := e.lockSeq(key)
 	defer s.mu.Unlock()
+	return e.publishHistoryLocked(app, key, s, event, data, userID, except, m, cache, origin, tok)
+}
+
+// publishHistoryLocked is publishHistory with the channel's sequencer s
+// locked by the caller.
+func (e *Engine) publishHistoryLocked(app *App, key chanKey, s *seqStream, event, data, userID, except string, m *protocol.V2Meta, cache bool, origin string, tok uint64) bool {
 	stream, serial, ok := e.takeSerial(key, s)
 	if !ok {
 		e.stats.historyDropped.Add(1)
