@@ -199,9 +199,9 @@ func (e *Engine) applyForward(m *busMsg) {
 
 // sequenceForward sequences a forward here: with durable history on, at
 // the store's next serial, off the bus goroutine when taking it may wait
-// (clusterqueue.go); with
-// recovery on for the app as this node sees it, at this node's next
-// position; otherwise without one, answered with serial 0.
+// (clusterqueue.go); with recovery on for the app as this node sees it,
+// at this node's next position; otherwise without one, answered with
+// serial 0.
 func (e *Engine) sequenceForward(app *App, rt *appRuntime, m *busMsg) {
 	key := chanKey{rt, m.Channels[0]}
 	if _, isCache := protocol.ParseChannel(key.name); isCache && m.Cache {

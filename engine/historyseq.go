@@ -152,18 +152,20 @@ func (s *seqStream) spansGap(serial uint64) bool {
 	return s.gapped && (s.gapEnd == 0 || serial < s.gapEnd)
 }
 
-// resumeGap reports whether a resume of channel from serial spans a
-// message that went out without a serial (see spansGap), with the
+// resumeGap reports whether a resume of channel from stream/serial spans
+// a message that went out without a serial (see spansGap), with the
 // stream's id and head for resume_failed. A hot buffer would replay
-// around it and the store never had it, so such a resume must fail.
-func (e *Engine) resumeGap(key chanKey, serial uint64) (stream string, head uint64, gap bool) {
+// around it and the store never had it, so such a resume must fail. A
+// position in another stream is left to fail as a stream reset.
+func (e *Engine) resumeGap(key chanKey, stream string, serial uint64) (cur string, head uint64, gap bool) {
 	s, ok := e.history.seqs.Load(key)
 	if !ok {
 		return "", 0, false // nothing went out here unstamped: a follower creates it on the owner's message
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stream, s.lastSerial(), !s.dead && s.spansGap(serial)
+	other := stream != "" && s.stream != "" && stream != s.stream
+	return s.stream, s.lastSerial(), !s.dead && !other && s.spansGap(serial)
 }
 
 // lastSerial is the stream's last assigned serial as this node knows it;

@@ -105,7 +105,7 @@ type resumeMark struct {
 // returns its entry for resume_success.
 func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool, []byte) {
 	if c.e.historyOn(c.app()) {
-		if cur, head, gap := c.e.resumeGap(chanKey{c.rt, p.Channel}, p.Serial); gap {
+		if cur, head, gap := c.e.resumeGap(chanKey{c.rt, p.Channel}, p.StreamID, p.Serial); gap {
 			return false, c.resumeFailed(p, failPersistence, ReasonHistoryDegraded, cur, head, 0)
 		}
 	}
