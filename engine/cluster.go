@@ -36,7 +36,11 @@ type cluster struct {
 	// apply serialises applying peers' state (bus messages, expiry), so a
 	// node's share is never half removed while a message adds to it.
 	apply   sync.Mutex
-	leaving bool // goodbye said: forwards are left to their origins; under apply
+	leaving bool // goodbye said: forwards are left to their origins; under apply and fwdMu
+	// fwdMu orders queued history forwards with the goodbye
+	// (clusterqueue.go): read-held while one is sequenced.
+	fwdMu sync.RWMutex
+	fwdq  forwardQueues
 
 	up         atomic.Bool
 	downLogged atomic.Bool
@@ -212,12 +216,16 @@ func (c *cluster) shutdown() {
 	close(c.stop)
 	<-c.done
 	c.flushCounts()
-	// Under apply, which every forward is sequenced under: a forward is
-	// either sequenced and stamped before the goodbye, or left to its
-	// origin, which sends it again to the next owner when it hears it.
+	// Under apply and fwdMu, which every forward is sequenced under
+	// (history forwards under fwdMu only, off the bus goroutine): a
+	// forward is either sequenced and stamped before the goodbye, or left
+	// to its origin, which sends it again to the next owner when it
+	// hears it.
 	c.apply.Lock()
+	c.fwdMu.Lock()
 	c.leaving = true
 	c.publish(&busMsg{T: msgBye})
+	c.fwdMu.Unlock()
 	c.apply.Unlock()
 	_ = c.bus.Close()
 }

@@ -21,7 +21,8 @@ import (
 //     serial and message id, all under the channel's sequencer lock, and
 //     queues it for its store writer. A publish on another node is
 //     forwarded to the owner (same forwards, retries and acknowledgements,
-//     history_serial included).
+//     history_serial included), which sequences it off the bus goroutine
+//     (clusterqueue.go): taking a serial may wait for the store.
 //   - Every other node follows (applyStampedHistory): under its own
 //     sequencer lock it records the stream and head (what
 //     subscription_succeeded's attach_serial and a cold resume read),
@@ -53,7 +54,16 @@ import (
 // everywhere without stream_id/serial (stamped with serial 0), counted as
 // dropped, and the stream is marked degraded on the owner and in the
 // store; a cold resume on any node then fails with
-// persistence_unavailable.
+// persistence_unavailable. A hot resume would replay around that
+// message (its serials are contiguous without it), so every node that
+// delivers it also records the gap (seqStream.unstamped): the bus
+// brings the owner's messages in order, so each node marks it at the
+// same place, and a resume from a position before the first serial
+// assigned after it fails with persistence_unavailable /
+// history_stream_degraded on any node (resumeGap); one from that serial
+// on resumes as usual. A node that forgets the channel's sequencer (idle
+// sweep, reset) forgets the gap: its hot buffer has expired by then and
+// the cold tier answers from the store's degraded mark.
 
 // applyStampedHistory delivers a message the channel's owner sequenced
 // with durable history on (see above); on the bus goroutine.
@@ -61,14 +71,19 @@ func (e *Engine) applyStampedHistory(app *App, key chanKey, m *busMsg, meta *pro
 	s := e.lockSeq(key)
 	defer s.mu.Unlock()
 	rb := e.opts.V2.Recovery
+	if !meta.HasSerial {
+		s.unstamped() // the owner got no serial: resumes across it fail here too
+	}
 	if !meta.HasSerial || rb == nil || app.RecoveryDisabled {
 		if meta.HasSerial {
 			s.follow(meta.StreamID, meta.Serial)
+			s.stamped(meta.Serial)
 		}
 		e.deliver(key, m.Event, m.Data, m.User, m.Except, meta, false)
 		return
 	}
 	s.follow(meta.StreamID, meta.Serial)
+	s.stamped(meta.Serial)
 	var kept *frame
 	rb.AppendAt(key.app.id, key.name, e.recoveryMax(app), meta.StreamID, meta.Serial, func() []byte {
 		kept = e.deliver(key, m.Event, m.Data, m.User, m.Except, meta, true)
@@ -91,7 +106,11 @@ func (s *seqStream) follow(stream string, serial uint64) {
 	}
 	switch {
 	case s.stream != stream:
-		// Reset elsewhere: the old stream's state no longer applies.
+		// Reset elsewhere: the old stream's state no longer applies. A
+		// gap seen before the stream was known stays: it was in this one.
+		if s.stream != "" {
+			s.gapped, s.gapEnd = false, 0
+		}
 		s.stream, s.head, s.degraded, s.degradedBy = stream, serial, false, ""
 		s.stored.Store(0)
 	default:

@@ -18,12 +18,14 @@ import (
 // sharedStore is one durable history store several engines of a test
 // share, kept in memory (engine/history cannot be imported here: it
 // imports engine). down makes every call fail, as a store that is
-// unreachable. Real stores are exercised by cmd/sockudo's cluster test
+// unreachable; stall makes reservations wait out their deadline, as a
+// store that is slow. Real stores are exercised by cmd/sockudo's cluster test
 // against PostgreSQL.
 type sharedStore struct {
 	mu      sync.Mutex
 	streams map[[2]string]*sharedStream
 	down    atomic.Bool
+	stall   atomic.Bool
 }
 
 type sharedStream struct {
@@ -54,7 +56,11 @@ func (s *sharedStore) stream(app, channel string) *sharedStream {
 	return st
 }
 
-func (s *sharedStore) Reserve(_ context.Context, app, channel string, n int) (string, uint64, error) {
+func (s *sharedStore) Reserve(ctx context.Context, app, channel string, n int) (string, uint64, error) {
+	if s.stall.Load() {
+		<-ctx.Done()
+		return "", 0, ctx.Err()
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return "", 0, err

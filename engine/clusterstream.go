@@ -197,20 +197,24 @@ func (e *Engine) applyForward(m *busMsg) {
 	e.sequenceForward(app, rt, m)
 }
 
-// sequenceForward sequences a forward here: with recovery on for the app
-// as this node sees it, at this node's next position; otherwise without
-// one, answered with serial 0.
+// sequenceForward sequences a forward here: with durable history on, at
+// the store's next serial, off the bus goroutine when taking it may wait
+// (clusterqueue.go); with recovery on for the app as this node sees it,
+// at this node's next position; otherwise without one, answered with
+// serial 0.
 func (e *Engine) sequenceForward(app *App, rt *appRuntime, m *busMsg) {
 	key := chanKey{rt, m.Channels[0]}
 	if _, isCache := protocol.ParseChannel(key.name); isCache && m.Cache {
 		e.storeCache(key, m.Event, m.Data)
 	}
-	meta := m.V2.meta()
 	if e.historyOn(app) {
-		if e.publishHistory(app, key, m.Event, m.Data, m.User, m.Except, &meta, m.Cache, m.Pos.Origin, m.Pos.Token) {
-			e.stats.v2Buffered.Add(1)
+		if !e.sequenceForwardNow(app, key, m) {
+			e.queueHistoryForward(key, m) // taking its serial may wait for the store (clusterqueue.go)
 		}
-	} else if !e.recoveryOn(app) {
+		return
+	}
+	meta := m.V2.meta()
+	if !e.recoveryOn(app) {
 		e.deliver(key, m.Event, m.Data, m.User, m.Except, &meta, false)
 		e.cluster.stamp(key, m.Event, m.Data, m.User, m.Except, m.Cache, &meta, m.Pos.Origin, m.Pos.Token)
 	} else {

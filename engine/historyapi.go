@@ -109,6 +109,7 @@ func (s *seqStream) forget() {
 	s.stream, s.next, s.end, s.pend = "", 0, 0, block{}
 	s.retryAt, s.degraded, s.degradedBy = 0, false, ""
 	s.primed, s.head, s.follows = false, 0, false
+	s.gapped, s.gapEnd = false, 0
 	s.stored.Store(0)
 }
 

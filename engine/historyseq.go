@@ -106,7 +106,7 @@ type seqStream struct {
 	next, end  uint64 // current block [next, end)
 	pend       block  // fetched ahead; zero when none
 	fetching   bool
-	fetched    chan struct{} // closed when the running prefetch ends
+	fetched    chan struct{} // closed when the running reservation ends
 	gen        uint64        // bumped by a reset: blocks fetched before it are stale
 	retryAt    int64         // unix nanos: no synchronous reservation before
 	degraded   bool
@@ -125,6 +125,47 @@ type seqStream struct {
 	// stream the idle sweep removed: holders look it up again.
 	lastUsed int64
 	dead     bool
+	// gapped: a message of the stream went out without a serial (the
+	// store gave none), so no tier can replay it; gapEnd is the first
+	// serial assigned after the latest such message, 0 while none has
+	// been. See spansGap.
+	gapped bool
+	gapEnd uint64
+}
+
+// unstamped records that a message went out without a serial; s.mu held.
+func (s *seqStream) unstamped() { s.gapped, s.gapEnd = true, 0 }
+
+// stamped records that serial was assigned; s.mu held.
+func (s *seqStream) stamped(serial uint64) {
+	if s.gapped && s.gapEnd == 0 {
+		s.gapEnd = serial
+	}
+}
+
+// spansGap reports whether a client at serial may have missed a message
+// that went out without a serial: its position is before the first
+// serial assigned after the latest such message (any position while
+// none has been). Only the latest matters: a position after it is after
+// every earlier one too. s.mu held.
+func (s *seqStream) spansGap(serial uint64) bool {
+	return s.gapped && (s.gapEnd == 0 || serial < s.gapEnd)
+}
+
+// resumeGap reports whether a resume of channel from stream/serial spans
+// a message that went out without a serial (see spansGap), with the
+// stream's id and head for resume_failed. A hot buffer would replay
+// around it and the store never had it, so such a resume must fail. A
+// position in another stream is left to fail as a stream reset.
+func (e *Engine) resumeGap(key chanKey, stream string, serial uint64) (cur string, head uint64, gap bool) {
+	s, ok := e.history.seqs.Load(key)
+	if !ok {
+		return "", 0, false // nothing went out here unstamped: a follower creates it on the owner's message
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	other := stream != "" && s.stream != "" && stream != s.stream
+	return s.stream, s.lastSerial(), !s.dead && !other && s.spansGap(serial)
 }
 
 // lastSerial is the stream's last assigned serial as this node knows it;
@@ -273,36 +314,44 @@ func (e *Engine) seqFor(key chanKey) *seqStream {
 // takeSerial returns the channel's next position; s.mu is held. The
 // block is refilled ahead of use in the background; only a channel's
 // first publish on this node (or a store that cannot keep up) waits for
-// a reservation, bounded by the write timeout.
+// a reservation, bounded by firstReserveTimeout, and it waits with s.mu
+// released: subscribes, resumes and the bus goroutine's stamped messages
+// and resets of the channel never wait on the store. The channel's other
+// publishes wait for that reservation (s.fetching) rather than reserve
+// one after it and use them out of order.
 func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
-	for s.next == s.end && s.fetching {
-		// A block is on its way: wait for it rather than reserve one
-		// after it and use them out of order.
-		ch := s.fetched
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-time.After(e.historyTimeout()):
+	for s.next == s.end {
+		if s.fetching {
+			// A block is on its way: wait for it.
+			ch := s.fetched
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-time.After(e.historyTimeout()):
+			}
+			s.mu.Lock()
+			continue
 		}
-		s.mu.Lock()
-	}
-	if s.next == s.end {
 		if s.pend.end != 0 {
 			s.stream, s.next, s.end, s.pend = s.pend.stream, s.pend.first, s.pend.end, block{}
-		} else {
-			now := time.Now().UnixNano()
-			if now < s.retryAt {
-				return "", 0, false
-			}
-			b, err := e.reserveWithin(key, min(e.historyTimeout(), firstReserveTimeout))
-			if err != nil {
-				// Do not make every publish wait out the timeout.
-				s.retryAt = now + int64(time.Second)
-				e.historyDegraded(key, s, ReasonStoreUnavailable, err)
-				return "", 0, false
-			}
+			break
+		}
+		now := time.Now().UnixNano()
+		if now < s.retryAt {
+			return "", 0, false
+		}
+		b, fresh, err := e.reserveUnlocked(key, s)
+		if err != nil {
+			// Do not make every publish wait out the timeout.
+			s.retryAt = now + int64(time.Second)
+			e.historyDegraded(key, s, ReasonStoreUnavailable, err)
+			return "", 0, false
+		}
+		if fresh && s.next == s.end {
 			s.stream, s.next, s.end = b.stream, b.first, b.end
 		}
+		// Otherwise a reset or another node's stamp came meanwhile: look
+		// again (the unused block is a gap, as a dead node's is).
 	}
 	serial := s.next
 	s.next++
@@ -314,6 +363,12 @@ func (e *Engine) takeSerial(key chanKey, s *seqStream) (string, uint64, bool) {
 		go e.prefetch(key, s, s.gen, s.fetched)
 	}
 	return s.stream, serial, true
+}
+
+// serialAtHand reports whether takeSerial would return a serial without
+// waiting for the store; s.mu held.
+func (s *seqStream) serialAtHand() bool {
+	return s.next < s.end || s.pend.end != 0 && !s.fetching
 }
 
 func (e *Engine) reserveBlock() int {
@@ -342,6 +397,20 @@ func (e *Engine) reserveWithin(key chanKey, d time.Duration) (block, error) {
 		return block{}, err
 	}
 	return block{stream: id, first: first, end: first + uint64(n)}, nil
+}
+
+// reserveUnlocked reserves a block with s.mu released (s.fetching set
+// meanwhile) and reports whether it is still fresh: no reset or stamp of
+// another node dropped this node's blocks while the store was asked.
+func (e *Engine) reserveUnlocked(key chanKey, s *seqStream) (block, bool, error) {
+	gen, done := s.gen, make(chan struct{})
+	s.fetching, s.fetched = true, done // one fetch at a time: the prefetch starts only when none runs
+	s.mu.Unlock()
+	b, err := e.reserveWithin(key, min(e.historyTimeout(), firstReserveTimeout))
+	s.mu.Lock()
+	s.fetching = false
+	close(done)
+	return b, s.gen == gen, err
 }
 
 // prefetch reserves the channel's next block off the publish path.
@@ -395,14 +464,22 @@ func (e *Engine) historyDegraded(key chanKey, s *seqStream, reason string, err e
 func (e *Engine) publishHistory(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta, cache bool, origin string, tok uint64) bool {
 	s := e.lockSeq(key)
 	defer s.mu.Unlock()
+	return e.publishHistoryLocked(app, key, s, event, data, userID, except, m, cache, origin, tok)
+}
+
+// publishHistoryLocked is publishHistory with the channel's sequencer s
+// locked by the caller.
+func (e *Engine) publishHistoryLocked(app *App, key chanKey, s *seqStream, event, data, userID, except string, m *protocol.V2Meta, cache bool, origin string, tok uint64) bool {
 	stream, serial, ok := e.takeSerial(key, s)
 	if !ok {
 		e.stats.historyDropped.Add(1)
+		s.unstamped()
 		e.deliver(key, event, data, userID, except, m, false)
 		e.cluster.stamp(key, event, data, userID, except, cache, m, origin, tok)
 		return false
 	}
 	m.StreamID, m.Serial, m.HasSerial = stream, serial, true
+	s.stamped(serial)
 	var kept *frame
 	deliver := func() []byte {
 		kept = e.deliver(key, event, data, userID, except, m, true)

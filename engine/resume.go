@@ -104,6 +104,11 @@ type resumeMark struct {
 // resumeChannel replays one channel or sends its resume_failed, and
 // returns its entry for resume_success.
 func (c *Conn) resumeChannel(rb ReplayBuffer, p *protocol.ResumePosition) (bool, []byte) {
+	if c.e.historyOn(c.app()) {
+		if cur, head, gap := c.e.resumeGap(chanKey{c.rt, p.Channel}, p.StreamID, p.Serial); gap {
+			return false, c.resumeFailed(p, failPersistence, ReasonHistoryDegraded, cur, head, 0)
+		}
+	}
 	col := &replayCollector{batch: replayBatch{channel: p.Channel, from: p.Serial}}
 	var cur, reason string
 	var head, oldest uint64
