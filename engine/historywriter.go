@@ -115,15 +115,7 @@ func (w *historyWriter) run(q chan queuedEntry) {
 // until the batch is full; shutdown cuts the wait short.
 func (w *historyWriter) fill(q chan queuedEntry, batch []queuedEntry, timer *time.Timer) []queuedEntry {
 	if w.wait <= 0 {
-		for len(batch) < w.batch {
-			select {
-			case ent := <-q:
-				batch = append(batch, ent)
-			default:
-				return batch
-			}
-		}
-		return batch
+		return w.takeQueued(q, batch)
 	}
 	timer.Reset(w.wait)
 	defer timer.Stop()
@@ -134,6 +126,23 @@ func (w *historyWriter) fill(q chan queuedEntry, batch []queuedEntry, timer *tim
 		case <-timer.C:
 			return batch
 		case <-w.quit:
+			// Take what is already queued too: select picks at random
+			// between a closed quit and a ready queue, and shutdown
+			// should not split one batch's worth into several writes.
+			return w.takeQueued(q, batch)
+		}
+	}
+	return batch
+}
+
+// takeQueued adds to batch what is queued, without waiting, until it is
+// full.
+func (w *historyWriter) takeQueued(q chan queuedEntry, batch []queuedEntry) []queuedEntry {
+	for len(batch) < w.batch {
+		select {
+		case ent := <-q:
+			batch = append(batch, ent)
+		default:
 			return batch
 		}
 	}
