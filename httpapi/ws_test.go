@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,5 +73,39 @@ func TestSeveralServers(t *testing.T) {
 	wa.expect("only-a")
 	if f := wb.expect("only-b"); f.Event != "only-b" {
 		t.Fatal(f)
+	}
+}
+
+// TestWebSocketReadModes: both ways of reading sockets serve the same
+// frames: the engine's pollers on a duplicated descriptor (the default) and
+// a reader goroutine per connection (GoroutineReads, and TLS's path). Each
+// carries a frame split over several reads, a publish and a closing
+// handshake.
+func TestWebSocketReadModes(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(fmt.Sprint("GoroutineReads=", goroutines), func(t *testing.T) {
+			ts := startServer(t, func(o *Options) { o.GoroutineReads = goroutines })
+			w := ts.dial(t)
+			long := "chan-" + strings.Repeat("x", 150)
+			pad := strings.Repeat("p", 4*readBufferSize)
+			w.send(map[string]any{"event": protocol.EventSubscribe, "data": map[string]string{"channel": long, "pad": pad}})
+			if f := w.expect(protocol.EventSubscriptionSucceeded); f.Channel != long {
+				t.Fatalf("got %+v", f)
+			}
+			if err := ts.client().Trigger(long, "message", "hi"); err != nil {
+				t.Fatalf("Trigger: %v", err)
+			}
+			if f := w.expect("message"); f.Channel != long || f.str() != "hi" {
+				t.Fatalf("got %+v data %s", f, f.str())
+			}
+			w.send(map[string]any{"event": protocol.EventPing, "data": map[string]any{}})
+			w.expect(protocol.EventPong)
+			if err := w.c.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")); err != nil {
+				t.Fatal(err)
+			}
+			if code, _ := w.expectClose(); code != websocket.CloseNormalClosure {
+				t.Fatalf("close code %d, want %d", code, websocket.CloseNormalClosure)
+			}
+		})
 	}
 }
