@@ -18,18 +18,6 @@ func TestWebSocketPingPong(t *testing.T) {
 	w.expect(protocol.EventPong)
 }
 
-func TestWebSocketLargeFrameAcrossReads(t *testing.T) {
-	// A frame bigger than the read buffer arrives in several reads.
-	ts := startServer(t, nil)
-	w := ts.dial(t)
-	long := "chan-" + strings.Repeat("x", 150)
-	pad := strings.Repeat("p", 4*readBufferSize)
-	w.send(map[string]any{"event": protocol.EventSubscribe, "data": map[string]string{"channel": long, "pad": pad}})
-	if f := w.expect(protocol.EventSubscriptionSucceeded); f.Channel != long {
-		t.Fatalf("got %+v", f)
-	}
-}
-
 func TestWebSocketRefusals(t *testing.T) {
 	ts := startServer(t, nil)
 	f := func(path string, code int) {
@@ -79,8 +67,8 @@ func TestSeveralServers(t *testing.T) {
 // TestWebSocketReadModes: both ways of reading sockets serve the same
 // frames: the engine's pollers on a duplicated descriptor (the default) and
 // a reader goroutine per connection (GoroutineReads, and TLS's path). Each
-// carries a frame split over several reads, a publish and a closing
-// handshake.
+// carries a frame bigger than the read buffer (several reads), a publish
+// and a closing handshake.
 func TestWebSocketReadModes(t *testing.T) {
 	for _, goroutines := range []bool{false, true} {
 		t.Run(fmt.Sprint("GoroutineReads=", goroutines), func(t *testing.T) {
