@@ -164,12 +164,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	if err != nil || u.Scheme != "ws" || u.Host == "" {
 		return nil, fmt.Errorf("-ws must be ws://host:port (got %q)", cfg.WS)
 	}
-	base := net.ParseIP(cfg.SrcBase).To4()
-	srcIP := func(i int) net.IP {
-		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-		v += uint32(i % cfg.SrcIPs)
-		return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
+	srcIP := v2client.SourceIPs(net.ParseIP(cfg.SrcBase), cfg.SrcIPs)
 	ccfg := &v2client.Config{Host: u.Host, Key: cfg.Key, Event: cfg.Event, SrcIP: srcIP}
 	r := &Result{Scenario: cfg.Scenario, Config: cfg}
 
@@ -189,29 +184,11 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	defer closeAll()
 	// Connect phase: 64 at a time, as loadgen's dialers.
 	t0 := time.Now()
-	sem := make(chan struct{}, 64)
-	for i := range clients {
+	r.Subscribed = v2client.ConnectAll(cfg.Clients, &wg, func(i int) (func(), <-chan struct{}) {
 		c := v2client.New(ccfg, i, channelName(i%cfg.Channels))
 		clients[i] = c
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() { defer wg.Done(); c.Run() }()
-		go func() {
-			select {
-			case <-c.Subscribed():
-			case <-time.After(30 * time.Second):
-			}
-			<-sem
-		}()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, c := range clients {
-		select {
-		case <-c.Subscribed():
-			r.Subscribed++
-		case <-time.After(time.Until(deadline)):
-		}
-	}
+		return c.Run, c.Subscribed()
+	})
 	r.ConnectSecs = time.Since(t0).Seconds()
 	logf("# %s: %d V2 clients on %d channels subscribed in %.2f s", cfg.Scenario, r.Subscribed, cfg.Channels, r.ConnectSecs)
 	if r.Subscribed < cfg.Clients {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
+	"github.com/sockudo/sockudo-go/bench/internal/v2client"
 )
 
 // Config is one run; flags map 1:1 onto it.
@@ -159,14 +160,9 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 		return nil, err
 	}
 	defer post.Close()
-	base := net.ParseIP(cfg.SrcBase).To4()
 	sh := newShared(u.Host, cfg.Key, cfg.Channel, cfg.Event, cfg.Delta, Quotes(cfg.Warmup+cfg.Messages, cfg.Seed), cfg.Warmup)
 	sh.readEvery = cfg.ReadEvery
-	sh.srcIP = func(i int) net.IP {
-		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-		v += uint32(i % cfg.SrcIPs)
-		return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
+	sh.srcIP = v2client.SourceIPs(net.ParseIP(cfg.SrcBase), cfg.SrcIPs)
 	r := &Result{Scenario: cfg.Scenario, Config: cfg}
 	clients := make([]*client, cfg.Clients)
 	var wg sync.WaitGroup
@@ -181,29 +177,11 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 
 	// Connect: 64 handshakes in flight, as the other loaders dial.
 	t0 := time.Now()
-	sem := make(chan struct{}, 64)
-	for i := range clients {
+	r.Subscribed = v2client.ConnectAll(cfg.Clients, &wg, func(i int) (func(), <-chan struct{}) {
 		c := newClient(sh, i)
 		clients[i] = c
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() { defer wg.Done(); c.run() }()
-		go func() {
-			select {
-			case <-c.ready:
-			case <-time.After(30 * time.Second):
-			}
-			<-sem
-		}()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, c := range clients {
-		select {
-		case <-c.ready:
-			r.Subscribed++
-		case <-time.After(time.Until(deadline)):
-		}
-	}
+		return c.run, c.ready
+	})
 	r.ConnectSecs = time.Since(t0).Seconds()
 	logf("# %s: %d V2 clients subscribed to %s (delta %v) in %.2f s", cfg.Scenario, r.Subscribed, cfg.Channel, cfg.Delta, r.ConnectSecs)
 	if r.Subscribed < cfg.Clients {
