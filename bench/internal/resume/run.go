@@ -7,13 +7,10 @@
 package resume
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -137,20 +134,7 @@ type Result struct {
 
 // Main runs the scenario with command-line args.
 func Main(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "resume:", err)
-		return 2
-	}
-	r, err := Run(cfg, stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "resume:", err)
-		return 1
-	}
-	if !r.OK {
-		return 3
-	}
-	return 0
+	return loadgen.SubcommandMain("resume", args, stdout, stderr, parseFlags, Run, func(r *Result) bool { return r.OK })
 }
 
 // Run executes one scenario and writes the report.
@@ -160,12 +144,12 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 			fmt.Fprintf(out, format+"\n", a...)
 		}
 	}
-	u, err := url.Parse(cfg.WS)
-	if err != nil || u.Scheme != "ws" || u.Host == "" {
-		return nil, fmt.Errorf("-ws must be ws://host:port (got %q)", cfg.WS)
+	host, err := loadgen.WSHost(cfg.WS)
+	if err != nil {
+		return nil, err
 	}
 	srcIP := v2client.SourceIPs(net.ParseIP(cfg.SrcBase), cfg.SrcIPs)
-	ccfg := &v2client.Config{Host: u.Host, Key: cfg.Key, Event: cfg.Event, SrcIP: srcIP}
+	ccfg := &v2client.Config{Host: host, Key: cfg.Key, Event: cfg.Event, SrcIP: srcIP}
 	r := &Result{Scenario: cfg.Scenario, Config: cfg}
 
 	clients := make([]*v2client.Client, cfg.Clients)
@@ -194,7 +178,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	if r.Subscribed < cfg.Clients {
 		r.Errors = collectErrors(clients)
 		printTable(out, r)
-		return r, writeJSON(cfg, r)
+		return r, loadgen.WriteJSON(cfg.JSON, r)
 	}
 
 	pub := newPublisher(cfg)
@@ -327,15 +311,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	r.OK = r.Recovered == r.Dropped && r.CaughtUp == r.Dropped && r.Duplicates == 0 && r.Gaps == 0 &&
 		r.Below == 0 && r.NoSerial == 0 && r.PubFailed == 0 && r.PubAccepted > 0
 	printTable(out, r)
-	return r, writeJSON(cfg, r)
-}
-
-func writeJSON(cfg *Config, r *Result) error {
-	if cfg.JSON == "" {
-		return nil
-	}
-	b, _ := json.MarshalIndent(r, "", "  ")
-	return os.WriteFile(cfg.JSON, append(b, '\n'), 0o644)
+	return r, loadgen.WriteJSON(cfg.JSON, r)
 }
 
 func collectErrors(clients []*v2client.Client) []string {
