@@ -105,11 +105,7 @@ func Main(args, selfArgs []string, stdout, stderr io.Writer) int {
 func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	raiseNoFile()
 	r := &Result{Scenario: cfg.Scenario, Config: cfg, Host: readHostFacts(), Conns: cfg.Conns, Latency: map[string]int64{}}
-	logf := func(format string, a ...any) {
-		if !cfg.Quiet {
-			fmt.Fprintf(out, format+"\n", a...)
-		}
-	}
+	logf := Progress(out, cfg.Quiet)
 	logf("# %s: nofile %d/%d, ports %s, TIME_WAIT %d, %d CPUs, %s", cfg.Scenario, r.Host.NoFileSoft, r.Host.NoFileHard,
 		r.Host.PortRange, r.Host.TimeWait, r.Host.CPUs, r.Host.GoVersion)
 	pid := cfg.ServerPID

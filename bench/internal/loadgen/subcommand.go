@@ -51,3 +51,13 @@ func WriteJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
+
+// Progress returns a printer of progress lines on out (one line per call),
+// silent when quiet.
+func Progress(out io.Writer, quiet bool) func(format string, a ...any) {
+	return func(format string, a ...any) {
+		if !quiet {
+			fmt.Fprintf(out, format+"\n", a...)
+		}
+	}
+}

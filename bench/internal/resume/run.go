@@ -139,11 +139,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // Run executes one scenario and writes the report.
 func Run(cfg *Config, out io.Writer) (*Result, error) {
-	logf := func(format string, a ...any) {
-		if !cfg.Quiet {
-			fmt.Fprintf(out, format+"\n", a...)
-		}
-	}
+	logf := loadgen.Progress(out, cfg.Quiet)
 	host, err := loadgen.WSHost(cfg.WS)
 	if err != nil {
 		return nil, err
