@@ -328,24 +328,41 @@ func skewedClock(channel string) (func(name string) func() time.Time, *atomic.In
 	}, skew
 }
 
+// roomAfterOneStoreDown starts history nodes a and b on one hub and store
+// (every publish reserves a block of one serial; clock, when set, gives
+// each node its replay buffer's clock), subscribes a V2 client to "room"
+// on the owner (co) and on the other node (cr), publishes one message
+// from the other node, waits until both clients have it, then takes the
+// store down. stream is the stream that message opened.
+func roomAfterOneStoreDown(t *testing.T, clock func(name string) func() time.Time) (store *sharedStore, owner, other *Engine, co, cr *client, stream string) {
+	t.Helper()
+	hub := newHub()
+	store = newSharedStore()
+	now := func(string) func() time.Time { return nil }
+	if clock != nil {
+		now = clock
+	}
+	a, _ := historyNode(t, hub, store, "a", now("a"), 1)
+	b, _ := historyNode(t, hub, store, "b", now("b"), 1)
+	owner, other = ownerAndOther(a, b, "room")
+	co, cr = connectV2(t, owner, ""), connectV2(t, other, "")
+	co.subscribeV2("room")
+	cr.subscribeV2("room")
+	publish(t, other, "room", "ev", "1", "")
+	stream, _ = recvN(t, co, "ev", 1, 1)
+	recvN(t, cr, "ev", 1, 1)
+	store.down.Store(true)
+	return store, owner, other, co, cr, stream
+}
+
 // TestClusterHistoryStoreDown: when the owner can get no serial, the
 // message still reaches subscribers on every node, without a position,
 // and is counted as dropped; once the store records the stream as
 // degraded, a cold resume on the other node answers
 // persistence_unavailable instead of replaying around the hole.
 func TestClusterHistoryStoreDown(t *testing.T) {
-	hub, store := newHub(), newSharedStore()
 	clock, skew := skewedClock("room")
-	a, _ := historyNode(t, hub, store, "a", clock("a"), 1) // every publish reserves
-	b, _ := historyNode(t, hub, store, "b", clock("b"), 1)
-	owner, other := ownerAndOther(a, b, "room")
-	co, cr := connectV2(t, owner, ""), connectV2(t, other, "")
-	co.subscribeV2("room")
-	cr.subscribeV2("room")
-	publish(t, other, "room", "ev", "1", "")
-	stream, _ := recvN(t, co, "ev", 1, 1)
-	recvN(t, cr, "ev", 1, 1)
-	store.down.Store(true)
+	store, owner, other, co, cr, stream := roomAfterOneStoreDown(t, clock)
 	publish(t, other, "room", "ev", "2", "")
 	for _, c := range []*client{co, cr} {
 		if m := c.expectV2("ev"); m.Serial != nil || m.StreamID != nil || m.dataString(t) != "2" {

@@ -37,33 +37,12 @@ func BenchmarkClusterStreamPublish(b *testing.B) {
 		run(b, e, false)
 	})
 	clusterOf := func(b *testing.B, withRecovery bool) (owner, other *Engine) {
-		hub := newHub()
-		nodes := map[string]*Engine{}
-		for _, name := range []string{"a", "b"} {
-			o := Options{Bus: hub.bus(), NodeName: name, HeartbeatInterval: 50 * time.Millisecond,
-				NodeTimeout: 5 * time.Second, CleanupInterval: 50 * time.Millisecond}
+		return benchPair(b, app, func() V2Options {
 			if withRecovery {
-				o.V2.Recovery = recovery.New(recovery.Options{})
+				return V2Options{Recovery: recovery.New(recovery.Options{})}
 			}
-			nodes[name] = newEngine(b, o, app)
-		}
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			sa, pa := nodes["a"].ClusterSettled()
-			sb, pb := nodes["b"].ClusterSettled()
-			if sa && sb && pa == 1 && pb == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatal("cluster did not settle")
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		o := nodes["a"].ChannelSequencer("bench")
-		if o == "a" {
-			return nodes["a"], nodes["b"]
-		}
-		return nodes["b"], nodes["a"]
+			return V2Options{}
+		})
 	}
 	cluster := func(b *testing.B) (owner, other *Engine) { return clusterOf(b, true) }
 	b.Run("cluster-without-recovery", func(b *testing.B) {
@@ -82,4 +61,34 @@ func BenchmarkClusterStreamPublish(b *testing.B) {
 		_, other := cluster(b)
 		run(b, other, true)
 	})
+}
+
+// benchPair starts nodes a and b on one in-process bus, each with the V2
+// options v2 returns (called once a node, so nothing is shared), waits up
+// to 5 s for both to settle and know each other, and returns the node
+// that owns channel "bench" and the other.
+func benchPair(b *testing.B, app *App, v2 func() V2Options) (owner, other *Engine) {
+	hub := newHub()
+	nodes := map[string]*Engine{}
+	for _, name := range []string{"a", "b"} {
+		o := Options{Bus: hub.bus(), NodeName: name, HeartbeatInterval: 50 * time.Millisecond,
+			NodeTimeout: 5 * time.Second, CleanupInterval: 50 * time.Millisecond, V2: v2()}
+		nodes[name] = newEngine(b, o, app)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sa, pa := nodes["a"].ClusterSettled()
+		sb, pb := nodes["b"].ClusterSettled()
+		if sa && sb && pa == 1 && pb == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("cluster did not settle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if nodes["a"].ChannelSequencer("bench") == "a" {
+		return nodes["a"], nodes["b"]
+	}
+	return nodes["b"], nodes["a"]
 }

@@ -88,17 +88,7 @@ func TestHistoryGapFailsHotResume(t *testing.T) {
 // message reaches the other node in order with its stamped ones, so a
 // hot resume across it fails on either node; one after it succeeds.
 func TestClusterHistoryGapFailsHotResumeEverywhere(t *testing.T) {
-	hub, store := newHub(), newSharedStore()
-	a, _ := historyNode(t, hub, store, "a", nil, 1)
-	b, _ := historyNode(t, hub, store, "b", nil, 1)
-	owner, other := ownerAndOther(a, b, "room")
-	co, cr := connectV2(t, owner, ""), connectV2(t, other, "")
-	co.subscribeV2("room")
-	cr.subscribeV2("room")
-	publish(t, other, "room", "ev", "1", "")
-	stream, _ := recvN(t, co, "ev", 1, 1)
-	recvN(t, cr, "ev", 1, 1)
-	store.down.Store(true)
+	store, owner, other, co, cr, stream := roomAfterOneStoreDown(t, nil)
 	publish(t, other, "room", "ev", "lost", "")
 	for _, c := range []*client{co, cr} {
 		if m := c.expectV2("ev"); m.Serial != nil {

@@ -235,7 +235,7 @@ func subCount(t *testing.T, port int, channel string) int {
 	return -1
 }
 
-func waitCond(t *testing.T, what string, cond func() bool) {
+func waitCond(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -99,11 +98,7 @@ func (w *v2ws) nextAny() v2frame {
 func clusterHistoryScenario(t *testing.T, b backend, db *pgtest.DB) {
 	p1, n1, stop1 := historyClusterNode(t, b, db, "node-1")
 	p2, n2, stop2 := historyClusterNode(t, b, db, "node-2")
-	waitCond(t, "both nodes settled and known to each other", func() bool {
-		s1, r1 := n1.eng.ClusterSettled()
-		s2, r2 := n2.eng.ClusterSettled()
-		return s1 && s2 && r1 == 1 && r2 == 1
-	})
+	waitPairSettled(t, n1, n2)
 	owner, other := p1, p2
 	ownerNode, otherNode, stopOwner := n1, n2, stop1
 	if n1.eng.ChannelSequencer("room") == "node-2" {
@@ -113,29 +108,13 @@ func clusterHistoryScenario(t *testing.T, b backend, db *pgtest.DB) {
 		t.Fatalf("the nodes disagree on the sequencer: %s", s)
 	}
 	ports := []int{owner, other}
-	publishN := func(from, to int) {
-		t.Helper()
-		for i := from; i <= to; i++ {
-			if err := api(ports[i%2]).Trigger("room", "ev", strconv.Itoa(i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	publishN := func(from, to int) { t.Helper(); publishOn(t, ports, from, to) }
 	xo, xr, d := dialV2(t, owner), dialV2(t, other), dialV2(t, owner)
 	for _, c := range []*v2ws{xo, xr, d} {
 		c.subscribe("room")
 	}
 	publishN(1, 10)
-	so, idso := xo.stream("ev", 1, 10)
-	sr, idsr := xr.stream("ev", 1, 10)
-	if so != sr {
-		t.Fatalf("two streams: %s on the owner, %s on the other node", so, sr)
-	}
-	for data, id := range idso {
-		if idsr[data] != id {
-			t.Fatalf("message %s has id %s on the owner, %s on the other node", data, id, idsr[data])
-		}
-	}
+	so, _ := sameStream(t, xo, xr, 10)
 	d.stream("ev", 1, 10)
 	_ = d.c.UnderlyingConn().Close() // abrupt drop on the owner
 
@@ -170,15 +149,8 @@ func clusterHistoryScenario(t *testing.T, b backend, db *pgtest.DB) {
 
 	// The owner stops cleanly: the survivor continues the same stream.
 	stopOwner()
-	waitCond(t, "the survivor sequences alone", func() bool {
-		_, peers := otherNode.eng.ClusterSettled()
-		return peers == 0
-	})
-	for i := 18; i <= 20; i++ {
-		if err := api(other).Trigger("room", "ev", strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	waitAlone(t, otherNode)
+	publishOn(t, []int{other}, 18, 20)
 	if s, _ := xr.stream("ev", 18, 3); s != so {
 		t.Fatalf("the survivor started stream %s, want %s continued", s, so)
 	}
@@ -197,39 +169,10 @@ func BenchmarkClusterHistoryLatency(b *testing.B) {
 	be, db := natsBackend(b), pgtest.Start(b)
 	p1, n1, _ := historyClusterNode(b, be, db, "node-1")
 	p2, n2, _ := historyClusterNode(b, be, db, "node-2")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s1, r1 := n1.eng.ClusterSettled()
-		s2, r2 := n2.eng.ClusterSettled()
-		if s1 && s2 && r1 == 1 && r2 == 1 {
-			break
+	waitPairSettled(b, n1, n2)
+	benchOwnerAndForwarded(b, n1, p1, p2, func(b *testing.B, f v2frame) {
+		if f.Serial == 0 {
+			b.Fatalf("unstamped: %s", f.raw)
 		}
-		if time.Now().After(deadline) {
-			b.Fatal("cluster did not settle")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	ownerPort, otherPort := p1, p2
-	if n1.eng.ChannelSequencer("bench") == "node-2" {
-		ownerPort, otherPort = p2, p1
-	}
-	for _, c := range []struct {
-		name string
-		port int
-	}{{"owner", ownerPort}, {"forwarded", otherPort}} {
-		b.Run(c.name, func(b *testing.B) {
-			w := dialV2(b, c.port)
-			w.subscribe("bench")
-			client := api(c.port)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := client.Trigger("bench", "ev", "x"); err != nil {
-					b.Fatal(err)
-				}
-				if f := w.next("ev"); f.Serial == 0 {
-					b.Fatalf("unstamped: %s", f.raw)
-				}
-			}
-		})
-	}
+	})
 }

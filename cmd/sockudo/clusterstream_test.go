@@ -179,11 +179,7 @@ func (w *v2ws) resume(channel, stream string, serial uint64) (events, failed []v
 func clusterStreamScenario(t *testing.T, b backend) {
 	p1, n1, stop1 := streamClusterNode(t, b, "node-1")
 	p2, n2, stop2 := streamClusterNode(t, b, "node-2")
-	waitCond(t, "both nodes settled and known to each other", func() bool {
-		s1, r1 := n1.eng.ClusterSettled()
-		s2, r2 := n2.eng.ClusterSettled()
-		return s1 && s2 && r1 == 1 && r2 == 1
-	})
+	waitPairSettled(t, n1, n2)
 	if s1, s2 := n1.eng.ChannelSequencer("room"), n2.eng.ChannelSequencer("room"); s1 != s2 {
 		t.Fatalf("the nodes disagree on the sequencer: %s, %s", s1, s2)
 	}
@@ -192,24 +188,9 @@ func clusterStreamScenario(t *testing.T, b backend) {
 	for _, c := range []*v2ws{x1, x2, d} {
 		c.subscribe("room")
 	}
-	publishN := func(from, to int) {
-		for i := from; i <= to; i++ {
-			if err := api(ports[i%2]).Trigger("room", "ev", strconv.Itoa(i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	publishN := func(from, to int) { t.Helper(); publishOn(t, ports, from, to) }
 	publishN(1, 10)
-	s1, ids1 := x1.stream("ev", 1, 10)
-	s2, ids2 := x2.stream("ev", 1, 10)
-	if s1 != s2 {
-		t.Fatalf("two streams: %s, %s", s1, s2)
-	}
-	for data, id := range ids1 {
-		if ids2[data] != id {
-			t.Fatalf("message %s has id %s on node 1, %s on node 2", data, id, ids2[data])
-		}
-	}
+	s1, ids2 := sameStream(t, x1, x2, 10)
 	d.stream("ev", 1, 10)
 	_ = d.c.UnderlyingConn().Close() // abrupt drop on node 1
 
@@ -243,15 +224,8 @@ func clusterStreamScenario(t *testing.T, b backend) {
 		survivor, survivorPort, survivorNode, stop = x1, p1, n1, stop2
 	}
 	stop()
-	waitCond(t, "the survivor sequences alone", func() bool {
-		_, peers := survivorNode.eng.ClusterSettled()
-		return peers == 0
-	})
-	for i := 18; i <= 20; i++ {
-		if err := api(survivorPort).Trigger("room", "ev", strconv.Itoa(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	waitAlone(t, survivorNode)
+	publishOn(t, []int{survivorPort}, 18, 20)
 	fresh, _ := survivor.stream("ev", 1, 3)
 	if fresh == s1 {
 		t.Fatal("the survivor continued the stopped owner's stream")
@@ -284,39 +258,85 @@ func BenchmarkClusterStreamLatency(b *testing.B) {
 			be := bus.of(b)
 			p1, n1, _ := streamClusterNode(b, be, "node-1")
 			p2, n2, _ := streamClusterNode(b, be, "node-2")
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				s1, r1 := n1.eng.ClusterSettled()
-				s2, r2 := n2.eng.ClusterSettled()
-				if s1 && s2 && r1 == 1 && r2 == 1 {
-					break
+			waitPairSettled(b, n1, n2)
+			benchOwnerAndForwarded(b, n1, p1, p2, func(*testing.B, v2frame) {})
+		})
+	}
+}
+
+// waitPairSettled waits until both nodes of a two-node cluster settled and
+// each counts the other as its one peer.
+func waitPairSettled(t testing.TB, n1, n2 *node) {
+	t.Helper()
+	waitCond(t, "both nodes settled and known to each other", func() bool {
+		s1, r1 := n1.eng.ClusterSettled()
+		s2, r2 := n2.eng.ClusterSettled()
+		return s1 && s2 && r1 == 1 && r2 == 1
+	})
+}
+
+// benchOwnerAndForwarded times, per op, an HTTP publish on channel "bench"
+// and its arrival at a V2 subscriber of the same node, once on the
+// channel's owner (n1's port p1 or p2) and once on the other node, which
+// forwards to the owner. check inspects each received frame.
+func benchOwnerAndForwarded(b *testing.B, n1 *node, p1, p2 int, check func(*testing.B, v2frame)) {
+	ownerPort, otherPort := p1, p2
+	if n1.eng.ChannelSequencer("bench") == "node-2" {
+		ownerPort, otherPort = p2, p1
+	}
+	for _, c := range []struct {
+		name string
+		port int
+	}{{"owner", ownerPort}, {"forwarded", otherPort}} {
+		b.Run(c.name, func(b *testing.B) {
+			w := dialV2(b, c.port)
+			w.subscribe("bench")
+			client := api(c.port)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := client.Trigger("bench", "ev", "x"); err != nil {
+					b.Fatal(err)
 				}
-				if time.Now().After(deadline) {
-					b.Fatal("cluster did not settle")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			ownerPort, otherPort := p1, p2
-			if n1.eng.ChannelSequencer("bench") == "node-2" {
-				ownerPort, otherPort = p2, p1
-			}
-			for _, c := range []struct {
-				name string
-				port int
-			}{{"owner", ownerPort}, {"forwarded", otherPort}} {
-				b.Run(c.name, func(b *testing.B) {
-					w := dialV2(b, c.port)
-					w.subscribe("bench")
-					client := api(c.port)
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						if err := client.Trigger("bench", "ev", "x"); err != nil {
-							b.Fatal(err)
-						}
-						w.next("ev")
-					}
-				})
+				check(b, w.next("ev"))
 			}
 		})
 	}
+}
+
+// waitAlone waits until n counts no peer (the other node stopped).
+func waitAlone(t testing.TB, n *node) {
+	t.Helper()
+	waitCond(t, "the survivor sequences alone", func() bool {
+		_, peers := n.eng.ClusterSettled()
+		return peers == 0
+	})
+}
+
+// publishOn publishes events from…to on channel "room", event i through
+// the HTTP API of ports[i % len(ports)], the event's number as its data.
+func publishOn(t testing.TB, ports []int, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if err := api(ports[i%len(ports)]).Trigger("room", "ev", strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// sameStream reads events 1…n on a and b, subscribers of different nodes,
+// and fails unless both got them in one stream, each message with the same
+// id on both. It returns the stream and b's ids by data.
+func sameStream(t testing.TB, a, b *v2ws, n int) (string, map[string]string) {
+	t.Helper()
+	sa, idsA := a.stream("ev", 1, n)
+	sb, idsB := b.stream("ev", 1, n)
+	if sa != sb {
+		t.Fatalf("two streams: %s on one node, %s on the other", sa, sb)
+	}
+	for data, id := range idsA {
+		if idsB[data] != id {
+			t.Fatalf("message %s has id %s on one node, %s on the other", data, id, idsB[data])
+		}
+	}
+	return sa, idsB
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/sockudo/sockudo-go/bench/internal/tickerdelta"
 )
@@ -40,28 +36,6 @@ func deltaScenarios(mode string) []scenario {
 		{name: "8-delta-fossil-min", sub: "delta", config: deltaSection(`,"algorithm":"fossil","full_message_interval":1000,"omit_delta_algorithm":true`),
 			args: a(load + " -delta"), target: target},
 	}
-}
-
-// runDelta runs the delta subcommand against a started server.
-func runDelta(exe, dir string, s scenario, file string, port, pid int, srcBase string, quiet bool) (*tickerdelta.Result, error) {
-	jsonPath := filepath.Join(dir, file+".json")
-	args := append([]string{"delta",
-		"-ws", fmt.Sprintf("ws://127.0.0.1:%d", port), "-api", fmt.Sprintf("http://127.0.0.1:%d", port),
-		"-app-id", "bench", "-key", "bench-key", "-secret", "bench-secret",
-		"-server-pid", strconv.Itoa(pid), "-scenario", s.name, "-src-base", srcBase, "-json", jsonPath}, s.args...)
-	if quiet {
-		args = append(args, "-quiet")
-	}
-	out, rerr := runSelf(exe, args, os.Stdout)
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		return nil, fmt.Errorf("delta: %v, no result: %v\n%s", rerr, err, tail(out))
-	}
-	var r tickerdelta.Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
 }
 
 // deltaCheck judges a delta run against the plain run before it.

@@ -444,6 +444,29 @@ func numCPU() int {
 
 func mustRead(p string) string { b, _ := os.ReadFile(p); return string(b) }
 
+// runSub runs scenario s's subcommand (s.sub: resume, delta) against a
+// started server and reads the result it wrote with -json.
+func runSub[R any](exe, dir string, s scenario, file string, port, pid int, srcBase string, quiet bool) (*R, error) {
+	jsonPath := filepath.Join(dir, file+".json")
+	args := append([]string{s.sub,
+		"-ws", fmt.Sprintf("ws://127.0.0.1:%d", port), "-api", fmt.Sprintf("http://127.0.0.1:%d", port),
+		"-app-id", "bench", "-key", "bench-key", "-secret", "bench-secret",
+		"-server-pid", strconv.Itoa(pid), "-scenario", s.name, "-src-base", srcBase, "-json", jsonPath}, s.args...)
+	if quiet {
+		args = append(args, "-quiet")
+	}
+	out, rerr := runSelf(exe, args, os.Stdout)
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v, no result: %v\n%s", s.sub, rerr, err, tail(out))
+	}
+	var r R
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // runSelf runs exe with args (a subcommand), teeing stdout to w.
 func runSelf(exe string, args []string, w io.Writer) (string, error) {
 	cmd := exec.Command(exe, args...)
@@ -564,13 +587,13 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 		var res results
 		switch s.sub {
 		case "resume":
-			res.rr, err = runResume(exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
+			res.rr, err = runSub[resume.Result](exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
 		case "delta":
 			if pprof {
 				// after the 10,000 connections, inside the publish window
 				go profileServer(mport, filepath.Join(dir, file+".cpu.pprof"), 8*time.Second)
 			}
-			res.dr, err = runDelta(exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
+			res.dr, err = runSub[tickerdelta.Result](exe, dir, s, file, port, srv.Process.Pid, srcBase, quiet)
 		default:
 			return res, fmt.Errorf("unknown subcommand %q", s.sub)
 		}

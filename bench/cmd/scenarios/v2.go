@@ -1,16 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
 	"github.com/sockudo/sockudo-go/bench/internal/pgserver"
-	"github.com/sockudo/sockudo-go/bench/internal/resume"
 )
 
 // Protocol V2 scenarios (issue 12, "Speed"):
@@ -98,28 +94,6 @@ func serverConfigExtra(s scenario, pg *pgserver.Server, seq int, historyOpts str
 		return "", nil
 	}
 	return "," + strings.Join(parts, ","), nil
-}
-
-// runResume runs the resume subcommand against a started server.
-func runResume(exe, dir string, s scenario, file string, port, pid int, srcBase string, quiet bool) (*resume.Result, error) {
-	jsonPath := filepath.Join(dir, file+".json")
-	args := append([]string{"resume",
-		"-ws", fmt.Sprintf("ws://127.0.0.1:%d", port), "-api", fmt.Sprintf("http://127.0.0.1:%d", port),
-		"-app-id", "bench", "-key", "bench-key", "-secret", "bench-secret",
-		"-server-pid", strconv.Itoa(pid), "-scenario", s.name, "-src-base", srcBase, "-json", jsonPath}, s.args...)
-	if quiet {
-		args = append(args, "-quiet")
-	}
-	out, rerr := runSelf(exe, args, os.Stdout)
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		return nil, fmt.Errorf("resume: %v, no result: %v\n%s", rerr, err, tail(out))
-	}
-	var r resume.Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
 }
 
 // printV2Rows prints the resume runs and the history comparison.

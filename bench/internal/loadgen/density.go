@@ -209,7 +209,7 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 		}
 	}()
 	r.LoaderProcs = len(subs.kids)
-	loaderCPU := func() int64 { return selfCPU() + subs.progress().CPUUs }
+	loaderCPU := func() int64 { return SelfCPU() + subs.progress().CPUUs }
 
 	// Connect + subscribe.
 	stopP := make(chan struct{})

@@ -273,7 +273,7 @@ func childMain(cfg *Config) int {
 	write := func(m childMsg) {
 		mu.Lock()
 		defer mu.Unlock()
-		m.Progress = progressSnap{Done: g.done.Load(), OK: g.ok.Load(), Failed: g.failed.Load(), Received: g.received(), CPUUs: selfCPU(),
+		m.Progress = progressSnap{Done: g.done.Load(), OK: g.ok.Load(), Failed: g.failed.Load(), Received: g.received(), CPUUs: SelfCPU(),
 			AlsoReceived: g.alsoReceived()}
 		_ = out.Encode(m)
 	}

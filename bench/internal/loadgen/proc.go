@@ -58,8 +58,8 @@ func procRSS(pid int) int64 {
 	return 0
 }
 
-// selfCPU returns this process's user+system CPU in µs (getrusage).
-func selfCPU() int64 {
+// SelfCPU returns this process's user+system CPU in µs (getrusage).
+func SelfCPU() int64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

@@ -105,11 +105,7 @@ func Main(args, selfArgs []string, stdout, stderr io.Writer) int {
 func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	raiseNoFile()
 	r := &Result{Scenario: cfg.Scenario, Config: cfg, Host: readHostFacts(), Conns: cfg.Conns, Latency: map[string]int64{}}
-	logf := func(format string, a ...any) {
-		if !cfg.Quiet {
-			fmt.Fprintf(out, format+"\n", a...)
-		}
-	}
+	logf := Progress(out, cfg.Quiet)
 	logf("# %s: nofile %d/%d, ports %s, TIME_WAIT %d, %d CPUs, %s", cfg.Scenario, r.Host.NoFileSoft, r.Host.NoFileHard,
 		r.Host.PortRange, r.Host.TimeWait, r.Host.CPUs, r.Host.GoVersion)
 	pid := cfg.ServerPID
@@ -157,12 +153,12 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 				}
 			}
 		}()
-		srvC0, ldrC0 := procCPU(pid), selfCPU()
+		srvC0, ldrC0 := procCPU(pid), SelfCPU()
 		cr := subs.connect()
 		close(stopP)
 		if cr.Secs > 0 {
 			r.ConnectServerCPUPct = float64(procCPU(pid)-srvC0) / 1e4 / cr.Secs
-			r.ConnectLoaderCPUPct = float64(selfCPU()+subs.progress().CPUUs-ldrC0) / 1e4 / cr.Secs
+			r.ConnectLoaderCPUPct = float64(SelfCPU()+subs.progress().CPUUs-ldrC0) / 1e4 / cr.Secs
 		}
 		r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectErrors = cr.OK, cr.Failed, cr.Secs, cr.Errors
 		if cr.Secs > 0 {
@@ -215,7 +211,7 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	if cfg.Metrics != "" {
 		hist0 = markHistory(cfg.Metrics)
 	}
-	srv0, self0, kids0, gc0 := procCPU(pid), selfCPU(), childCPU(), gcNow()
+	srv0, self0, kids0, gc0 := procCPU(pid), SelfCPU(), childCPU(), gcNow()
 	t0 := time.Now()
 	var tEnd time.Time
 	if publishing {
@@ -233,7 +229,7 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 				case <-stopP:
 					return
 				case now := <-t.C:
-					rc, sc, lc := received(), procCPU(pid), selfCPU()+childCPU()
+					rc, sc, lc := received(), procCPU(pid), SelfCPU()+childCPU()
 					exp := pub.expected.Load()
 					dt := now.Sub(lastT).Seconds()
 					pct := 100.0
@@ -277,7 +273,7 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	} else {
 		tEnd = time.Now()
 	}
-	srv1, self1, kids1 := procCPU(pid), selfCPU(), childCPU()
+	srv1, self1, kids1 := procCPU(pid), SelfCPU(), childCPU()
 	r.LoaderGC = gcSince(gc0)
 	var fin groupFinal
 	if subs != nil {

@@ -7,13 +7,10 @@
 package resume
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -137,40 +134,18 @@ type Result struct {
 
 // Main runs the scenario with command-line args.
 func Main(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "resume:", err)
-		return 2
-	}
-	r, err := Run(cfg, stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "resume:", err)
-		return 1
-	}
-	if !r.OK {
-		return 3
-	}
-	return 0
+	return loadgen.SubcommandMain("resume", args, stdout, stderr, parseFlags, Run, func(r *Result) bool { return r.OK })
 }
 
 // Run executes one scenario and writes the report.
 func Run(cfg *Config, out io.Writer) (*Result, error) {
-	logf := func(format string, a ...any) {
-		if !cfg.Quiet {
-			fmt.Fprintf(out, format+"\n", a...)
-		}
+	logf := loadgen.Progress(out, cfg.Quiet)
+	host, err := loadgen.WSHost(cfg.WS)
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(cfg.WS)
-	if err != nil || u.Scheme != "ws" || u.Host == "" {
-		return nil, fmt.Errorf("-ws must be ws://host:port (got %q)", cfg.WS)
-	}
-	base := net.ParseIP(cfg.SrcBase).To4()
-	srcIP := func(i int) net.IP {
-		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-		v += uint32(i % cfg.SrcIPs)
-		return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	ccfg := &v2client.Config{Host: u.Host, Key: cfg.Key, Event: cfg.Event, SrcIP: srcIP}
+	srcIP := v2client.SourceIPs(net.ParseIP(cfg.SrcBase), cfg.SrcIPs)
+	ccfg := &v2client.Config{Host: host, Key: cfg.Key, Event: cfg.Event, SrcIP: srcIP}
 	r := &Result{Scenario: cfg.Scenario, Config: cfg}
 
 	clients := make([]*v2client.Client, cfg.Clients)
@@ -189,35 +164,17 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	defer closeAll()
 	// Connect phase: 64 at a time, as loadgen's dialers.
 	t0 := time.Now()
-	sem := make(chan struct{}, 64)
-	for i := range clients {
+	r.Subscribed = v2client.ConnectAll(cfg.Clients, &wg, func(i int) (func(), <-chan struct{}) {
 		c := v2client.New(ccfg, i, channelName(i%cfg.Channels))
 		clients[i] = c
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() { defer wg.Done(); c.Run() }()
-		go func() {
-			select {
-			case <-c.Subscribed():
-			case <-time.After(30 * time.Second):
-			}
-			<-sem
-		}()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, c := range clients {
-		select {
-		case <-c.Subscribed():
-			r.Subscribed++
-		case <-time.After(time.Until(deadline)):
-		}
-	}
+		return c.Run, c.Subscribed()
+	})
 	r.ConnectSecs = time.Since(t0).Seconds()
 	logf("# %s: %d V2 clients on %d channels subscribed in %.2f s", cfg.Scenario, r.Subscribed, cfg.Channels, r.ConnectSecs)
 	if r.Subscribed < cfg.Clients {
 		r.Errors = collectErrors(clients)
 		printTable(out, r)
-		return r, writeJSON(cfg, r)
+		return r, loadgen.WriteJSON(cfg.JSON, r)
 	}
 
 	pub := newPublisher(cfg)
@@ -350,15 +307,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	r.OK = r.Recovered == r.Dropped && r.CaughtUp == r.Dropped && r.Duplicates == 0 && r.Gaps == 0 &&
 		r.Below == 0 && r.NoSerial == 0 && r.PubFailed == 0 && r.PubAccepted > 0
 	printTable(out, r)
-	return r, writeJSON(cfg, r)
-}
-
-func writeJSON(cfg *Config, r *Result) error {
-	if cfg.JSON == "" {
-		return nil
-	}
-	b, _ := json.MarshalIndent(r, "", "  ")
-	return os.WriteFile(cfg.JSON, append(b, '\n'), 0o644)
+	return r, loadgen.WriteJSON(cfg.JSON, r)
 }
 
 func collectErrors(clients []*v2client.Client) []string {

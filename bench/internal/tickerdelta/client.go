@@ -111,14 +111,13 @@ func (c *client) run() {
 }
 
 func (c *client) session() error {
-	var src net.Addr
+	var src net.IP
 	if c.sh.srcIP != nil {
-		src = &net.TCPAddr{IP: c.sh.srcIP(c.idx)}
+		src = c.sh.srcIP(c.idx)
 	}
-	d := net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}
-	nc, err := d.Dial("tcp", c.sh.host)
+	nc, err := v2client.Dial(c.sh.host, src)
 	if err != nil {
-		return fmt.Errorf("dial: %w", err)
+		return err
 	}
 	c.mu.Lock()
 	if c.closed {
@@ -133,43 +132,27 @@ func (c *client) session() error {
 	if err != nil {
 		return err
 	}
-	pend = append(make([]byte, 0, 8<<10), pend...)
 	handshaken := false
-	for {
-		off := 0
-		for {
-			op, pl, k, err := wire.NextFrame(pend[off:])
-			if err != nil {
-				return err
-			}
-			if k == 0 {
-				break
-			}
-			off += k
-			switch op {
-			case wire.OpText:
-				if err := c.onText(nc, pl, k, &handshaken); err != nil {
-					return err
-				}
-			case wire.OpPing:
-				c.send(nc, wire.OpPong, pl)
-			case wire.OpClose:
-				return fmt.Errorf("closed by server: %q", pl)
-			}
+	onFrame := func(op byte, pl []byte, k int) error {
+		switch op {
+		case wire.OpText:
+			return c.onText(nc, pl, k, &handshaken)
+		case wire.OpPing:
+			c.send(nc, wire.OpPong, pl)
+		case wire.OpClose:
+			return fmt.Errorf("closed by server: %q", pl)
 		}
-		pend = append(pend[:0], pend[off:]...)
-		if c.sh.readEvery > 0 && c.isReady {
-			time.Sleep(c.sh.readEvery)
-		}
-		if cap(pend)-len(pend) < 4096 {
-			pend = append(make([]byte, 0, 2*cap(pend)), pend...)
-		}
-		n, err := nc.Read(pend[len(pend):cap(pend)])
-		if err != nil {
-			return err
-		}
-		pend = pend[:len(pend)+n]
+		return nil
 	}
+	var pause func()
+	if c.sh.readEvery > 0 {
+		pause = func() {
+			if c.isReady {
+				time.Sleep(c.sh.readEvery)
+			}
+		}
+	}
+	return v2client.ReadFrames(nc, append(make([]byte, 0, 8<<10), pend...), onFrame, pause)
 }
 
 func (c *client) send(nc net.Conn, op byte, payload []byte) {

@@ -9,20 +9,18 @@ package tickerdelta
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
+	"github.com/sockudo/sockudo-go/bench/internal/v2client"
 )
 
 // Config is one run; flags map 1:1 onto it.
@@ -127,46 +125,24 @@ type Result struct {
 
 // Main runs the scenario with command-line args.
 func Main(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "delta:", err)
-		return 2
-	}
-	r, err := Run(cfg, stdout)
-	if err != nil {
-		fmt.Fprintln(stderr, "delta:", err)
-		return 1
-	}
-	if !r.OK {
-		return 3
-	}
-	return 0
+	return loadgen.SubcommandMain("delta", args, stdout, stderr, parseFlags, Run, func(r *Result) bool { return r.OK })
 }
 
 // Run executes one scenario and writes the report.
 func Run(cfg *Config, out io.Writer) (*Result, error) {
-	logf := func(format string, a ...any) {
-		if !cfg.Quiet {
-			fmt.Fprintf(out, format+"\n", a...)
-		}
-	}
-	u, err := url.Parse(cfg.WS)
-	if err != nil || u.Scheme != "ws" || u.Host == "" {
-		return nil, fmt.Errorf("-ws must be ws://host:port (got %q)", cfg.WS)
+	logf := loadgen.Progress(out, cfg.Quiet)
+	host, err := loadgen.WSHost(cfg.WS)
+	if err != nil {
+		return nil, err
 	}
 	post, err := loadgen.NewPoster(cfg.API, cfg.Key, cfg.Secret)
 	if err != nil {
 		return nil, err
 	}
 	defer post.Close()
-	base := net.ParseIP(cfg.SrcBase).To4()
-	sh := newShared(u.Host, cfg.Key, cfg.Channel, cfg.Event, cfg.Delta, Quotes(cfg.Warmup+cfg.Messages, cfg.Seed), cfg.Warmup)
+	sh := newShared(host, cfg.Key, cfg.Channel, cfg.Event, cfg.Delta, Quotes(cfg.Warmup+cfg.Messages, cfg.Seed), cfg.Warmup)
 	sh.readEvery = cfg.ReadEvery
-	sh.srcIP = func(i int) net.IP {
-		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-		v += uint32(i % cfg.SrcIPs)
-		return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
+	sh.srcIP = v2client.SourceIPs(net.ParseIP(cfg.SrcBase), cfg.SrcIPs)
 	r := &Result{Scenario: cfg.Scenario, Config: cfg}
 	clients := make([]*client, cfg.Clients)
 	var wg sync.WaitGroup
@@ -181,29 +157,11 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 
 	// Connect: 64 handshakes in flight, as the other loaders dial.
 	t0 := time.Now()
-	sem := make(chan struct{}, 64)
-	for i := range clients {
+	r.Subscribed = v2client.ConnectAll(cfg.Clients, &wg, func(i int) (func(), <-chan struct{}) {
 		c := newClient(sh, i)
 		clients[i] = c
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() { defer wg.Done(); c.run() }()
-		go func() {
-			select {
-			case <-c.ready:
-			case <-time.After(30 * time.Second):
-			}
-			<-sem
-		}()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for _, c := range clients {
-		select {
-		case <-c.ready:
-			r.Subscribed++
-		case <-time.After(time.Until(deadline)):
-		}
-	}
+		return c.run, c.ready
+	})
 	r.ConnectSecs = time.Since(t0).Seconds()
 	logf("# %s: %d V2 clients subscribed to %s (delta %v) in %.2f s", cfg.Scenario, r.Subscribed, cfg.Channel, cfg.Delta, r.ConnectSecs)
 	if r.Subscribed < cfg.Clients {
@@ -248,7 +206,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 		return finish(cfg, r, clients, out)
 	}
 	period := time.Duration(float64(time.Second) / cfg.Rate)
-	cpu0, self0 := loadgen.ProcCPU(cfg.ServerPID), selfCPU()
+	cpu0, self0 := loadgen.ProcCPU(cfg.ServerPID), loadgen.SelfCPU()
 	user0, sys0 := procUserSys(cfg.ServerPID)
 	tw := time.Now()
 	for k := cfg.Warmup; k < cfg.Warmup+cfg.Messages; k++ {
@@ -259,7 +217,7 @@ func Run(cfg *Config, out io.Writer) (*Result, error) {
 	r.WindowSecs = time.Since(tw).Seconds()
 	r.ServerCPUUs = loadgen.ProcCPU(cfg.ServerPID) - cpu0
 	user1, sys1 := procUserSys(cfg.ServerPID)
-	loaderUs := selfCPU() - self0
+	loaderUs := loadgen.SelfCPU() - self0
 	if !delivered {
 		r.Errors = append(r.Errors, "not every client got every message within -drain")
 	}
@@ -318,18 +276,7 @@ func finish(cfg *Config, r *Result, clients []*client, out io.Writer) (*Result, 
 			fmt.Fprintln(out, "  error:", e)
 		}
 	}
-	return r, writeJSON(cfg, r)
-}
-
-func writeJSON(cfg *Config, r *Result) error {
-	if cfg.JSON == "" {
-		return nil
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(cfg.JSON, append(b, '\n'), 0o644)
+	return r, loadgen.WriteJSON(cfg.JSON, r)
 }
 
 // procUserSys is pid's user and system CPU in µs (0, 0 when unknown):
@@ -353,13 +300,4 @@ func procUserSys(pid int) (user, sys int64) {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return u * 10_000, s * 10_000
-}
-
-// selfCPU is this process's user+system CPU in µs.
-func selfCPU() int64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return ru.Utime.Nano()/1000 + ru.Stime.Nano()/1000
 }

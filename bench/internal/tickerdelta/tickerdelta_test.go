@@ -1,18 +1,16 @@
 package tickerdelta
 
 import (
-	"bufio"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/centrifugal/fdelta"
+	"github.com/sockudo/sockudo-go/bench/internal/v2client/v2test"
 )
 
 // TestQuotesChangeTwoFieldsOfTwenty: the payload is issue 13's typical
@@ -44,69 +42,9 @@ func TestQuotesChangeTwoFieldsOfTwenty(t *testing.T) {
 	}
 }
 
-// fakeServer is the server side of one test connection.
-type fakeServer struct {
-	t  *testing.T
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func accept(t *testing.T, ln net.Listener) *fakeServer {
-	t.Helper()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	s := &fakeServer{t: t, c: c, br: bufio.NewReader(c)}
-	if line, _ := s.br.ReadString('\n'); !strings.Contains(line, "?protocol=2&") {
-		t.Errorf("request line %q: not a V2 upgrade", line)
-	}
-	for {
-		if l, err := s.br.ReadString('\n'); err != nil || l == "\r\n" {
-			break
-		}
-	}
-	fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-	s.send(`{"event":"sockudo:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}`)
-	return s
-}
-
-// send writes one unmasked text frame and returns its size on the wire.
-func (s *fakeServer) send(p string) int {
-	b := []byte{0x81}
-	if len(p) < 126 {
-		b = append(b, byte(len(p)))
-	} else {
-		b = append(b, 126, byte(len(p)>>8), byte(len(p)))
-	}
-	b = append(b, p...)
-	if _, err := s.c.Write(b); err != nil {
-		s.t.Errorf("server write: %v", err)
-	}
-	return len(b)
-}
-
-// recv reads one masked client text frame.
-func (s *fakeServer) recv() string {
-	h := make([]byte, 2)
-	if _, err := io.ReadFull(s.br, h); err != nil {
-		s.t.Fatalf("server read: %v", err)
-	}
-	n := int(h[1] & 0x7F)
-	if n == 126 {
-		var l [2]byte
-		_, _ = io.ReadFull(s.br, l[:])
-		n = int(binary.BigEndian.Uint16(l[:]))
-	}
-	var mask [4]byte
-	_, _ = io.ReadFull(s.br, mask[:])
-	p := make([]byte, n)
-	_, _ = io.ReadFull(s.br, p)
-	for i := range p {
-		p[i] ^= mask[i%4]
-	}
-	return string(p)
+// accept is the scripted server's side of the next connection.
+func accept(t *testing.T, ln net.Listener) *v2test.Conn {
+	return v2test.Accept(t, ln, "?protocol=2&", `{"event":"sockudo:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}"}`)
 }
 
 func frame(data string) string {
@@ -151,26 +89,26 @@ func TestClientReconstructsAndCountsTheWindow(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.run() }()
 	s := accept(t, ln)
-	if m := s.recv(); !strings.Contains(m, `"event":"sockudo:subscribe"`) || !strings.Contains(m, `"channel":"ticker"`) {
+	if m := s.Recv(); !strings.Contains(m, `"event":"sockudo:subscribe"`) || !strings.Contains(m, `"channel":"ticker"`) {
 		t.Fatalf("first client frame %s, want the subscription", m)
 	}
-	if m := s.recv(); !strings.Contains(m, `"event":"sockudo:enable_delta_compression"`) {
+	if m := s.Recv(); !strings.Contains(m, `"event":"sockudo:enable_delta_compression"`) {
 		t.Fatalf("second client frame %s, want enable_delta_compression", m)
 	}
-	s.send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ticker","data":"{}"}`)
+	s.Send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ticker","data":"{}"}`)
 	select {
 	case <-c.ready:
 		t.Fatal("ready before deltas were confirmed")
 	case <-time.After(20 * time.Millisecond):
 	}
-	s.send(`{"event":"sockudo:delta_compression_enabled","data":{"enabled":true,"algorithm":"fossil"}}`)
+	s.Send(`{"event":"sockudo:delta_compression_enabled","data":{"enabled":true,"algorithm":"fossil"}}`)
 	<-c.ready
 
-	s.send(full(want[0], 0)) // warm-up: not counted
-	wire := s.send(full(want[1], 1))
-	wire += s.send(deltaFrame(frame(want[1]), frame(want[2]), 2))
+	s.Send(full(want[0], 0)) // warm-up: not counted
+	wire := s.Send(full(want[1], 1))
+	wire += s.Send(deltaFrame(frame(want[1]), frame(want[2]), 2))
 	// reconstructs cleanly, but to message 0's payload, not message 3's
-	wire += s.send(deltaFrame(frame(want[2]), frame(want[0]), 3))
+	wire += s.Send(deltaFrame(frame(want[2]), frame(want[0]), 3))
 	waitFor(t, "4 messages", func() bool { return c.n.got.Load() == 4 })
 	if e := c.n.exact.Load(); e != 3 {
 		t.Errorf("exact %d, want 3 (message 3 differs)", e)
@@ -207,12 +145,12 @@ func TestClientCountsADeltaItCannotApply(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.run() }()
 	s := accept(t, ln)
-	s.recv()
-	s.recv()
-	s.send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ticker","data":"{}"}`)
-	s.send(`{"event":"sockudo:delta_compression_enabled","data":{"enabled":true,"algorithm":"fossil"}}`)
+	s.Recv()
+	s.Recv()
+	s.Send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ticker","data":"{}"}`)
+	s.Send(`{"event":"sockudo:delta_compression_enabled","data":{"enabled":true,"algorithm":"fossil"}}`)
 	<-c.ready
-	s.send(deltaFrame(frame(want[0]), frame(want[1]), 1))
+	s.Send(deltaFrame(frame(want[0]), frame(want[1]), 1))
 	waitFor(t, "the message counted", func() bool { return c.n.got.Load() == 1 })
 	if e := c.n.exact.Load(); e != 0 {
 		t.Fatalf("exact %d: a delta without a base cannot be reconstructed", e)

@@ -212,14 +212,13 @@ func (c *Client) note(s string) {
 // session runs one connection: upgrade, handshake, subscribe (+ resume),
 // then frames until the socket ends.
 func (c *Client) session() error {
-	var src net.Addr
+	var src net.IP
 	if c.cfg.SrcIP != nil {
-		src = &net.TCPAddr{IP: c.cfg.SrcIP(c.idx)}
+		src = c.cfg.SrcIP(c.idx)
 	}
-	d := net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}
-	nc, err := d.Dial("tcp", c.cfg.Host)
+	nc, err := Dial(c.cfg.Host, src)
 	if err != nil {
-		return fmt.Errorf("dial: %w", err)
+		return err
 	}
 	c.mu.Lock()
 	if c.stopping {
@@ -235,44 +234,23 @@ func (c *Client) session() error {
 		return err
 	}
 	handshaken := false
-	pend := append(make([]byte, 0, 16<<10), buf...)
-	for {
-		off := 0
-		for {
-			op, pl, k, err := wire.NextFrame(pend[off:])
-			if err != nil {
-				return err
+	onFrame := func(op byte, pl []byte, _ int) error {
+		switch op {
+		case wire.OpText:
+			return c.onText(nc, pl, &handshaken)
+		case wire.OpPing:
+			c.send(nc, wire.OpPong, pl)
+		case wire.OpClose:
+			code := 1005
+			if len(pl) >= 2 {
+				code = int(binary.BigEndian.Uint16(pl))
 			}
-			if k == 0 {
-				break
-			}
-			off += k
-			switch op {
-			case wire.OpText:
-				if err := c.onText(nc, pl, &handshaken); err != nil {
-					return err
-				}
-			case wire.OpPing:
-				c.send(nc, wire.OpPong, pl)
-			case wire.OpClose:
-				code := 1005
-				if len(pl) >= 2 {
-					code = int(binary.BigEndian.Uint16(pl))
-				}
-				c.note(fmt.Sprintf("closed by server: %d %q", code, pl[min(2, len(pl)):]))
-				return fmt.Errorf("close %d", code)
-			}
+			c.note(fmt.Sprintf("closed by server: %d %q", code, pl[min(2, len(pl)):]))
+			return fmt.Errorf("close %d", code)
 		}
-		pend = append(pend[:0], pend[off:]...)
-		if cap(pend)-len(pend) < 4096 {
-			pend = append(make([]byte, 0, 2*cap(pend)), pend...)
-		}
-		n, err := nc.Read(pend[len(pend):cap(pend)])
-		if err != nil {
-			return err
-		}
-		pend = pend[:len(pend)+n]
+		return nil
 	}
+	return ReadFrames(nc, append(make([]byte, 0, 16<<10), buf...), onFrame, nil)
 }
 
 // upgrade sends the V2 WebSocket upgrade the official client sends and

@@ -1,16 +1,15 @@
 package v2client
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sockudo/sockudo-go/bench/internal/v2client/v2test"
 )
 
 func TestTracker(t *testing.T) {
@@ -90,69 +89,9 @@ func TestRecentIDsForgetsOldest(t *testing.T) {
 	}
 }
 
-// fakeConn is the server side of one test connection.
-type fakeConn struct {
-	t  *testing.T
-	c  net.Conn
-	br *bufio.Reader
-}
-
-func accept(t *testing.T, ln net.Listener) *fakeConn {
-	t.Helper()
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	fc := &fakeConn{t: t, c: c, br: bufio.NewReader(c)}
-	line, _ := fc.br.ReadString('\n')
-	if !strings.Contains(line, "/app/k?protocol=2&") {
-		t.Errorf("request line %q: want /app/k?protocol=2…", line)
-	}
-	for {
-		l, err := fc.br.ReadString('\n')
-		if err != nil || l == "\r\n" {
-			break
-		}
-	}
-	fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-	fc.send(`{"event":"sockudo:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}","message_id":"h"}`)
-	return fc
-}
-
-// send writes one unmasked text frame.
-func (f *fakeConn) send(s string) {
-	b := []byte{0x81}
-	if len(s) < 126 {
-		b = append(b, byte(len(s)))
-	} else {
-		b = append(b, 126, byte(len(s)>>8), byte(len(s)))
-	}
-	if _, err := f.c.Write(append(b, s...)); err != nil {
-		f.t.Errorf("server write: %v", err)
-	}
-}
-
-// recv reads one masked client text frame.
-func (f *fakeConn) recv() string {
-	h := make([]byte, 2)
-	if _, err := io.ReadFull(f.br, h); err != nil {
-		f.t.Fatalf("server read: %v", err)
-	}
-	n := int(h[1] & 0x7F)
-	if n == 126 {
-		var l [2]byte
-		_, _ = io.ReadFull(f.br, l[:])
-		n = int(binary.BigEndian.Uint16(l[:]))
-	}
-	var mask [4]byte
-	_, _ = io.ReadFull(f.br, mask[:])
-	p := make([]byte, n)
-	_, _ = io.ReadFull(f.br, p)
-	for i := range p {
-		p[i] ^= mask[i%4]
-	}
-	return string(p)
+// accept is the scripted server's side of the next connection.
+func accept(t *testing.T, ln net.Listener) *v2test.Conn {
+	return v2test.Accept(t, ln, "/app/k?protocol=2&", `{"event":"sockudo:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":120}","message_id":"h"}`)
 }
 
 func msg(serial int, id string) string {
@@ -176,13 +115,13 @@ func TestDropResubscribeResume(t *testing.T) {
 	defer func() { c.Close(); <-done }()
 
 	s1 := accept(t, ln)
-	if got := s1.recv(); got != `{"data":{"auth":"","channel":"ch"},"event":"sockudo:subscribe"}` {
+	if got := s1.Recv(); got != `{"data":{"auth":"","channel":"ch"},"event":"sockudo:subscribe"}` {
 		t.Fatalf("first frame %s", got)
 	}
-	s1.send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ch","data":"{}","message_id":"s1","stream_id":"S","serial":0}`)
+	s1.Send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ch","data":"{}","message_id":"s1","stream_id":"S","serial":0}`)
 	<-c.Subscribed()
 	for i := 1; i <= 3; i++ {
-		s1.send(msg(i, fmt.Sprint("m", i)))
+		s1.Send(msg(i, fmt.Sprint("m", i)))
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for c.MaxSerial() < 3 && time.Now().Before(deadline) {
@@ -194,18 +133,18 @@ func TestDropResubscribeResume(t *testing.T) {
 	close(hold)
 
 	s2 := accept(t, ln)
-	if got := s2.recv(); !strings.Contains(got, `"event":"sockudo:subscribe"`) {
+	if got := s2.Recv(); !strings.Contains(got, `"event":"sockudo:subscribe"`) {
 		t.Fatalf("after reconnect the first frame is %s, want sockudo:subscribe", got)
 	}
 	want := `{"data":"{\"channel_positions\":{\"ch\":{\"stream_id\":\"S\",\"serial\":3,\"last_message_id\":\"m3\"}}}","event":"sockudo:resume"}`
-	if got := s2.recv(); got != want {
+	if got := s2.Recv(); got != want {
 		t.Fatalf("resume frame\n got %s\nwant %s", got, want)
 	}
-	s2.send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ch","data":"{}","message_id":"s2","stream_id":"S","serial":4}`)
-	s2.send(msg(5, "m5")) // live, before the replay
-	s2.send(msg(4, "m4")) // replayed
-	s2.send(msg(4, "m4")) // a duplicate: counted raw, dropped by the dedup
-	s2.send(`{"event":"sockudo:resume_success","data":"{\"recovered\":[{\"channel\":\"ch\",\"source\":\"hot\",\"replayed\":1,\"position\":{\"stream_id\":\"S\",\"serial\":4,\"last_message_id\":\"m4\"}}],\"failed\":[]}","message_id":"r"}`)
+	s2.Send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ch","data":"{}","message_id":"s2","stream_id":"S","serial":4}`)
+	s2.Send(msg(5, "m5")) // live, before the replay
+	s2.Send(msg(4, "m4")) // replayed
+	s2.Send(msg(4, "m4")) // a duplicate: counted raw, dropped by the dedup
+	s2.Send(`{"event":"sockudo:resume_success","data":"{\"recovered\":[{\"channel\":\"ch\",\"source\":\"hot\",\"replayed\":1,\"position\":{\"stream_id\":\"S\",\"serial\":4,\"last_message_id\":\"m4\"}}],\"failed\":[]}","message_id":"r"}`)
 	for time.Now().Before(deadline) {
 		if _, _, k := c.Times(); k != 0 {
 			break
@@ -237,9 +176,9 @@ func TestResumeFailedIsRecorded(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run() }()
 	s1 := accept(t, ln)
-	s1.recv()
-	s1.send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ch","data":"{}","stream_id":"S","serial":0}`)
-	s1.send(msg(1, "m1"))
+	s1.Recv()
+	s1.Send(`{"event":"sockudo_internal:subscription_succeeded","channel":"ch","data":"{}","stream_id":"S","serial":0}`)
+	s1.Send(msg(1, "m1"))
 	for start := time.Now(); c.MaxSerial() < 1; time.Sleep(time.Millisecond) {
 		if time.Since(start) > 5*time.Second {
 			t.Fatal("message 1 never arrived")
@@ -250,12 +189,12 @@ func TestResumeFailedIsRecorded(t *testing.T) {
 	c.SetTarget(2)
 	close(hold)
 	s2 := accept(t, ln)
-	s2.recv()
-	if got := s2.recv(); !bytes.Contains([]byte(got), []byte("sockudo:resume")) {
+	s2.Recv()
+	if got := s2.Recv(); !bytes.Contains([]byte(got), []byte("sockudo:resume")) {
 		t.Fatalf("want a resume, got %s", got)
 	}
-	s2.send(`{"event":"sockudo:resume_failed","channel":"ch","data":"{\"channel\":\"ch\",\"code\":\"stream_reset\",\"reason\":\"stream_id_mismatch\"}"}`)
-	s2.send(`{"event":"sockudo:resume_success","data":"{\"recovered\":[],\"failed\":[{\"channel\":\"ch\",\"code\":\"stream_reset\",\"reason\":\"stream_id_mismatch\"}]}"}`)
+	s2.Send(`{"event":"sockudo:resume_failed","channel":"ch","data":"{\"channel\":\"ch\",\"code\":\"stream_reset\",\"reason\":\"stream_id_mismatch\"}"}`)
+	s2.Send(`{"event":"sockudo:resume_success","data":"{\"recovered\":[],\"failed\":[{\"channel\":\"ch\",\"code\":\"stream_reset\",\"reason\":\"stream_id_mismatch\"}]}"}`)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, r, _ := c.Times(); r != 0 {
