@@ -57,5 +57,11 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 	if [ -n "$stray" ]; then
 		echo "depcheck: only the documented folders and files belong at the top level; found:"; echo "$stray"; exit 1
 	fi
+	# Nothing binary is committed anywhere (a go build or go test -c
+	# output left in a package folder): every tracked file is text.
+	binary=$(comm -23 <(git ls-files | sort) <(git grep -I -l '' | sort))
+	if [ -n "$binary" ]; then
+		echo "depcheck: binary files are committed (build outputs?):"; echo "$binary"; exit 1
+	fi
 fi
 echo "depcheck: ok"
