@@ -59,7 +59,7 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 	fi
 	# Nothing binary is committed anywhere (a go build or go test -c
 	# output left in a package folder): every tracked file is text.
-	binary=$(comm -23 <(git ls-files | sort) <(git grep -I -l '' | sort))
+	binary=$(comm -23 <(git ls-files | sort) <(git grep -I -l '' | sort) | while read -r f; do [ -s "$f" ] && echo "$f"; done || true)
 	if [ -n "$binary" ]; then
 		echo "depcheck: binary files are committed (build outputs?):"; echo "$binary"; exit 1
 	fi
