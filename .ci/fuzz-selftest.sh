@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Proves .ci/fuzz.sh reports what it finds: a crasher fails with the
 # fuzzer's output and the input's path and contents, a failing seed corpus
-# fails, and an engine failure without an input is retried twice and then
-# reported. Runs on a throw-away module so the project's corpus is untouched.
+# fails, and an engine failure without an input is retried twice, by
+# execution count, and then reported. Runs on a throw-away module so the project's corpus is untouched.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
@@ -60,8 +60,10 @@ cat >"$tmp/go" <<'SH'
 if [ "$1" = test ] && [[ " $* " == *" -fuzz="* ]]; then
 	n=$(cat "$COUNTER" 2>/dev/null || echo 0)
 	echo $((n + 1)) >"$COUNTER"
+	echo "$*" >>"$COUNTER.args"
 	if [ "$n" -lt "$FAILS" ]; then
 		# What the engine printed when its deadline passed under load.
+		printf -- 'fuzz: elapsed: 1s, execs: 1234 (1234/sec), new interesting: 0 (total: 1)\n'
 		printf -- '--- FAIL: FuzzFine (10.12s)\n    context deadline exceeded (simulated)\nFAIL\n'
 		exit 1
 	fi
@@ -72,7 +74,9 @@ chmod +x "$tmp/go"
 if ! GO="$tmp/go" FAILS=2 COUNTER="$tmp/n1" FUZZ_DIR="$tmp/fine" FUZZTIME=1s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then
 	fail "two engine failures were not retried"
 fi
-grep -q 'retrying (attempt 3 of 3)' "$tmp/out" || fail "the retry was not reported"
+grep -q 'retrying with -fuzztime=1234x (attempt 3 of 3)' "$tmp/out" || fail "the retry was not reported"
+# The retries run the failed attempt's executions as a count (no deadline).
+[ "$(grep -c -- '-fuzztime=1234x' "$tmp/n1.args")" -eq 2 ] || fail "the retries did not run by count: $(cat "$tmp/n1.args")"
 grep -q 'simulated' "$tmp/out" || fail "the engine's output was not printed"
 if GO="$tmp/go" FAILS=3 COUNTER="$tmp/n2" FUZZ_DIR="$tmp/fine" FUZZTIME=1s bash "$here/fuzz.sh" >"$tmp/out" 2>&1; then
 	fail "three engine failures passed"
