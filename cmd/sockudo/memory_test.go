@@ -46,3 +46,42 @@ func TestMemoryLimitSources(t *testing.T) {
 		}
 	}
 }
+
+// TestReclaimOncePerBurst: a burst followed by quiet ticks is reclaimed
+// once; a steady trickle after it, which also looks quiet and keeps
+// growing garbage, is not reclaimed again until the next burst.
+func TestReclaimOncePerBurst(t *testing.T) {
+	const mib = 1 << 20
+	var p reclaimPolicy
+	var allocs uint64
+	tick := func(alloc, live, objects, free uint64) bool {
+		allocs += alloc
+		return p.tick(allocs, live, objects, free)
+	}
+	// A burst: 40 MiB allocated in a tick, never a reclaim while busy.
+	if tick(40*mib, 10*mib, 45*mib, 5*mib) {
+		t.Fatal("reclaimed during a burst")
+	}
+	// Quiet, but the garbage is below the threshold: wait, stay armed.
+	if tick(mib/4, 10*mib, 10*mib+mib/2, 0) {
+		t.Fatal("reclaimed with less garbage than the threshold")
+	}
+	// Quiet with the burst's garbage: one reclaim.
+	if !tick(mib/4, 10*mib, 40*mib, 5*mib) {
+		t.Fatal("burst's garbage not reclaimed once quiet")
+	}
+	// A trickle of 0.5 MiB per tick for a minute: its garbage passes the
+	// threshold every few ticks, and is never reclaimed.
+	garbage := uint64(0)
+	for i := range 60 {
+		garbage += mib / 2
+		if tick(mib/2, 10*mib, 10*mib+garbage, 2*mib) {
+			t.Fatalf("trickle reclaimed at tick %d", i)
+		}
+	}
+	// The next burst arms it again.
+	tick(8*mib, 10*mib, 30*mib, 0)
+	if !tick(0, 10*mib, 30*mib, 0) {
+		t.Fatal("second burst not reclaimed")
+	}
+}
