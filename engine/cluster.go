@@ -283,9 +283,14 @@ func (c *cluster) Up() {
 	c.cmu.Unlock()
 }
 
-// Down is BusHandler.Down.
+// Down is BusHandler.Down. The bus going down because shutdown closed
+// it is not an outage: an operator stopping a node should not read a
+// warning about serving local connections only.
 func (c *cluster) Down(err error) {
 	c.up.Store(false)
+	if c.stopped.Load() {
+		return
+	}
 	if !c.downLogged.Swap(true) {
 		c.e.log.Warn("cluster bus disconnected: serving local connections only", "err", err)
 	}

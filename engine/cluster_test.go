@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,6 +315,57 @@ func TestClusterGracefulLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca.expect(protocol.EventMemberRemoved) // at once, not after the node timeout
+}
+
+// syncBuffer is a log sink several goroutines write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestClusterShutdownIsNotAnOutage: closing the bus on shutdown reports it
+// down, as the NATS client does; that is no outage to warn about, while a
+// real outage still is.
+func TestClusterShutdownIsNotAnOutage(t *testing.T) {
+	hub := newHub()
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	node := func(name string) (*Engine, *memBus) {
+		b := hub.bus()
+		e, err := New(Options{Apps: staticApps{testApp()}, Shards: 1, Bus: b, NodeName: name, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, b
+	}
+	a, abus := node("a")
+	b, _ := node("b")
+	if err := b.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "cluster bus") {
+		t.Fatalf("shutdown logged an outage:\n%s", logs.String())
+	}
+	abus.setDown(true)
+	if !strings.Contains(logs.String(), "cluster bus disconnected") {
+		t.Fatalf("a real outage was not logged:\n%s", logs.String())
+	}
+	abus.setDown(false)
+	if err := a.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestClusterBusOutageAndResync(t *testing.T) {

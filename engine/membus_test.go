@@ -92,6 +92,7 @@ func (b *memBus) Close() error {
 	b.hub.mu.Unlock()
 	close(b.in)
 	<-b.done
+	b.h.Down(errBusDown) // as the NATS client does when it is closed
 	return nil
 }
 
