@@ -47,6 +47,13 @@ func (r *Recorder) Up() { r.ups.Add(1) }
 // Down counts disconnections.
 func (r *Recorder) Down(error) { r.downs.Add(1) }
 
+// Count is how many messages arrived.
+func (r *Recorder) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
 // Messages returns a copy of what arrived.
 func (r *Recorder) Messages() []string {
 	r.mu.Lock()
@@ -84,6 +91,29 @@ func Run(t *testing.T, env Env) {
 	t.Run("routing", func(t *testing.T) { routing(t, env) })
 	t.Run("order", func(t *testing.T) { order(t, env) })
 	t.Run("outage", func(t *testing.T) { outage(t, env) })
+	t.Run("close", func(t *testing.T) { closing(t, env) })
+}
+
+// closing: what a node sent before Close arrives, in order: its goodbye is
+// the last thing it sends, right before it closes the bus.
+func closing(t *testing.T, env Env) {
+	a, _ := start(t, env, "close-a")
+	_, rb := start(t, env, "close-b")
+	const n = 2000
+	for i := 0; i < n; i++ {
+		if err := a.Publish([]byte(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	WaitFor(t, "everything sent before Close", func() bool { return len(rb.Messages()) >= n })
+	for i, m := range rb.Messages()[:n] {
+		if m != strconv.Itoa(i) {
+			t.Fatalf("message %d is %q: order broken", i, m)
+		}
+	}
 }
 
 // routing: Publish reaches every other node and not the sender; Send only

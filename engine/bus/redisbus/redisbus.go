@@ -47,13 +47,35 @@ type Bus struct {
 	done   chan struct{}
 	down   atomic.Bool
 
-	// mu serialises publishes: go-redis spreads commands over a pool, and
-	// two concurrent PUBLISHes could reach Redis in the other order, while
-	// the engine needs each node's messages in the order it sent them.
-	mu sync.Mutex
-
+	// out queues framed messages for the sender, the one goroutine that
+	// talks to Redis for publishes: go-redis spreads commands over a pool,
+	// and two concurrent PUBLISHes could reach Redis in the other order,
+	// while the engine needs each node's messages in the order it sent
+	// them. A caller never waits for a round trip (the engine publishes
+	// under a channel's lock), and everything queued during one round trip
+	// goes in the next pipeline.
+	out       chan outMsg
+	quit      chan struct{}
+	sent      chan struct{}
+	closing   sync.RWMutex // held for writing once Close begins
+	closed    bool
+	failing   atomic.Bool // the last pipeline failed: logged once per streak
 	closeOnce sync.Once
 }
+
+// outMsg is one queued PUBLISH.
+type outMsg struct {
+	channel string
+	payload []byte
+}
+
+const (
+	// outboxSize bounds what waits for Redis; a publish beyond it fails
+	// at once and is counted, as on a NATS bus in an outage.
+	outboxSize = 16384
+	// maxPipeline bounds one round trip's commands.
+	maxPipeline = 512
+)
 
 // New validates opts and builds the client; it does not connect.
 func New(opts Options) (*Bus, error) {
@@ -69,7 +91,8 @@ func New(opts Options) (*Bus, error) {
 	if opts.Observer == nil {
 		opts.Observer = bus.NopObserver{}
 	}
-	b := &Bus{opts: opts, client: opts.Client, done: make(chan struct{})}
+	b := &Bus{opts: opts, client: opts.Client, done: make(chan struct{}),
+		out: make(chan outMsg, outboxSize), quit: make(chan struct{}), sent: make(chan struct{})}
 	if b.client == nil {
 		o, err := redis.ParseURL(opts.URL)
 		if err != nil {
@@ -95,6 +118,8 @@ func (b *Bus) Start(nodeID string, h engine.BusHandler) error {
 		m, err := b.ps.Receive(ctx)
 		if err != nil {
 			_ = b.ps.Close()
+			b.cancel()
+			b.ctx, b.cancel = nil, nil // not started: Close has nothing to stop
 			return fmt.Errorf("redisbus: subscribe: %w", err)
 		}
 		if _, ok := m.(*redis.Subscription); ok {
@@ -102,6 +127,7 @@ func (b *Bus) Start(nodeID string, h engine.BusHandler) error {
 		}
 	}
 	go b.receive(h)
+	go b.send()
 	h.Up()
 	return nil
 }
@@ -178,23 +204,109 @@ func (b *Bus) publish(channel string, msg []byte) error {
 	if len(b.self) > 255 {
 		return errors.New("redisbus: node id longer than 255 bytes")
 	}
-	ctx, cancel := context.WithTimeout(b.ctx, b.opts.CommandTimeout)
-	defer cancel()
-	b.mu.Lock()
-	err := b.client.Publish(ctx, channel, b.frame(msg)).Err()
-	b.mu.Unlock()
-	if err != nil {
-		b.opts.Observer.AdapterError()
-		return fmt.Errorf("redisbus: publish: %w", err)
+	b.closing.RLock()
+	defer b.closing.RUnlock()
+	var err error
+	switch {
+	case b.closed:
+		err = errors.New("redisbus: closed")
+	case b.down.Load():
+		err = errors.New("redisbus: publish: Redis is unreachable")
+	default:
+		select {
+		case b.out <- outMsg{channel, b.frame(msg)}:
+			return nil
+		default:
+			err = fmt.Errorf("redisbus: publish: %d messages already wait for Redis", outboxSize)
+		}
 	}
-	b.opts.Observer.AdapterPublished()
-	return nil
+	b.opts.Observer.AdapterError()
+	return err
+}
+
+// send writes the queue to Redis, one pipeline per round trip, until Close;
+// then it sends what is left, so a node's goodbye goes out before it leaves,
+// unless Redis fails, which must not hold the shutdown for a timeout per
+// pipeline: what remains is then counted as lost.
+func (b *Bus) send() {
+	defer close(b.sent)
+	batch := make([]outMsg, 0, maxPipeline)
+	for {
+		select {
+		case m := <-b.out:
+			batch, _ = b.flush(append(batch, m))
+		case <-b.quit:
+			for ok := true; ; {
+				select {
+				case m := <-b.out:
+					if !ok {
+						b.opts.Observer.AdapterError()
+						continue
+					}
+					batch = append(batch, m)
+					if len(batch) == maxPipeline {
+						batch, ok = b.flush(batch)
+					}
+				default:
+					if ok {
+						b.flush(batch)
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// flush adds whatever else is queued to batch (up to maxPipeline), sends it
+// in one pipeline and returns batch emptied for reuse, and whether Redis
+// took it.
+func (b *Bus) flush(batch []outMsg) ([]outMsg, bool) {
+	for more := true; more && len(batch) < maxPipeline; {
+		select {
+		case m := <-b.out:
+			batch = append(batch, m)
+		default:
+			more = false
+		}
+	}
+	if len(batch) == 0 {
+		return batch, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommandTimeout)
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range batch {
+			p.Publish(ctx, m.channel, m.payload)
+		}
+		return nil
+	})
+	cancel()
+	for range batch {
+		if err != nil {
+			b.opts.Observer.AdapterError()
+		} else {
+			b.opts.Observer.AdapterPublished()
+		}
+	}
+	switch {
+	case err != nil && !b.failing.Swap(true):
+		b.opts.Logger.Warn("redisbus: publishes lost", "messages", len(batch), "err", err)
+	case err == nil && b.failing.Swap(false):
+		b.opts.Logger.Info("redisbus: publishing again")
+	}
+	clear(batch)
+	return batch[:0], err == nil
 }
 
 // Close unsubscribes and releases the connections.
 func (b *Bus) Close() error {
 	b.closeOnce.Do(func() {
+		b.closing.Lock()
+		b.closed = true
+		b.closing.Unlock()
 		if b.cancel != nil {
+			close(b.quit)
+			<-b.sent
 			b.cancel()
 			_ = b.ps.Close()
 			<-b.done

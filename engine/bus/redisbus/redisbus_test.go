@@ -1,7 +1,9 @@
 package redisbus
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/sockudo/sockudo-go/engine/redistest"
 
@@ -36,5 +38,37 @@ func TestFraming(t *testing.T) {
 	}
 	if _, ok := b.unframe("\x09ab"); ok {
 		t.Fatal("truncated frame accepted")
+	}
+}
+
+// BenchmarkPublish is one node publishing as fast as it can to another,
+// through a real Redis, until the other has received everything: the bus's
+// throughput for a node whose publishes are ordered.
+func BenchmarkPublish(b *testing.B) {
+	srv := redistest.Start(b, false)
+	start := func(id string) (*Bus, *bustest.Recorder) {
+		bus, err := New(Options{URL: srv.URL, Prefix: "bench:"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := &bustest.Recorder{}
+		if err := bus.Start(id, r); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = bus.Close() })
+		return bus, r
+	}
+	a, _ := start("a")
+	_, rb := start("b")
+	msg := make([]byte, 200)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for a.Publish(msg) != nil {
+			runtime.Gosched() // the queue is full: Redis sets the pace
+		}
+	}
+	for rb.Count() < b.N {
+		time.Sleep(time.Millisecond)
 	}
 }
