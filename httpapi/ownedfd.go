@@ -81,12 +81,7 @@ func (o *ownedFD) Control(f func(fd uintptr)) error {
 // Read implements syscall.RawConn. The engine calls it only when epoll
 // reported the socket readable, so f runs once and never waits.
 func (o *ownedFD) Read(f func(fd uintptr) bool) error {
-	if !o.acquire() {
-		return net.ErrClosed
-	}
-	f(uintptr(o.fd))
-	o.release()
-	return nil
+	return o.Control(func(fd uintptr) { f(fd) })
 }
 
 // Write implements syscall.RawConn; f runs once and never waits.
