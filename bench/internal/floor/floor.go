@@ -135,9 +135,10 @@ func writeAll(set []int, frame []byte, first, workers int) int64 {
 	return e
 }
 
-// wait sleeps until round r+1 is due: paced rounds on an absolute schedule
-// from t0 (a late round is not made up by a burst of catch-up rounds
-// beyond the one due), whole-set rounds as before.
+// wait sleeps until round r+1 is due. Paced rounds keep an absolute
+// schedule from t0, so a late round is caught up at once, as the
+// publisher's pacer does; whole-set rounds keep the issue-6 probe's
+// interval-minus-work sleep.
 func (p pattern) wait(r int, t0, start time.Time) {
 	if p.interval <= 0 || r >= p.rounds-1 {
 		return
