@@ -60,6 +60,9 @@ type scenario struct {
 	config  string                                          // JSON members added to the server config
 	history bool                                            // report the history writer (-metrics)
 	pg      bool                                            // history in the run's PostgreSQL
+	// vsFloors compares the server with this run's same-pattern floors
+	// (issue 14's syscall-bound rows), beside the target's verdict.
+	vsFloors func(r *loadgen.Result, f *sameRunFloors) string
 }
 
 // row is one scenario run in the summary.
@@ -154,7 +157,8 @@ func v1Scenarios(mode string) []scenario {
 					}
 				}
 				return strings.Join(miss, ", ")
-			}},
+			},
+			vsFloors: vsSamePattern},
 		{name: "5-http-publish", target: "≥ 55,000 signed publishes/s, ≤ 12 µs srv CPU each (issue 14)",
 			args: a("-http-only -rate 0 -duration 10s -pub-conc 32"),
 			check: func(r *loadgen.Result, _ float64) string {
@@ -166,7 +170,8 @@ func v1Scenarios(mode string) []scenario {
 					miss = append(miss, fmt.Sprintf("%.2f µs/publish", r.ServerUsPerPublish))
 				}
 				return strings.Join(miss, ", ")
-			}},
+			},
+			vsFloors: func(r *loadgen.Result, f *sameRunFloors) string { return vsHTTPFloor(r, f, "5-http-publish") }},
 		{name: "5-http-batch", target: "≥ 400,000 events/s via batch_events ×10 (issue 14)",
 			args: a("-http-only -rate 0 -duration 10s -pub-conc 32 -batch 10"),
 			check: func(r *loadgen.Result, _ float64) string {
@@ -174,7 +179,8 @@ func v1Scenarios(mode string) []scenario {
 					return fmt.Sprintf("%.0f events/s", r.PubPerSec)
 				}
 				return ""
-			}},
+			},
+			vsFloors: func(r *loadgen.Result, f *sameRunFloors) string { return vsHTTPFloor(r, f, "5-http-batch") }},
 	}
 }
 
@@ -200,7 +206,7 @@ func run() int {
 	only := fs.String("only", "", "comma-separated scenario names (default: all)")
 	outDir := fs.String("out", "", "directory for server logs, JSON and SVG per scenario (default: a new temp dir)")
 	cooldown := fs.Duration("cooldown", -1, "pause between scenarios (default 0 in smoke, 5s in full)")
-	skipFloor := fs.Bool("no-floor", false, "full mode: skip the write-floor probe")
+	skipFloor := fs.Bool("no-floor", false, "skip the floors: full mode's write-floor probe, and the same-run HTTP and paced write floors (tiny in smoke mode)")
 	var opts runOpts
 	fs.BoolVar(&opts.pprof, "pprof", false, "start servers with --pprof and save an 8 s CPU profile of each loadgen scenario (from its second second; delta scenarios: from their 8th) to -out")
 	fs.StringVar(&opts.historyOpts, "history-opts", "", `extra members of the server's history section in the 7-history-pg* scenarios, e.g. '"writer_shards":4'`)
@@ -287,6 +293,16 @@ func run() int {
 			selected = append(selected, s)
 		}
 	}
+	var same *sameRunFloors
+	if !*skipFloor {
+		var err error
+		if same, err = measureSameRunFloors(exe, *outDir, selected, *mode == "smoke", rot); err != nil {
+			fmt.Fprintf(os.Stderr, "same-run floors: %v\n", err)
+			if *mode == "smoke" {
+				return 1
+			}
+		}
+	}
 	var pg *pgserver.Server
 	for _, s := range selected {
 		if s.pg && pg == nil {
@@ -333,6 +349,11 @@ func run() int {
 	fmt.Printf("\n=== sockudo bench, mode %s, %s, %d CPUs, %.0f s ===\n", *mode, time.Now().UTC().Format(time.RFC3339), numCPU(), time.Since(start).Seconds())
 	if floorLine != "" {
 		fmt.Println(floorLine)
+	}
+	if same != nil {
+		for _, l := range same.lines {
+			fmt.Println(l)
+		}
 	}
 	v1Rows := 0
 	for _, rw := range rows {
@@ -382,6 +403,11 @@ func run() int {
 				verdict += "; target met"
 			} else {
 				verdict += "; target missed: " + rw.miss
+			}
+			if rw.s.vsFloors != nil && same != nil {
+				if v := rw.s.vsFloors(r, same); v != "" {
+					verdict += "; " + v
+				}
 			}
 		}
 		fmt.Printf("%-22s %6d %8.0f %8.2f %9.0f %9s %9s %8s %8s %8s %8s %9s %9s  %s\n",
