@@ -212,24 +212,10 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 	loaderCPU := func() int64 { return SelfCPU() + subs.progress().CPUUs }
 
 	// Connect + subscribe.
-	stopP := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		start := time.Now()
-		for {
-			select {
-			case <-stopP:
-				return
-			case now := <-t.C:
-				p := subs.progress()
-				logf("[%5.1fs] connect %d/%d ok %d failed %d", now.Sub(start).Seconds(), p.Done, cfg.Conns, p.OK, p.Failed)
-			}
-		}
-	}()
+	stopProgress := connectProgress(subs, cfg.Conns, logf)
 	s0, l0, b0 := srvCPU(), loaderCPU(), o.busNow()
 	cr := subs.connect()
-	close(stopP)
+	stopProgress()
 	b1 := o.busNow()
 	r.ConnectBusCPUUs, r.ConnectBusMsgsIn, r.ConnectBusMsgsOut = b1.cpu-b0.cpu, b1.in-b0.in, b1.out-b0.out
 	r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectErrors = cr.OK, cr.Failed, cr.Secs, cr.Errors

@@ -36,6 +36,27 @@ type subscribers interface {
 	kill()
 }
 
+// connectProgress logs how far the connect+subscribe phase of subs has
+// got (of conns), once a second, until the returned stop is called.
+func connectProgress(subs subscribers, conns int, logf func(format string, a ...any)) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				p := subs.progress()
+				logf("[%5.1fs] connect %d/%d ok %d failed %d", now.Sub(start).Seconds(), p.Done, conns, p.OK, p.Failed)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
 // ---- local ----
 
 type localSubs struct {

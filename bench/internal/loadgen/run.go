@@ -138,24 +138,10 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	// Connect phase.
 	var perChan []int64
 	if subs != nil {
-		stopP := make(chan struct{})
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			start := time.Now()
-			for {
-				select {
-				case <-stopP:
-					return
-				case now := <-t.C:
-					p := subs.progress()
-					logf("[%5.1fs] connect %d/%d ok %d failed %d", now.Sub(start).Seconds(), p.Done, cfg.Conns, p.OK, p.Failed)
-				}
-			}
-		}()
+		stopProgress := connectProgress(subs, cfg.Conns, logf)
 		srvC0, ldrC0 := procCPU(pid), SelfCPU()
 		cr := subs.connect()
-		close(stopP)
+		stopProgress()
 		if cr.Secs > 0 {
 			r.ConnectServerCPUPct = float64(procCPU(pid)-srvC0) / 1e4 / cr.Secs
 			r.ConnectLoaderCPUPct = float64(SelfCPU()+subs.progress().CPUUs-ldrC0) / 1e4 / cr.Secs
