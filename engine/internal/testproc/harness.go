@@ -9,7 +9,9 @@ import (
 // Home is where a database harness puts one server: a temporary directory
 // for its data, socket and log, and a free port.
 type Home struct {
-	Dir  string
+	// Dir is the server's own directory, removed with the server.
+	Dir string
+	// Port is free on 127.0.0.1 below the ephemeral range (FreePort).
 	Port int
 }
 
