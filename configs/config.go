@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/sockudo/sockudo-go/engine/delta"
 )
 
 // Seconds is a duration written in whole seconds, as Sockudo's keys
@@ -120,8 +122,10 @@ type Config struct {
 	// such section.
 	EventNameFiltering EventNameFiltering `json:"event_name_filtering"`
 	TagFiltering       *TagFiltering      `json:"tag_filtering"`
-	// DeltaCompression is protocol V2 delta compression (see delta.go).
-	DeltaCompression DeltaCompression `json:"delta_compression"`
+	// DeltaCompression is protocol V2 delta compression: the engine's own
+	// settings type, so keys and defaults have one owner (validated in
+	// validateDelta).
+	DeltaCompression delta.Config `json:"delta_compression"`
 }
 
 // unusedKeys lists Sockudo top-level keys and sections this server accepts

@@ -8,61 +8,12 @@ import (
 	"github.com/sockudo/sockudo-go/engine/delta"
 )
 
-// DeltaCompression is the `delta_compression` section (protocol V2 delta
-// compression), with Sockudo's keys and code defaults.
-type DeltaCompression struct {
-	// Enabled is the global switch; a V2 client still has to ask.
-	Enabled bool `json:"enabled"`
-	// Algorithm is "fossil" or "xdelta3"; only the exact lowercase
-	// "xdelta3" selects VCDIFF, anything else means fossil, as in Sockudo.
-	Algorithm string `json:"algorithm"`
-	// FullMessageInterval is the deltas in a row before a full frame.
-	FullMessageInterval int `json:"full_message_interval"`
-	// MinMessageSize: smaller frames are sent full (bytes).
-	MinMessageSize int `json:"min_message_size"`
-	// MaxStateAgeSecs ages out bases and idle states; also the sweep
-	// interval.
-	MaxStateAgeSecs int `json:"max_state_age_secs"`
-	// MaxChannelStatesPerSocket bounds the channels one socket gets
-	// deltas on.
-	MaxChannelStatesPerSocket int `json:"max_channel_states_per_socket"`
-	// MaxConflationStatesPerChannel bounds the conflation keys kept per
-	// channel and per subscriber.
-	MaxConflationStatesPerChannel int `json:"max_conflation_states_per_channel"`
-	// ConflationKeyPath is the dotted path of the conflation value
-	// (e.g. "symbol", "data.asset"); empty = none.
-	ConflationKeyPath string `json:"conflation_key_path"`
-	// OmitDeltaAlgorithm leaves `algorithm` out of delta frames.
-	OmitDeltaAlgorithm bool `json:"omit_delta_algorithm"`
-	// ClusterCoordination and CoordinationBackend are accepted for
-	// compatibility and change nothing: each node diffs what it delivers.
-	ClusterCoordination bool   `json:"cluster_coordination"`
-	CoordinationBackend string `json:"coordination_backend"`
-}
-
 func defaultDelta(c *Config) {
-	d := delta.DefaultConfig()
-	c.DeltaCompression = DeltaCompression{
-		Enabled: d.Enabled, Algorithm: d.Algorithm, FullMessageInterval: d.FullMessageInterval,
-		MinMessageSize: d.MinMessageSize, MaxStateAgeSecs: d.MaxStateAgeSecs,
-		MaxChannelStatesPerSocket:     d.MaxChannelStatesPerSocket,
-		MaxConflationStatesPerChannel: d.MaxConflationStatesPerChannel,
-		CoordinationBackend:           d.CoordinationBackend,
-	}
+	c.DeltaCompression = delta.DefaultConfig()
 }
 
-// Delta returns the section as the engine's delta.Config.
-func (d DeltaCompression) Delta() delta.Config {
-	return delta.Config{
-		Enabled: d.Enabled, Algorithm: d.Algorithm, FullMessageInterval: d.FullMessageInterval,
-		MinMessageSize: d.MinMessageSize, MaxStateAgeSecs: d.MaxStateAgeSecs,
-		MaxChannelStatesPerSocket:     d.MaxChannelStatesPerSocket,
-		MaxConflationStatesPerChannel: d.MaxConflationStatesPerChannel,
-		ConflationKeyPath:             d.ConflationKeyPath, OmitDeltaAlgorithm: d.OmitDeltaAlgorithm,
-		ClusterCoordination: d.ClusterCoordination, CoordinationBackend: d.CoordinationBackend,
-	}
-}
-
+// validateDelta is the one check of the delta_compression section; the
+// engine takes delta.Config as given.
 func (c *Config) validateDelta(v *checker) {
 	d := &c.DeltaCompression
 	v.atLeast("delta_compression.full_message_interval", d.FullMessageInterval, 0)

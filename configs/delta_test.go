@@ -12,7 +12,7 @@ func TestDeltaCompressionSection(t *testing.T) {
 	if len(warnings) != 0 {
 		t.Fatalf("warnings %q", warnings)
 	}
-	requireEqual(t, "defaults", cfg.DeltaCompression.Delta(), delta.DefaultConfig())
+	requireEqual(t, "defaults", cfg.DeltaCompression, delta.DefaultConfig())
 
 	cfg, _ = mustParse(t, withApp(
 		`{"id":"1","key":"k1","secret":"s1","policy":{"channels":{"channel_delta_compression":{
@@ -21,7 +21,7 @@ func TestDeltaCompressionSection(t *testing.T) {
 		`"delta_compression":{"enabled":true,"algorithm":"xdelta3","full_message_interval":4,"min_message_size":0,
 			"max_state_age_secs":60,"max_channel_states_per_socket":3,"max_conflation_states_per_channel":7,
 			"conflation_key_path":"data.asset","omit_delta_algorithm":true,"cluster_coordination":true,"coordination_backend":"nats"}`), nil)
-	d := cfg.DeltaCompression.Delta()
+	d := cfg.DeltaCompression
 	if d.Algorithm != "xdelta3" || d.FullMessageInterval != 4 || d.MinMessageSize != 0 || d.MaxStateAgeSecs != 60 ||
 		d.MaxChannelStatesPerSocket != 3 || d.MaxConflationStatesPerChannel != 7 || d.ConflationKeyPath != "data.asset" ||
 		!d.OmitDeltaAlgorithm || !d.ClusterCoordination || d.CoordinationBackend != "nats" {

@@ -31,10 +31,7 @@ func (e *Engine) Publish(ctx context.Context, app *App, ev *Event) error {
 // rewritten prefix). With recovery on for the channel the message first
 // gets its stream position (see publishApp).
 func (e *Engine) publishEvent(key chanKey, event, data, userID, except string, x *V2Fields) {
-	var m protocol.V2Meta
-	if x != nil {
-		m.Tags, m.Extras, m.MessageID, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.MessageID, x.ObjectData, x.NoDelta
-	}
+	m := x.meta()
 	f2 := e.deliverFrom(key, event, data, userID, except, &m, false, true)
 	if f2 != nil {
 		f2.release()

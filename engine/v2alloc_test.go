@@ -28,17 +28,26 @@ func newV2Rig(tb testing.TB, n int) *v2Rig { return newRecoveryRig(tb, n, "2") }
 // newRecoveryRig is newV2Rig with connections of protocol proto.
 func newRecoveryRig(tb testing.TB, n int, proto string) *v2Rig {
 	tb.Helper()
+	return newRig(tb, n, V2Options{Recovery: recovery.New(recovery.Options{})},
+		ConnectRequest{AppKey: "key", Protocol: proto}, "pusher:subscribe")
+}
+
+// newRig starts an engine with v2 and n connections made with req, each
+// subscribed to "bench" with subscribe (the event name of its protocol)
+// and waited for until the subscription is acknowledged.
+func newRig(tb testing.TB, n int, v2 V2Options, req ConnectRequest, subscribe string) *v2Rig {
+	tb.Helper()
 	app := testApp()
-	e, err := New(Options{Apps: staticApps{app}, Shards: 2, V2: V2Options{Recovery: recovery.New(recovery.Options{})}})
+	e, err := New(Options{Apps: staticApps{app}, Shards: 2, V2: v2})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 	r := &v2Rig{e: e, app: app, ev: Event{Name: "tick", Data: `{"price":42}`, Channels: []string{"bench"}}}
-	sub := maskedFrame(protocol.OpText, []byte(`{"event":"pusher:subscribe","data":{"channel":"bench"}}`))
-	for i := 0; i < n; i++ {
+	sub := maskedFrame(protocol.OpText, []byte(`{"event":"`+subscribe+`","data":{"channel":"bench"}}`))
+	for range n {
 		s := &sinkTransport{}
-		c, err := e.Connect(ConnectRequest{AppKey: "key", Protocol: proto}, s)
+		c, err := e.Connect(req, s)
 		if err != nil {
 			tb.Fatal(err)
 		}

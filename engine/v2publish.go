@@ -33,6 +33,15 @@ type V2Fields struct {
 	NoDelta bool
 }
 
+// meta is the V2Meta the publish's fields give a frame (nil-safe),
+// without a position.
+func (x *V2Fields) meta() protocol.V2Meta {
+	if x == nil {
+		return protocol.V2Meta{}
+	}
+	return protocol.V2Meta{Tags: x.Tags, Extras: x.Extras, MessageID: x.MessageID, ObjectData: x.ObjectData, NoDelta: x.NoDelta}
+}
+
 // busV2 carries a publish's V2 members to the other nodes, whose V2
 // subscribers then see the same tags, extras and publisher message id.
 // A sequenced message's position travels beside it (busPos).
@@ -151,34 +160,32 @@ func (e *Engine) recoveryMax(app *App) int {
 // channel's next serial, and is kept in the replay buffer; the fan-out
 // happens under the buffer's channel lock, so every worker sees serials
 // in order. In a cluster the channel's owner assigns the serial: a
-// publish elsewhere is forwarded to it (clusterstream.go). cache says
-// whether cache channels keep the event (HTTP publishes).
+// publish elsewhere is forwarded to it (clusterstream.go). With durable
+// history on, the history store positions it instead (publishStored).
+// cache says whether cache channels keep the event (HTTP publishes).
 func (e *Engine) publishApp(app *App, key chanKey, event, data, userID, except string, x *V2Fields, cache bool) PublishAck {
 	ack := PublishAck{Channel: key.name}
 	if x != nil {
 		ack.MessageID = x.MessageID
 	}
 	ephemeral := x != nil && x.Ephemeral && !e.opts.V2.EphemeralDisabled
-	if !ephemeral && e.historyOn(app) {
-		return e.publishStored(app, key, event, data, userID, except, x, cache, ack)
-	}
-	if !e.recoveryOn(app) || ephemeral {
+	stored := !ephemeral && e.historyOn(app)
+	if !stored && (!e.recoveryOn(app) || ephemeral) {
 		e.publishEvent(key, event, data, userID, except, x)
 		return ack
 	}
-	var m protocol.V2Meta
-	if x != nil {
-		m.Tags, m.Extras, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.ObjectData, x.NoDelta
-	}
-	m.MessageID = ack.MessageID
+	m := x.meta()
 	if m.MessageID == "" {
 		m.MessageID = protocol.NewMessageID()
 	}
 	if to := e.cluster.sequencer(key.name); to != "" {
 		if f := e.forward(to, key, event, data, userID, except, &m, cache); f != nil {
-			ack.MessageID, ack.wait, ack.onBus = m.MessageID, f, true
+			ack.MessageID, ack.wait, ack.onBus, ack.Stored = m.MessageID, f, true, stored
 			return ack
 		}
+	}
+	if stored {
+		return e.publishStored(app, key, event, data, userID, except, &m, cache, ack)
 	}
 	e.sequence(app, key, event, data, userID, except, &m, cache, "", 0)
 	ack.MessageID, ack.Serial, ack.HasSerial, ack.onBus = m.MessageID, m.Serial, true, e.cluster.enabled()
@@ -286,27 +293,12 @@ func messageIDOf(payload []byte) string {
 	return string(rest[:j])
 }
 
-// publishStored publishes with durable history on: the position comes
-// from the history store (see publishHistory). In a cluster the channel's
-// owner takes it, as without history: a publish elsewhere is forwarded
-// to the owner (clusterhistory.go).
-func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, x *V2Fields, cache bool, ack PublishAck) PublishAck {
-	var m protocol.V2Meta
-	if x != nil {
-		m.Tags, m.Extras, m.ObjectData, m.NoDelta = x.Tags, x.Extras, x.ObjectData, x.NoDelta
-	}
-	m.MessageID = ack.MessageID
-	if m.MessageID == "" {
-		m.MessageID = protocol.NewMessageID()
-	}
-	if to := e.cluster.sequencer(key.name); to != "" {
-		if f := e.forward(to, key, event, data, userID, except, &m, cache); f != nil {
-			ack.MessageID, ack.wait, ack.onBus, ack.Stored = m.MessageID, f, true, true
-			return ack
-		}
-	}
+// publishStored positions a message this node owns with durable history
+// on: the position comes from the history store (see publishHistory). A
+// publish on another node reaches it forwarded (clusterhistory.go).
+func (e *Engine) publishStored(app *App, key chanKey, event, data, userID, except string, m *protocol.V2Meta, cache bool, ack PublishAck) PublishAck {
 	ack.onBus = e.cluster.enabled()
-	if e.publishHistory(app, key, event, data, userID, except, &m, cache, "", 0) {
+	if e.publishHistory(app, key, event, data, userID, except, m, cache, "", 0) {
 		e.stats.v2Buffered.Add(1)
 		ack.MessageID, ack.Serial, ack.HasSerial, ack.Stored = m.MessageID, m.Serial, true, true
 	}

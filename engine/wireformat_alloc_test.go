@@ -3,7 +3,6 @@
 package engine
 
 import (
-	"context"
 	"strconv"
 	"testing"
 
@@ -17,32 +16,12 @@ import (
 // both binary codecs wired.
 func newFormatRig(tb testing.TB, n int, f protocol.WireFormat) *v2Rig {
 	tb.Helper()
-	app := testApp()
-	e, err := New(Options{Apps: staticApps{app}, Shards: 2, V2: V2Options{
+	v2 := V2Options{
 		Recovery:    recovery.New(recovery.Options{}),
 		MessagePack: msgpackwire.Codec{},
 		Protobuf:    protobufwire.Codec{},
-	}})
-	if err != nil {
-		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = e.Shutdown(context.Background()) })
-	r := &v2Rig{e: e, app: app, ev: Event{Name: "tick", Data: `{"price":42}`, Channels: []string{"bench"}}}
-	sub := maskedFrame(protocol.OpText, []byte(`{"event":"sockudo:subscribe","data":{"channel":"bench"}}`))
-	for range n {
-		s := &sinkTransport{}
-		c, err := e.Connect(ConnectRequest{AppKey: "key", Protocol: "2", Format: f}, s)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		spinUntil(func() bool { return s.bytes.Load() > 0 })
-		before := s.bytes.Load()
-		_ = c.Feed(sub)
-		spinUntil(func() bool { return s.bytes.Load() > before })
-		r.sinks = append(r.sinks, s)
-		r.seen = append(r.seen, s.bytes.Load())
-	}
-	return r
+	return newRig(tb, n, v2, ConnectRequest{AppKey: "key", Protocol: "2", Format: f}, "sockudo:subscribe")
 }
 
 // TestBinaryFanoutAllocatesNothingPerDelivery: MessagePack and Protobuf

@@ -17,15 +17,7 @@ import (
 // is read by readBody (StreamRequestBody).
 func BenchmarkPublishOverHTTP(b *testing.B) {
 	ts := startServer(b, nil)
-	body := []byte(`{"name":"tick","channel":"bench","data":"{\"n\":1}"}`)
-	uri := "http://" + ts.addr + "/apps/1/events?" +
-		protocol.SignRequest(http.MethodPost, "/apps/1/events", nil, body, testKey, testSecret, time.Now())
-	c := &fasthttp.HostClient{Addr: ts.addr}
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	req.SetRequestURI(uri)
-	req.Header.SetMethod(http.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.SetBody(body)
+	c, req, resp := signedTickPublish(ts)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := c.Do(req, resp); err != nil || resp.StatusCode() != http.StatusOK {
@@ -44,15 +36,7 @@ func BenchmarkPublishIdempotency(b *testing.B) {
 			ts := startServer(b, func(o *Options) {
 				o.Idempotency = idempotency.New(idempotency.Options{Store: idempotency.NewMemoryStore(1<<22, nil)})
 			})
-			body := []byte(`{"name":"tick","channel":"bench","data":"{\"n\":1}"}`)
-			uri := "http://" + ts.addr + "/apps/1/events?" +
-				protocol.SignRequest(http.MethodPost, "/apps/1/events", nil, body, testKey, testSecret, time.Now())
-			c := &fasthttp.HostClient{Addr: ts.addr}
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			req.SetRequestURI(uri)
-			req.Header.SetMethod(http.MethodPost)
-			req.Header.SetContentType("application/json")
-			req.SetBody(body)
+			c, req, resp := signedTickPublish(ts)
 			var key []byte
 			if mode == "duplicate" {
 				req.Header.Set("X-Idempotency-Key", "same")
@@ -71,4 +55,18 @@ func BenchmarkPublishIdempotency(b *testing.B) {
 			}
 		})
 	}
+}
+
+// signedTickPublish is a keep-alive client of ts and a signed POST
+// /apps/1/events of a small "tick" event, ready to Do over and over.
+func signedTickPublish(ts *testServer) (*fasthttp.HostClient, *fasthttp.Request, *fasthttp.Response) {
+	body := []byte(`{"name":"tick","channel":"bench","data":"{\"n\":1}"}`)
+	uri := "http://" + ts.addr + "/apps/1/events?" +
+		protocol.SignRequest(http.MethodPost, "/apps/1/events", nil, body, testKey, testSecret, time.Now())
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	req.SetRequestURI(uri)
+	req.Header.SetMethod(http.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.SetBody(body)
+	return &fasthttp.HostClient{Addr: ts.addr}, req, resp
 }

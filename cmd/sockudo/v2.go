@@ -24,7 +24,7 @@ func v2Options(cfg configs.Config) engine.V2Options {
 		MessagePack: msgpackwire.Codec{},
 		Protobuf:    protobufwire.Codec{},
 	}
-	if d := cfg.DeltaCompression.Delta(); d.Enabled {
+	if d := cfg.DeltaCompression; d.Enabled {
 		o.Delta = &d
 	}
 	if r := cfg.ConnectionRecovery; r.Enabled {

@@ -1,11 +1,6 @@
 package delta
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"time"
-)
+import "time"
 
 // Algorithm is a delta encoding the JS client can apply.
 type Algorithm uint8
@@ -37,7 +32,9 @@ func ConfigAlgorithm(s string) Algorithm {
 }
 
 // Config is the `delta_compression` section of Sockudo's config.json, with
-// Sockudo's keys. DefaultConfig has Sockudo's code defaults.
+// Sockudo's keys. DefaultConfig has Sockudo's code defaults. The config
+// loader decodes the section straight into it and checks its values there,
+// with every other key's errors.
 type Config struct {
 	// Enabled is the global switch (default true). Deltas still need a V2
 	// socket that asked for them.
@@ -91,30 +88,6 @@ func DefaultConfig() Config {
 		MaxConflationStatesPerChannel: 100,
 		CoordinationBackend:           "auto",
 	}
-}
-
-// Validate reports values that cannot work.
-func (c Config) Validate() error {
-	var errs []error
-	check := func(name string, v, lo int) {
-		if v < lo {
-			errs = append(errs, fmt.Errorf("delta_compression.%s must be at least %d, got %d", name, lo, v))
-		}
-	}
-	check("full_message_interval", c.FullMessageInterval, 0)
-	check("min_message_size", c.MinMessageSize, 0)
-	check("max_state_age_secs", c.MaxStateAgeSecs, 1)
-	check("max_channel_states_per_socket", c.MaxChannelStatesPerSocket, 0)
-	check("max_conflation_states_per_channel", c.MaxConflationStatesPerChannel, 1)
-	if c.ConflationKeyPath != "" && strings.Contains("."+c.ConflationKeyPath+".", "..") {
-		errs = append(errs, fmt.Errorf("delta_compression.conflation_key_path %q has an empty segment", c.ConflationKeyPath))
-	}
-	switch c.CoordinationBackend {
-	case "", "auto", "none", "redis", "redis-cluster", "nats":
-	default:
-		errs = append(errs, fmt.Errorf("delta_compression.coordination_backend %q is not auto, none, redis, redis-cluster or nats", c.CoordinationBackend))
-	}
-	return errors.Join(errs...)
 }
 
 // Options are the settings one Channel runs with: the global Config merged

@@ -2,21 +2,14 @@ package msgpackwire
 
 import (
 	"bytes"
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
-)
 
-// fullFrame has every field the engine can emit, in the engine's order,
-// plus a member the layout has no place for.
-const fullFrame = `{"event":"order.updated","channel":"orders","data":"{\"id\":\"ord_1\"}","name":"n",` +
-	`"user_id":"u1","tags":{"tier":"gold","region":"eu"},"sequence":7,"conflation_key":"ck",` +
-	`"message_id":"m1","stream_id":"s1","serial":42,"idempotency_key":"ik",` +
-	`"extras":{"headers":{"b":true,"n":5,"s":"x"},"ephemeral":true,"idempotencyKey":"xk","echo":false,` +
-	`"ai":{"transport":{"t":"1"}},"push":{"x":1}},"__delta_seq":3,"__conflation_key":"btc","other":[1]}`
+	"github.com/sockudo/sockudo-go/protocol/internal/codectest"
+)
 
 func decodeAny(t *testing.T, b []byte) []any {
 	t.Helper()
@@ -32,7 +25,7 @@ func decodeAny(t *testing.T, b []byte) []any {
 }
 
 func TestEncodePositionalLayout(t *testing.T) {
-	b, err := Codec{}.Encode(nil, []byte(fullFrame))
+	b, err := Codec{}.Encode(nil, []byte(codectest.FullFrame))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,18 +119,7 @@ func TestDecodeClientFrames(t *testing.T) {
 			`{"event":"sockudo:subscribe","data":{"channel":"a"}}`},
 		{[]any{"short"}, `{"event":"short"}`},
 	} {
-		got, err := Codec{}.Decode([]byte("prefix"), encodeClient(t, c.in))
-		if err != nil {
-			t.Fatalf("%#v: %v", c.in, err)
-		}
-		var g, w any
-		if string(got[:6]) != "prefix" || json.Unmarshal(got[6:], &g) != nil {
-			t.Fatalf("not appended JSON: %s", got)
-		}
-		_ = json.Unmarshal([]byte(c.want), &w)
-		if !reflect.DeepEqual(g, w) {
-			t.Errorf("got %s\nwant %s", got[6:], c.want)
-		}
+		codectest.DecodesTo(t, Codec{}, encodeClient(t, c.in), c.want)
 	}
 }
 
@@ -172,22 +154,5 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 }
 
 func TestRoundTripServerFrameAsClientFrame(t *testing.T) {
-	for _, in := range []string{
-		`{"event":"client-a","channel":"private-x","data":"{\"n\":1}"}`,
-		`{"event":"client-a","channel":"private-x","data":{"n":[1,{"m":"é\n"}]}}`,
-	} {
-		b, err := Codec{}.Encode(nil, []byte(in))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := Codec{}.Decode(nil, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var a, o any
-		_ = json.Unmarshal([]byte(in), &a)
-		if err := json.Unmarshal(out, &o); err != nil || !reflect.DeepEqual(a, o) {
-			t.Errorf("%s came back as %s", in, out)
-		}
-	}
+	codectest.RoundTripServerFrameAsClientFrame(t, Codec{})
 }

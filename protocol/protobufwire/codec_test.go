@@ -2,20 +2,15 @@ package protobufwire
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"reflect"
 	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
-)
 
-const fullFrame = `{"event":"order.updated","channel":"orders","data":"{\"id\":\"ord_1\"}","name":"n",` +
-	`"user_id":"u1","tags":{"tier":"gold","region":"eu"},"sequence":7,"conflation_key":"ck",` +
-	`"message_id":"m1","stream_id":"s1","serial":42,"idempotency_key":"ik",` +
-	`"extras":{"headers":{"b":true,"n":5,"s":"x"},"ephemeral":true,"idempotencyKey":"xk","echo":false,` +
-	`"ai":{"transport":{"t":"1"}},"push":{"x":1}},"__delta_seq":3,"__conflation_key":"btc","other":[1]}`
+	"github.com/sockudo/sockudo-go/protocol/internal/codectest"
+)
 
 // field is one decoded top-level field: its number and its raw value
 // (bytes for length-delimited, the varint otherwise).
@@ -55,7 +50,7 @@ func fields(t *testing.T, p []byte) []field {
 }
 
 func TestEncodeFieldNumbers(t *testing.T) {
-	b, err := Codec{}.Encode(nil, []byte(fullFrame))
+	b, err := Codec{}.Encode(nil, []byte(codectest.FullFrame))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,18 +169,7 @@ func TestDecodeClientFrames(t *testing.T) {
 		{client("e", "", protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), structured)),
 			`{"event":"e","data":{"channel_data":"cd","user_data":"ud","n":5}}`},
 	} {
-		got, err := Codec{}.Decode([]byte("prefix"), c.in)
-		if err != nil {
-			t.Fatalf("%q: %v", c.in, err)
-		}
-		var g, w any
-		if string(got[:6]) != "prefix" || json.Unmarshal(got[6:], &g) != nil {
-			t.Fatalf("not appended JSON: %s", got)
-		}
-		_ = json.Unmarshal([]byte(c.want), &w)
-		if !reflect.DeepEqual(g, w) {
-			t.Errorf("got %s\nwant %s", got[6:], c.want)
-		}
+		codectest.DecodesTo(t, Codec{}, c.in, c.want)
 	}
 }
 
@@ -212,22 +196,5 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 }
 
 func TestRoundTripServerFrameAsClientFrame(t *testing.T) {
-	for _, in := range []string{
-		`{"event":"client-a","channel":"private-x","data":"{\"n\":1}"}`,
-		`{"event":"client-a","channel":"private-x","data":{"n":[1,{"m":"é\n"}]}}`,
-	} {
-		b, err := Codec{}.Encode(nil, []byte(in))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := Codec{}.Decode(nil, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var a, o any
-		_ = json.Unmarshal([]byte(in), &a)
-		if err := json.Unmarshal(out, &o); err != nil || !reflect.DeepEqual(a, o) {
-			t.Errorf("%s came back as %s", in, out)
-		}
-	}
+	codectest.RoundTripServerFrameAsClientFrame(t, Codec{})
 }

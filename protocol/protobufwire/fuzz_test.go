@@ -1,11 +1,9 @@
 package protobufwire
 
 import (
-	"encoding/json"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/sockudo/sockudo-go/protocol"
+	"github.com/sockudo/sockudo-go/protocol/internal/codectest"
 )
 
 // FuzzProtobufDecode: any bytes a client sends are decoded or refused with
@@ -15,25 +13,5 @@ func FuzzProtobufDecode(f *testing.F) {
 	f.Add(client("client-x", "private-a", oneof(3, `{"k":1}`)))
 	f.Add(client("e", "", oneof(2, "\x0a\x02cd\x22\x06\x0a\x01n\x12\x015")))
 	f.Add([]byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	f.Fuzz(func(t *testing.T, p []byte) {
-		dst := []byte("keep")
-		out, err := Codec{}.Decode(dst, p)
-		if string(out[:4]) != "keep" {
-			t.Fatalf("dst overwritten: %q", out)
-		}
-		if err != nil {
-			if len(out) != 4 {
-				t.Fatalf("error %v but output %q", err, out)
-			}
-			return
-		}
-		js := out[4:]
-		if !json.Valid(js) || !utf8.Valid(js) {
-			t.Fatalf("decoded to invalid JSON %q", js)
-		}
-		var m protocol.ClientMessage
-		if err := protocol.DecodeClientMessage(js, &m); err != nil {
-			t.Fatalf("engine refuses %q: %v", js, err)
-		}
-	})
+	f.Fuzz(func(t *testing.T, p []byte) { codectest.DecodeAny(t, Codec{}, p) })
 }

@@ -14,8 +14,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/sockudo/sockudo-go/bench/internal/children"
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
+	"github.com/sockudo/sockudo-go/bench/internal/ports"
 )
 
 func main() {
@@ -266,6 +265,15 @@ func (p *proc) gone() (bool, error) {
 	}
 }
 
+// startErr is the error of a p that exited while starting, nil while it
+// runs.
+func (p *proc) startErr() error {
+	if gone, err := p.gone(); gone {
+		return fmt.Errorf("%s exited at start: %v (log %s)", p.name, err, p.log.Name())
+	}
+	return nil
+}
+
 // stop sends SIGTERM, then SIGKILL after grace.
 func (p *proc) stop(grace time.Duration) {
 	if p == nil {
@@ -287,11 +295,11 @@ func (p *proc) stop(grace time.Duration) {
 func startCluster(bin string, o options) (*cluster, error) {
 	c := &cluster{}
 	var err error
-	if c.natsPort, err = freePort(nil); err != nil {
+	if c.natsPort, err = ports.Free(nil); err != nil {
 		return c, err
 	}
 	used := map[int]bool{c.natsPort: true}
-	if c.natsMon, err = freePort(used); err != nil {
+	if c.natsMon, err = ports.Free(used); err != nil {
 		return c, err
 	}
 	used[c.natsMon] = true
@@ -303,12 +311,12 @@ func startCluster(bin string, o options) (*cluster, error) {
 	if err := waitTCP(fmt.Sprintf("127.0.0.1:%d", c.natsPort), c.nats, 10*time.Second); err != nil {
 		return c, err
 	}
-	if c.port, err = freePort(used); err != nil {
+	if c.port, err = ports.Free(used); err != nil {
 		return c, err
 	}
 	used[c.port] = true
 	for i := 0; i < o.servers; i++ {
-		mport, err := freePort(used)
+		mport, err := ports.Free(used)
 		if err != nil {
 			return c, err
 		}
@@ -329,7 +337,7 @@ func startCluster(bin string, o options) (*cluster, error) {
 			return c, err
 		}
 		c.servers = append(c.servers, p)
-		if err := waitUp(fmt.Sprintf("http://127.0.0.1:%d/ready", mport), p, 20*time.Second); err != nil {
+		if err := ports.WaitHTTP(&http.Client{Timeout: time.Second}, p.name, fmt.Sprintf("http://127.0.0.1:%d/ready", mport), 20*time.Second, p.startErr); err != nil {
 			return c, err
 		}
 	}
@@ -416,29 +424,11 @@ func (c *cluster) stop() {
 	c.nats = nil
 }
 
-// freePort picks a port below the ephemeral range (32768–60999 here), so
-// no loader socket from a previous run can hold it.
-func freePort(used map[int]bool) (int, error) {
-	for tries := 0; tries < 200; tries++ {
-		p := 20000 + rand.IntN(12000)
-		if used[p] {
-			continue
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p, nil
-	}
-	return 0, fmt.Errorf("no free port in 20000–31999")
-}
-
 func waitTCP(addr string, p *proc, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
-		if gone, err := p.gone(); gone {
-			return fmt.Errorf("%s exited at start: %v (log %s)", p.name, err, p.log.Name())
+		if err := p.startErr(); err != nil {
+			return err
 		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 			c.Close()
@@ -447,23 +437,4 @@ func waitTCP(addr string, p *proc, d time.Duration) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("%s not listening on %s after %v", p.name, addr, d)
-}
-
-func waitUp(url string, p *proc, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	cl := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
-		if gone, err := p.gone(); gone {
-			return fmt.Errorf("%s exited at start: %v (log %s)", p.name, err, p.log.Name())
-		}
-		if resp, err := cl.Get(url); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready at %s after %v", p.name, url, d)
 }

@@ -15,8 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +28,7 @@ import (
 	"github.com/sockudo/sockudo-go/bench/internal/floor"
 	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
 	"github.com/sockudo/sockudo-go/bench/internal/pgserver"
+	"github.com/sockudo/sockudo-go/bench/internal/ports"
 	"github.com/sockudo/sockudo-go/bench/internal/resume"
 	"github.com/sockudo/sockudo-go/bench/internal/tickerdelta"
 )
@@ -507,22 +506,6 @@ func runSelf(exe string, args []string, w io.Writer) (string, error) {
 	return buf.String(), err
 }
 
-// freePort picks a port below the ephemeral range (32768–60999 here), so
-// no loader socket from a previous scenario can hold it, and checks that
-// it binds on every address.
-func freePort() (int, error) {
-	for tries := 0; tries < 200; tries++ {
-		p := 20000 + rand.IntN(12000)
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p, nil
-	}
-	return 0, fmt.Errorf("no free port in 20000–31999")
-}
-
 // runOne runs one scenario and judges it.
 func runOne(exe, bin, dir string, s scenario, name, srcBase string, quiet bool, pg *pgserver.Server, seq int, opts runOpts) row {
 	rw := row{s: s, name: name}
@@ -566,11 +549,11 @@ type results struct {
 // or the scenario's subcommand against it and stops it. file names the
 // run's files in dir.
 func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, quiet, pprof bool) (results, error) {
-	port, err := freePort()
+	port, err := ports.Free(nil)
 	if err != nil {
 		return results{}, err
 	}
-	mport, err := freePort()
+	mport, err := ports.Free(nil)
 	if err != nil {
 		return results{}, err
 	}
@@ -606,7 +589,16 @@ func runScenario(exe, bin, dir string, s scenario, file, extra, srcBase string, 
 		}
 	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := waitUp(base+"/up", exited, 15*time.Second); err != nil {
+	gone := func() error {
+		select {
+		case err := <-exited:
+			exited <- err
+			return fmt.Errorf("server exited at start: %v", err)
+		default:
+			return nil
+		}
+	}
+	if err := ports.WaitHTTP(&http.Client{Timeout: time.Second}, "server", base+"/up", 15*time.Second, gone); err != nil {
 		return results{}, err
 	}
 	if s.sub != "" {
@@ -669,25 +661,4 @@ func tail(s string) string {
 		return s[len(s)-2000:]
 	}
 	return s
-}
-
-func waitUp(url string, exited chan error, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	cl := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			exited <- err
-			return fmt.Errorf("server exited at start: %v", err)
-		default:
-		}
-		if resp, err := cl.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("server not up at %s after %v", url, d)
 }

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/sockudo/sockudo-go/bench/internal/children"
+	"github.com/sockudo/sockudo-go/bench/internal/ports"
 )
 
 type config struct {
@@ -170,11 +171,11 @@ type check struct {
 
 func soakRun(c config, bin, dir string) (bool, error) {
 	start := time.Now()
-	port, err := freePort()
+	port, err := ports.Free(nil)
 	if err != nil {
 		return false, err
 	}
-	mport, err := freePort()
+	mport, err := ports.Free(nil)
 	if err != nil {
 		return false, err
 	}
@@ -219,7 +220,7 @@ func soakRun(c config, bin, dir string) (bool, error) {
 			}
 		}
 	}
-	if err := srv.waitUp(s.apiBase+"/up", 15*time.Second); err != nil {
+	if err := ports.WaitHTTP(scrapeClient, "server", s.apiBase+"/up", 15*time.Second, srv.alive); err != nil {
 		return false, err
 	}
 	fmt.Printf("soak: server %s (pid %d), ws %s, metrics %s, webhooks :%d, output %s\n", bin, srv.cmd.Process.Pid, s.wsAddr, metricsURL, hport, dir)

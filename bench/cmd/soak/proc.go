@@ -25,20 +25,6 @@ func listenPort() (net.Listener, int, error) {
 	return nil, 0, fmt.Errorf("no free port in 20000–31999")
 }
 
-// freePort picks a port in 20000–31999 that binds on every address.
-func freePort() (int, error) {
-	for tries := 0; tries < 200; tries++ {
-		p := 20000 + rand.IntN(12000)
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p, nil
-	}
-	return 0, fmt.Errorf("no free port in 20000–31999")
-}
-
 // server is the started server process.
 type server struct {
 	cmd    *exec.Cmd
@@ -90,21 +76,4 @@ func (s *server) stop() {
 		err := <-s.exited
 		s.exited <- err
 	}
-}
-
-func (s *server) waitUp(url string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if err := s.alive(); err != nil {
-			return err
-		}
-		if resp, err := scrapeClient.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("server not up at %s after %v", url, d)
 }

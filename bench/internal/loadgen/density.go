@@ -88,13 +88,7 @@ type DensityResult struct {
 	Servers     int       `json:"servers"`
 	LoaderProcs int       `json:"loader_procs"`
 
-	ConnOK              int64    `json:"conn_ok"`
-	ConnFailed          int64    `json:"conn_failed"`
-	ConnectSecs         float64  `json:"connect_secs"`
-	ConnectPerSec       float64  `json:"connect_subscribe_per_sec"`
-	ConnectErrors       []string `json:"connect_errors,omitempty"`
-	ConnectServerCPUPct float64  `json:"connect_server_cpu_pct"`
-	ConnectLoaderCPUPct float64  `json:"connect_loader_cpu_pct"`
+	ConnectPhase
 	// The bus during the connect phase: every node announces its
 	// subscription counts to the others.
 	ConnectBusCPUUs   int64 `json:"connect_bus_cpu_us"`
@@ -212,37 +206,14 @@ func RunDensity(args, selfArgs []string, o DensityOptions, out io.Writer) (*Dens
 	loaderCPU := func() int64 { return SelfCPU() + subs.progress().CPUUs }
 
 	// Connect + subscribe.
-	stopP := make(chan struct{})
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		start := time.Now()
-		for {
-			select {
-			case <-stopP:
-				return
-			case now := <-t.C:
-				p := subs.progress()
-				logf("[%5.1fs] connect %d/%d ok %d failed %d", now.Sub(start).Seconds(), p.Done, cfg.Conns, p.OK, p.Failed)
-			}
-		}
-	}()
+	stopProgress := connectProgress(subs, cfg.Conns, logf)
 	s0, l0, b0 := srvCPU(), loaderCPU(), o.busNow()
 	cr := subs.connect()
-	close(stopP)
+	stopProgress()
 	b1 := o.busNow()
 	r.ConnectBusCPUUs, r.ConnectBusMsgsIn, r.ConnectBusMsgsOut = b1.cpu-b0.cpu, b1.in-b0.in, b1.out-b0.out
-	r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectErrors = cr.OK, cr.Failed, cr.Secs, cr.Errors
-	if cr.Secs > 0 {
-		r.ConnectPerSec = float64(cr.OK) / cr.Secs
-		r.ConnectServerCPUPct = float64(srvCPU()-s0) / 1e4 / cr.Secs
-		r.ConnectLoaderCPUPct = float64(loaderCPU()-l0) / 1e4 / cr.Secs
-	}
-	logf("connected %d (failed %d) in %.2fs = %.0f connect+subscribe/s (cpu servers %.0f%% loaders %.0f%%)",
-		cr.OK, cr.Failed, cr.Secs, r.ConnectPerSec, r.ConnectServerCPUPct, r.ConnectLoaderCPUPct)
-	for _, e := range cr.Errors {
-		logf("  connect error: %s", e)
-	}
+	r.record(cr, srvCPU()-s0, loaderCPU()-l0)
+	r.log(logf, "cpu servers %.0f%% loaders %.0f%%")
 	if cr.OK == 0 {
 		return r, fmt.Errorf("density: no connection subscribed")
 	}

@@ -28,12 +28,66 @@ type progressSnap struct {
 	AlsoReceived                      int64 `json:",omitempty"`
 }
 
+// ConnectPhase is the connect+subscribe phase as a report gives it.
+type ConnectPhase struct {
+	ConnOK        int64    `json:"conn_ok"`
+	ConnFailed    int64    `json:"conn_failed"`
+	ConnectSecs   float64  `json:"connect_secs"`
+	ConnectPerSec float64  `json:"connect_subscribe_per_sec"`
+	ConnectErrors []string `json:"connect_errors,omitempty"`
+
+	ConnectServerCPUPct float64 `json:"connect_server_cpu_pct"`
+	ConnectLoaderCPUPct float64 `json:"connect_loader_cpu_pct"`
+}
+
+// record fills p from the phase's result and the CPU time (µs) the
+// server side and the loader side spent in it.
+func (p *ConnectPhase) record(cr connectResult, serverUs, loaderUs int64) {
+	p.ConnOK, p.ConnFailed, p.ConnectSecs, p.ConnectErrors = cr.OK, cr.Failed, cr.Secs, cr.Errors
+	if cr.Secs > 0 {
+		p.ConnectPerSec = float64(cr.OK) / cr.Secs
+		p.ConnectServerCPUPct = float64(serverUs) / 1e4 / cr.Secs
+		p.ConnectLoaderCPUPct = float64(loaderUs) / 1e4 / cr.Secs
+	}
+}
+
+// log prints the phase and each connect error; cpu formats the server
+// and loader CPU percentages.
+func (p *ConnectPhase) log(logf func(format string, a ...any), cpu string) {
+	logf("connected %d (failed %d) in %.2fs = %.0f connect+subscribe/s ("+cpu+")",
+		p.ConnOK, p.ConnFailed, p.ConnectSecs, p.ConnectPerSec, p.ConnectServerCPUPct, p.ConnectLoaderCPUPct)
+	for _, e := range p.ConnectErrors {
+		logf("  connect error: %s", e)
+	}
+}
+
 // subscribers is either a local group or a set of child loader processes.
 type subscribers interface {
 	connect() connectResult
 	progress() progressSnap
 	finish() (groupFinal, gcStats)
 	kill()
+}
+
+// connectProgress logs how far the connect+subscribe phase of subs has
+// got (of conns), once a second, until the returned stop is called.
+func connectProgress(subs subscribers, conns int, logf func(format string, a ...any)) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		start := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				p := subs.progress()
+				logf("[%5.1fs] connect %d/%d ok %d failed %d", now.Sub(start).Seconds(), p.Done, conns, p.OK, p.Failed)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // ---- local ----

@@ -18,16 +18,9 @@ type Result struct {
 	Config   *Config   `json:"config"`
 	Host     hostFacts `json:"host"`
 
-	Conns         int      `json:"conns"`
-	LoaderProcs   int      `json:"loader_procs"`
-	ConnOK        int64    `json:"conn_ok"`
-	ConnFailed    int64    `json:"conn_failed"`
-	ConnectSecs   float64  `json:"connect_secs"`
-	ConnectPerSec float64  `json:"connect_subscribe_per_sec"`
-	ConnectErrors []string `json:"connect_errors,omitempty"`
-
-	ConnectServerCPUPct float64 `json:"connect_server_cpu_pct"`
-	ConnectLoaderCPUPct float64 `json:"connect_loader_cpu_pct"`
+	Conns       int `json:"conns"`
+	LoaderProcs int `json:"loader_procs"`
+	ConnectPhase
 
 	ServerRSSBaseKiB int64   `json:"server_rss_base_kib"`
 	ServerRSSConnKiB int64   `json:"server_rss_connected_kib"`
@@ -138,38 +131,13 @@ func Run(cfg *Config, args, selfArgs []string, out io.Writer) (*Result, error) {
 	// Connect phase.
 	var perChan []int64
 	if subs != nil {
-		stopP := make(chan struct{})
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			start := time.Now()
-			for {
-				select {
-				case <-stopP:
-					return
-				case now := <-t.C:
-					p := subs.progress()
-					logf("[%5.1fs] connect %d/%d ok %d failed %d", now.Sub(start).Seconds(), p.Done, cfg.Conns, p.OK, p.Failed)
-				}
-			}
-		}()
+		stopProgress := connectProgress(subs, cfg.Conns, logf)
 		srvC0, ldrC0 := procCPU(pid), SelfCPU()
 		cr := subs.connect()
-		close(stopP)
-		if cr.Secs > 0 {
-			r.ConnectServerCPUPct = float64(procCPU(pid)-srvC0) / 1e4 / cr.Secs
-			r.ConnectLoaderCPUPct = float64(SelfCPU()+subs.progress().CPUUs-ldrC0) / 1e4 / cr.Secs
-		}
-		r.ConnOK, r.ConnFailed, r.ConnectSecs, r.ConnectErrors = cr.OK, cr.Failed, cr.Secs, cr.Errors
-		if cr.Secs > 0 {
-			r.ConnectPerSec = float64(cr.OK) / cr.Secs
-		}
+		stopProgress()
+		r.record(cr, procCPU(pid)-srvC0, SelfCPU()+subs.progress().CPUUs-ldrC0)
 		perChan = cr.PerChan
-		logf("connected %d (failed %d) in %.2fs = %.0f connect+subscribe/s (cpu srv %.0f%% ldr %.0f%%)", cr.OK, cr.Failed, cr.Secs, r.ConnectPerSec,
-			r.ConnectServerCPUPct, r.ConnectLoaderCPUPct)
-		for _, e := range cr.Errors {
-			logf("  connect error: %s", e)
-		}
+		r.log(logf, "cpu srv %.0f%% ldr %.0f%%")
 		time.Sleep(time.Second) // let the server settle before sampling RSS
 		r.ServerRSSConnKiB = procRSS(pid)
 		if cr.OK > 0 && pid > 0 {

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,11 +48,7 @@ type DB struct {
 	DSN string
 }
 
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-)
+var shared testproc.Shared[*Server]
 
 // Start returns a fresh, empty database on the test binary's shared
 // server, starting that server on first use. Tests that stop the server
@@ -61,11 +56,7 @@ var (
 func Start(t testing.TB) *DB {
 	t.Helper()
 	bin, install := binaries(t)
-	sharedOnce.Do(func() { shared, sharedErr = newServer(bin, install) })
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
-	}
-	return shared.newDB(t)
+	return shared.Get(t, func() (*Server, error) { return newServer(bin, install) }).newDB(t)
 }
 
 // StartPrivate starts a server of the test's own, stopped and removed at
@@ -77,13 +68,7 @@ func StartPrivate(t testing.TB) *DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(s.logPath())
-			t.Logf("mariadbd log:\n%s", testproc.Tail(b))
-		}
-		s.remove()
-	})
+	testproc.RemoveAtCleanup(t, "mariadbd", s.logPath(), s.remove)
 	return s.newDB(t)
 }
 
@@ -91,9 +76,7 @@ func StartPrivate(t testing.TB) *DB {
 // TestMain after m.Run; without it the server is killed when the test
 // binary exits (parent-death signal) but its directory stays.
 func Cleanup() {
-	if shared != nil {
-		shared.remove()
-	}
+	shared.Close((*Server).remove)
 }
 
 func binaries(t testing.TB) (server, install string) {
@@ -113,15 +96,11 @@ func binaries(t testing.TB) (server, install string) {
 }
 
 func newServer(bin, install string) (*Server, error) {
-	dir, err := os.MkdirTemp("", "mysqltest-")
+	home, err := testproc.NewHome("mysqltest-")
 	if err != nil {
 		return nil, err
 	}
-	port, err := testproc.FreePort()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
+	dir, port := home.Dir, home.Port
 	s := &Server{bin: bin, install: install, dir: dir, Port: port}
 	// Stop is SIGKILL (the default), as a crash looks to clients.
 	s.proc = testproc.Proc{Name: fmt.Sprintf("mariadbd on port %d", port), Log: s.logPath(), Command: s.mariadbd,

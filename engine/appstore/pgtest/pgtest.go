@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -55,11 +54,7 @@ type DB struct {
 	URL string
 }
 
-var (
-	sharedOnce sync.Once
-	shared     *Server
-	sharedErr  error
-)
+var shared testproc.Shared[*Server]
 
 // Start returns a fresh, empty database on the test binary's shared
 // server, starting that server on first use. Tests that stop the server
@@ -67,11 +62,7 @@ var (
 func Start(t testing.TB) *DB {
 	t.Helper()
 	bin := binaries(t)
-	sharedOnce.Do(func() { shared, sharedErr = newServer(bin, false) })
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
-	}
-	return shared.newDB(t)
+	return shared.Get(t, func() (*Server, error) { return newServer(bin, false) }).newDB(t)
 }
 
 // StartPrivate starts a server of the test's own, stopped and removed at
@@ -83,13 +74,7 @@ func StartPrivate(t testing.TB) *DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(s.logPath())
-			t.Logf("postgres log:\n%s", testproc.Tail(b))
-		}
-		s.remove()
-	})
+	testproc.RemoveAtCleanup(t, "postgres", s.logPath(), s.remove)
 	return s.newDB(t)
 }
 
@@ -98,9 +83,7 @@ func StartPrivate(t testing.TB) *DB {
 // binary exits (parent-death signal) but its directory stays in the
 // temporary directory.
 func Cleanup() {
-	if shared != nil {
-		shared.remove()
-	}
+	shared.Close((*Server).remove)
 }
 
 func binaries(t testing.TB) string {
@@ -125,17 +108,11 @@ func version(dir string) int {
 }
 
 func newServer(bin string, private bool) (*Server, error) {
-	// Not t.TempDir(): its parents are mode 0700 and owned by root, which
-	// the unprivileged server user cannot traverse.
-	dir, err := os.MkdirTemp("", "pgtest-")
+	home, err := testproc.NewHome("pgtest-")
 	if err != nil {
 		return nil, err
 	}
-	port, err := testproc.FreePort()
-	if err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, err
-	}
+	dir, port := home.Dir, home.Port
 	s := &Server{bin: bin, dir: dir, private: private, Port: port}
 	s.proc = testproc.Proc{Name: fmt.Sprintf("postgres on port %d", port), Log: s.logPath(), Command: s.postgres,
 		Ready: s.ping,

@@ -91,25 +91,17 @@ func (b *pgBackend) query(ctx context.Context, q string, args ...any) ([]row, er
 		return nil, err
 	}
 	defer rows.Close()
-	var out []row
 	var vals [len(columns)]*string
-	dest := make([]any, len(columns))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		var r row
+	dest := pointersTo(vals[:])
+	return collect(rows, func() (r row, err error) {
+		err = rows.Scan(dest...)
 		for i, v := range vals {
 			if v != nil {
 				r[i] = field{s: *v, ok: true}
 			}
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 func (b *pgBackend) strings(ctx context.Context, q string, args ...any) ([]string, error) {
@@ -170,23 +162,15 @@ func (b *myBackend) query(ctx context.Context, q string, args ...any) ([]row, er
 		return nil, err
 	}
 	defer rows.Close()
-	var out []row
 	var vals [len(columns)]sql.NullString
-	dest := make([]any, len(columns))
-	for i := range vals {
-		dest[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, err
-		}
-		var r row
+	dest := pointersTo(vals[:])
+	return collect(rows, func() (r row, err error) {
+		err = rows.Scan(dest...)
 		for i, v := range vals {
 			r[i] = field{s: v.String, ok: v.Valid}
 		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 func (b *myBackend) strings(ctx context.Context, q string, args ...any) ([]string, error) {
@@ -195,15 +179,10 @@ func (b *myBackend) strings(ctx context.Context, q string, args ...any) ([]strin
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return collect(rows, func() (s string, err error) {
+		err = rows.Scan(&s)
+		return s, err
+	})
 }
 
 func (b *myBackend) pairs(ctx context.Context, q string) ([][2]string, error) {
@@ -212,15 +191,10 @@ func (b *myBackend) pairs(ctx context.Context, q string) ([][2]string, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var p [2]string
-		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return collect(rows, func() (p [2]string, err error) {
+		err = rows.Scan(&p[0], &p[1])
+		return p, err
+	})
 }
 
 func (b *myBackend) exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -237,6 +211,36 @@ func (b *myBackend) ping(ctx context.Context) error { return b.db.PingContext(ct
 // the driver reports bad.
 func (b *myBackend) reset() {}
 func (b *myBackend) close() { _ = b.db.Close() }
+
+// resultRows is the part of a result set both drivers offer alike.
+type resultRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// collect reads every remaining row through scan, so each backend method
+// says only how one row is scanned; the caller closes rows.
+func collect[T any](rows resultRows, scan func() (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// pointersTo returns Scan destinations for each element of vals.
+func pointersTo[T any](vals []T) []any {
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
+	}
+	return dest
+}
 
 // driverLog adapts slog to the MySQL driver's Logger.
 type driverLog struct{ log *slog.Logger }

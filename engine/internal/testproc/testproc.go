@@ -1,8 +1,10 @@
 // Package testproc is what the test harnesses that run a real database
 // server (pgtest, mysqltest, redistest) have in common: finding the
-// binary or skipping, a free port, and one server process that a test can
-// stop (an outage) and start again on the same port and data, waiting
-// until it answers. Each harness says how to start and probe its server.
+// binary or skipping, a free port and a directory (Home), one server
+// process that a test can stop (an outage) and start again on the same
+// port and data, waiting until it answers, and the life of a server
+// shared by a test binary (Shared) or owned by one test
+// (RemoveAtCleanup). Each harness says how to start and probe its server.
 package testproc
 
 import (
