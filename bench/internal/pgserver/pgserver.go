@@ -10,7 +10,6 @@ package pgserver
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sockudo/sockudo-go/bench/internal/children"
+	"github.com/sockudo/sockudo-go/bench/internal/ports"
 )
 
 // Server is one running postgres.
@@ -76,7 +76,10 @@ func Start(settings ...string) (*Server, error) {
 		s.remove()
 		return nil, err
 	}
-	if s.Port, err = freePort(); err != nil {
+	// Below the ephemeral range, like every other server the bench starts:
+	// a listen(0) port can be taken by a loader's outgoing connection
+	// before PostgreSQL binds it.
+	if s.Port, err = ports.Free(nil); err != nil {
 		s.remove()
 		return nil, err
 	}
@@ -257,12 +260,3 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) remove() { _ = os.RemoveAll(s.Dir) }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
