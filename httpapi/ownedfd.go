@@ -138,6 +138,19 @@ type fdTransport struct {
 	// conn is a net.Conn on another duplicate, made for the first
 	// blocking Write (a slow reader) and kept until Close.
 	conn net.Conn
+	// head is what is left of the handshake's 101 response while
+	// headPending (deferHead): written before anything else, under mu.
+	head        []byte
+	headPending atomic.Bool
+}
+
+// deferHead makes head (nil: none) go out in front of the first frame the
+// engine writes, or alone at Close if it writes none.
+func (t *fdTransport) deferHead(head []byte) {
+	if len(head) > 0 {
+		t.head = head
+		t.headPending.Store(true)
+	}
 }
 
 // newFDTransport duplicates the descriptor under nc (the hijacked
@@ -166,11 +179,39 @@ func underlying(nc net.Conn) net.Conn {
 // TryWrite writes a prefix of bufs with one writev(2) and never waits: a
 // full socket buffer is 0 bytes written, not an error.
 func (t *fdTransport) TryWrite(bufs [][]byte) (int, error) {
+	if t.headPending.Load() {
+		return t.tryWriteWithHead(bufs)
+	}
 	if !t.own.acquire() {
 		return 0, net.ErrClosed
 	}
 	n, err := writeBufs(uintptr(t.own.fd), bufs, t.iovs)
 	t.own.release()
+	return n, err
+}
+
+// tryWriteWithHead is TryWrite while the 101 response is pending: one
+// writev with the response in front. n counts bufs' bytes only; a write
+// that ends inside the response is 0 of them, and the rest of the
+// response goes first next time.
+func (t *fdTransport) tryWriteWithHead(bufs [][]byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.headPending.Load() {
+		return t.TryWrite(bufs)
+	}
+	if !t.own.acquire() {
+		return 0, net.ErrClosed
+	}
+	n, err := writeBufs(uintptr(t.own.fd), append([][]byte{t.head}, bufs...), t.iovs)
+	t.own.release()
+	if n < len(t.head) {
+		t.head = t.head[n:]
+		return 0, err
+	}
+	n -= len(t.head)
+	t.head = nil
+	t.headPending.Store(false)
 	return n, err
 }
 
@@ -182,8 +223,26 @@ func (t *fdTransport) Write(p []byte) error {
 		return err
 	}
 	_ = conn.SetWriteDeadline(time.Now().Add(t.timeout))
-	_, err = conn.Write(p)
+	if t.headPending.Load() {
+		err = t.writeHead(conn)
+	}
+	if err == nil {
+		_, err = conn.Write(p)
+	}
 	_ = conn.SetWriteDeadline(time.Time{})
+	return err
+}
+
+// writeHead writes what is left of the 101 response through conn.
+func (t *fdTransport) writeHead(conn net.Conn) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.headPending.Load() {
+		return nil
+	}
+	_, err := conn.Write(t.head)
+	t.head = nil
+	t.headPending.Store(false)
 	return err
 }
 
@@ -222,6 +281,14 @@ func (t *fdTransport) Close() error {
 	if t.closed.Swap(true) {
 		t.mu.Unlock()
 		return nil
+	}
+	if t.headPending.Load() && t.own.acquire() {
+		// Closed before any frame: the client still learns the handshake
+		// succeeded, as when fasthttp wrote the response itself.
+		_, _ = writeBufs(uintptr(t.own.fd), [][]byte{t.head}, t.iovs)
+		t.own.release()
+		t.head = nil
+		t.headPending.Store(false)
 	}
 	conn := t.conn
 	t.mu.Unlock()

@@ -132,3 +132,51 @@ func TestFDTransportWriteTimesOut(t *testing.T) {
 		}
 	})
 }
+
+// A deferred handshake response goes out in front of the first frame,
+// whichever write carries it (TryWrite counts only the frame's bytes), or
+// alone when the transport closes before any frame.
+func TestFDTransportDeferredHead(t *testing.T) {
+	head := []byte("HTTP/1.1 101 Switching Protocols\r\n\r\n")
+	readAll := func(client net.Conn) string {
+		_ = client.SetReadDeadline(time.Now().Add(waitFor))
+		b, err := io.ReadAll(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	t.Run("TryWrite", func(t *testing.T) {
+		client, tr := fdPair(t, time.Second)
+		tr.deferHead(head)
+		if n, err := tr.TryWrite([][]byte{[]byte("first"), []byte(" frame")}); err != nil || n != 11 {
+			t.Fatalf("TryWrite = %d, %v; want 11 (the frame's bytes only)", n, err)
+		}
+		if n, err := tr.TryWrite([][]byte{[]byte("|next")}); err != nil || n != 5 {
+			t.Fatalf("second TryWrite = %d, %v", n, err)
+		}
+		_ = tr.Close()
+		if got := readAll(client); got != string(head)+"first frame|next" {
+			t.Fatalf("peer read %q", got)
+		}
+	})
+	t.Run("Write", func(t *testing.T) {
+		client, tr := fdPair(t, time.Second)
+		tr.deferHead(head)
+		if err := tr.Write([]byte("slow")); err != nil {
+			t.Fatal(err)
+		}
+		_ = tr.Close()
+		if got := readAll(client); got != string(head)+"slow" {
+			t.Fatalf("peer read %q", got)
+		}
+	})
+	t.Run("Close", func(t *testing.T) {
+		client, tr := fdPair(t, time.Second)
+		tr.deferHead(head)
+		_ = tr.Close()
+		if got := readAll(client); got != string(head) {
+			t.Fatalf("peer read %q", got)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/fasthttp/websocket"
 	"github.com/valyala/fasthttp"
@@ -57,8 +58,30 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx) {
 	}
 	// On a handshake error the upgrader has already answered through
 	// newUpgrader's Error hook.
-	_ = s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
-		s.serveSocket(req, ws.NetConn())
+	if err := s.upgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		s.serveSocket(req, ws.NetConn(), nil)
+	}); err != nil {
+		return
+	}
+	if s.pollReads && canOwnDescriptors && !ctx.IsTLS() && ctx.Response.StatusCode() == fasthttp.StatusSwitchingProtocols {
+		s.deferHandshakeResponse(ctx, req)
+	}
+}
+
+// deferHandshakeResponse leaves the 101 response to the socket's transport
+// instead of fasthttp, which would write it alone before the hijack: the
+// engine's first frame (connection_established, or a refusal) then
+// carries it, one system call and one wake-up of the client per
+// connection instead of two. The bytes are fasthttp's own, taken from the
+// response the upgrader prepared, so the handshake is unchanged on the
+// wire. The upgrader's hijack handler is replaced as well: it built a
+// websocket.Conn, with its buffers, only to hand over the net.Conn.
+func (s *Server) deferHandshakeResponse(ctx *fasthttp.RequestCtx, req engine.ConnectRequest) {
+	head := ctx.Response.Header.AppendBytes(nil)
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(nc net.Conn) {
+		_ = nc.SetDeadline(time.Time{}) // the HTTP server's, as the upgrader clears them
+		s.serveSocket(req, nc, head)
 	})
 }
 
@@ -71,15 +94,27 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx) {
 // and the original (with the net.Conn state around it) is closed once the
 // bytes fasthttp buffered are fed, so an idle connection keeps only the
 // duplicate.
-func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn) {
+//
+// head, when not nil, is the handshake's 101 response, still to be written
+// (deferHandshakeResponse).
+func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn, head []byte) {
 	var t engine.Transport
 	owned := false
 	if s.pollReads && canOwnDescriptors {
 		if ft, ok := newFDTransport(nc, s.writeTimeout, &s.iovs); ok {
+			ft.deferHead(head)
 			t, owned = ft, true
 		}
 	}
 	if !owned {
+		if head != nil {
+			_ = nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
+			if _, err := nc.Write(head); err != nil {
+				_ = nc.Close()
+				return
+			}
+			_ = nc.SetWriteDeadline(time.Time{})
+		}
 		t = newTransport(nc, s.writeTimeout, &s.iovs)
 	}
 	c, err := s.eng.Connect(req, t)

@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fasthttp/websocket"
 
@@ -95,5 +99,73 @@ func TestWebSocketReadModes(t *testing.T) {
 				t.Fatalf("close code %d, want %d", code, websocket.CloseNormalClosure)
 			}
 		})
+	}
+}
+
+// rawHandshake sends an upgrade request for key over a plain TCP
+// connection and returns the response's header block with its Date value
+// blanked and the first WebSocket frame's payload.
+func rawHandshake(t *testing.T, addr, key string) (header, frame string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitFor))
+	req := "GET /app/" + key + "?protocol=7&client=js&version=8.4.0 HTTP/1.1\r\nHost: " + addr +
+		"\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatalf("read: %v (after %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+		end := bytes.Index(got, []byte("\r\n\r\n"))
+		if end < 0 {
+			continue
+		}
+		rest := got[end+4:]
+		if len(rest) >= 2 && len(rest) >= 2+int(rest[1]&0x7f) && rest[1]&0x7f < 126 {
+			header = string(got[:end+4])
+			if i := strings.Index(header, "Date: "); i >= 0 {
+				j := i + strings.Index(header[i:], "\r\n")
+				header = header[:i+6] + "…" + header[j:]
+			}
+			return header, string(rest[2 : 2+int(rest[1]&0x7f)])
+		}
+	}
+}
+
+// TestHandshakeResponseUnchanged: when the transport writes the 101
+// response with the first frame (descriptors polled), the response is
+// byte for byte the one fasthttp writes in the goroutine read mode, and
+// connection_established, or the refusal, follows it.
+func TestHandshakeResponseUnchanged(t *testing.T) {
+	polled := startServer(t, nil)
+	plain := startServer(t, func(o *Options) { o.GoroutineReads = true })
+	for _, key := range []string{testKey, "no-such-key"} {
+		want, wantFrame := rawHandshake(t, plain.addr, key)
+		got, frame := rawHandshake(t, polled.addr, key)
+		if got != want {
+			t.Fatalf("key %s: handshake response\n%q\nwant (goroutine reads)\n%q", key, got, want)
+		}
+		if !strings.HasPrefix(got, "HTTP/1.1 101 Switching Protocols\r\n") {
+			t.Fatalf("key %s: response %q", key, got)
+		}
+		ev := func(f string) string {
+			var m struct{ Event string }
+			_ = json.Unmarshal([]byte(f), &m)
+			return m.Event
+		}
+		if ev(frame) != ev(wantFrame) {
+			t.Fatalf("key %s: first frame %s, want %s", key, frame, wantFrame)
+		}
 	}
 }
