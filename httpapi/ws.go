@@ -63,7 +63,10 @@ func (s *Server) upgrade(ctx *fasthttp.RequestCtx) {
 	}); err != nil {
 		return
 	}
-	if s.pollReads && canOwnDescriptors && !ctx.IsTLS() && ctx.Response.StatusCode() == fasthttp.StatusSwitchingProtocols {
+	// Not for TLS (no descriptor to own) nor HTTP/1.0, for which fasthttp
+	// adds a keep-alive header when it writes the response itself.
+	if s.pollReads && canOwnDescriptors && !ctx.IsTLS() && ctx.Request.Header.IsHTTP11() &&
+		ctx.Response.StatusCode() == fasthttp.StatusSwitchingProtocols {
 		s.deferHandshakeResponse(ctx, req)
 	}
 }
