@@ -125,15 +125,7 @@ func httpFloor(exe, dir string, s scenario, dur, srcBase string) (float64, *load
 		return 0, nil, fmt.Errorf("start responder: %w", err)
 	}
 	defer func() {
-		stdin.Close() // the responder's signal to exit
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		children.Stop(cmd, stdin, 5*time.Second) // closing stdin tells the responder to exit
 		children.Done(cmd)
 	}()
 	addr, err := bufio.NewReader(stdout).ReadString('\n')

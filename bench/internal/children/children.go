@@ -6,11 +6,13 @@ package children
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 )
 
 var (
@@ -40,6 +42,20 @@ func Done(cmd *exec.Cmd) {
 	mu.Lock()
 	delete(procs, cmd.Process.Pid)
 	mu.Unlock()
+}
+
+// Stop ends a child that exits when its stdin closes: it closes in, waits
+// up to grace for the exit and kills the child after that.
+func Stop(cmd *exec.Cmd, in io.Closer, grace time.Duration) {
+	_ = in.Close()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }
 
 // KillAll sends SIGKILL to every tracked process.

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/sockudo/sockudo-go/bench/internal/children"
 )
 
 // Result is the probe's output.
@@ -165,17 +167,7 @@ func run(n int, p pattern, size, workers int, srcBase string, selfArgs []string)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	defer func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}()
+	defer children.Stop(cmd, stdin, 5*time.Second) // closing stdin tells the sink to exit
 	br := bufio.NewReader(stdout)
 	line, err := br.ReadString('\n')
 	if err != nil {

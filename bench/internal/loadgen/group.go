@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sockudo/sockudo-go/bench/internal/children"
 )
 
 // connectResult summarises the connect+subscribe phase.
@@ -298,15 +300,7 @@ func (rs *remoteSubs) finish() (groupFinal, gcStats) {
 
 func (rs *remoteSubs) kill() {
 	for _, c := range rs.kids {
-		_ = c.stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = c.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = c.cmd.Process.Kill()
-			<-done
-		}
+		children.Stop(c.cmd, c.stdin, 5*time.Second)
 	}
 	rs.kids = nil
 }
