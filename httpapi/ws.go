@@ -110,15 +110,12 @@ func (s *Server) serveSocket(req engine.ConnectRequest, nc net.Conn, head []byte
 		}
 	}
 	if !owned {
-		if head != nil {
-			_ = nc.SetWriteDeadline(time.Now().Add(s.writeTimeout))
-			if _, err := nc.Write(head); err != nil {
-				_ = nc.Close()
-				return
-			}
-			_ = nc.SetWriteDeadline(time.Time{})
+		tr := newTransport(nc, s.writeTimeout, &s.iovs)
+		if head != nil && tr.Write(head) != nil {
+			_ = nc.Close()
+			return
 		}
-		t = newTransport(nc, s.writeTimeout, &s.iovs)
+		t = tr
 	}
 	c, err := s.eng.Connect(req, t)
 	if err != nil {
