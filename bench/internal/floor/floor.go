@@ -24,6 +24,7 @@ import (
 	"unsafe"
 
 	"github.com/sockudo/sockudo-go/bench/internal/children"
+	"github.com/sockudo/sockudo-go/bench/internal/loadgen"
 )
 
 // Result is the probe's output.
@@ -254,7 +255,7 @@ func run(n int, p pattern, size, workers int, srcBase string, selfArgs []string)
 	}
 	res := &Result{Sockets: n, Rounds: p.rounds, FrameBytes: size, Workers: workers, PerRound: perRound,
 		IntervalUs: p.interval.Microseconds(), SinkMode: p.sinkMode}
-	sink0 := sinkCPU(cmd.Process.Pid)
+	sink0 := loadgen.ProcCPU(cmd.Process.Pid)
 	u0, s0 := rusage()
 	var writing time.Duration
 	var errs int64
@@ -295,7 +296,7 @@ func run(n int, p pattern, size, workers int, srcBase string, selfArgs []string)
 	res.WallSecs = time.Since(t0).Seconds()
 	u1, s1 := rusage()
 	time.Sleep(200 * time.Millisecond) // let the sink finish draining
-	res.SinkCPUUs = sinkCPU(cmd.Process.Pid) - sink0
+	res.SinkCPUUs = loadgen.ProcCPU(cmd.Process.Pid) - sink0
 	res.Writes = int64(p.rounds) * int64(perRound)
 	res.WriteErrors = errs
 	res.UserUs, res.SysUs = u1-u0, s1-s0
@@ -319,21 +320,6 @@ func rusage() (user, sys int64) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() / 1000, ru.Stime.Nano() / 1000
-}
-
-func sinkCPU(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return (u + st) * 10_000
 }
 
 // sinkMain accepts sockets, reports when the expected count is in, and
